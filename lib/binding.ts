@@ -1,0 +1,141 @@
+/**
+ * The typed contract of the native addon (native/addon/) and its loader.
+ * Names are camelCase here and mapped to llama.cpp's snake_case once, in
+ * native/addon/generation_request_parser.cpp. Internal: not exported from the
+ * package entry point.
+ *
+ * @packageDocumentation
+ */
+import path from 'node:path';
+import { AmuletError, type AmuletErrorCode } from './errors';
+
+/** Realignment settings as the addon reads them (all fields present). */
+export interface NativeRealign {
+  method: string;
+  alpha: number;
+  lambda: number;
+  eta: number;
+  iterations: number;
+  ratio: number;
+}
+
+/** Sampling settings as the addon reads them (all fields present). */
+export interface NativeSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repeatPenalty: number;
+  repeatLastN: number;
+  frequencyPenalty: number;
+  presencePenalty: number;
+  seed: number;
+}
+
+export interface NativeGenerationRequest {
+  systemPrompt: string;
+  turns: { role: 'user' | 'assistant'; content: string }[];
+  preferences: { text: string; weight: number }[];
+  realign: NativeRealign;
+  sampling: NativeSampling;
+  maxTokens: number;
+  trace: boolean;
+  captureLogits: boolean;
+}
+
+export interface NativeTrace {
+  baseToken: number;
+  baseProbability: number;
+  preferenceToken: number;
+  preferenceProbability: number;
+  realignedToken: number;
+  realignedProbability: number;
+  klDivergence: number;
+}
+
+export interface NativeToken {
+  token: number;
+  text: string;
+  trace?: NativeTrace;
+  capture?: { rows: Float32Array[]; realignedLogProbs: Float32Array };
+}
+
+export interface NativeOutcome {
+  finishReason: 'stop' | 'maxTokens' | 'contextFull' | 'aborted';
+  tailText: string;
+  promptTokens: number;
+  evaluatedTokens: number;
+  generatedTokens: number;
+  sequences: number;
+  promptMs: number;
+  generationMs: number;
+  samplerUs: number;
+  guidanceScale: number;
+  error?: AmuletError;
+}
+
+export interface NativeStep {
+  tokens: NativeToken[];
+  outcome?: NativeOutcome;
+}
+
+/** [async] One running generation; next() waits for at least one token or the end. */
+export interface NativeGeneration {
+  next(): Promise<NativeStep>;
+  abort(): void;
+}
+
+export interface NativeSession {
+  /** [sync] Starts a generation on its own thread. Throws ERR_BUSY, ERR_DISPOSED. */
+  generate(request: NativeGenerationRequest): NativeGeneration;
+  /** [sync] Aborts a running generation and releases the context once it has stopped. */
+  dispose(): void;
+}
+
+export interface NativeModelInfo {
+  description: string;
+  chatTemplate: string;
+  vocabularySize: number;
+  trainContextSize: number;
+  sizeBytes: number;
+  parameters: number;
+}
+
+export interface NativeModel {
+  info(): NativeModelInfo;
+  createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
+  dispose(): void;
+}
+
+export interface NativeBinding {
+  loadModel(
+    path: string,
+    options: { gpuLayers: number; useMmap: boolean; chatTemplate: string },
+    onProgress?: (fraction: number) => void,
+  ): Promise<NativeModel>;
+  setErrorFactory(factory: (code: string, message: string) => Error): void;
+  guidanceScale(realign: NativeRealign): number;
+  systemInfo(): { system: string; gpuOffload: boolean };
+}
+
+let loaded: NativeBinding | undefined;
+
+/** The addon, loaded on first use (a prebuild, or the local build in build/Release). */
+export function nativeBinding(): NativeBinding {
+  if (loaded) return loaded;
+  const packageRoot = path.resolve(__dirname, '..', '..');
+  try {
+    // node-gyp-build finds build/Release/amulet.node, then prebuilds/<platform>-<arch>/.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (root: string) => NativeBinding;
+    loaded = load(packageRoot);
+  } catch (error) {
+    throw new AmuletError(
+      'ERR_NATIVE_MISSING',
+      `the amulet-llm native addon could not be loaded (${String(error)}); run \`npm run build\` to build it from source`,
+      { cause: error },
+    );
+  }
+  loaded.setErrorFactory((code, message) => new AmuletError(code as AmuletErrorCode, message));
+  return loaded;
+}

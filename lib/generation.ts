@@ -1,0 +1,279 @@
+/**
+ * {@link GenerationStream}: what `session.prompt()` returns. Iterate it for
+ * text chunks as they are decoded, or await it (or its `result`) for the
+ * final {@link GenerationResult}.
+ *
+ * @packageDocumentation
+ */
+import type { NativeGeneration, NativeOutcome, NativeToken } from './binding';
+import { AmuletError } from './errors';
+import type { RealignMethod } from './options';
+
+/** Why a generation ended. */
+export type FinishReason =
+  /** The model produced an end-of-generation token. */
+  | 'stop'
+  /** `maxTokens` tokens were generated. */
+  | 'maxTokens'
+  /** The session's context filled up. */
+  | 'contextFull';
+
+/** One realigned token, seen through the per-token trace (`trace: true`). */
+export interface TokenTrace {
+  /** The token that was emitted. */
+  token: number;
+  /** Most likely token of the base sequence (the prompt without the preference), and its probability. */
+  baseToken: number;
+  baseProbability: number;
+  /** Most likely token of the (first) preference sequence, and its probability. */
+  preferenceToken: number;
+  preferenceProbability: number;
+  /** Most likely token after realignment, and its probability. */
+  realignedToken: number;
+  realignedProbability: number;
+  /** KL(realigned ‖ base) in nats: how far realignment moved this token's distribution. */
+  klDivergence: number;
+}
+
+/**
+ * Raw rows of one token (diagnostics, `captureLogits: true`): the logits of
+ * the base sequence and of each preference sequence, and the realigned
+ * log-probabilities the sampler produced from them.
+ */
+export interface LogitCapture {
+  token: number;
+  baseLogits: Float32Array;
+  preferenceLogits: Float32Array[];
+  realignedLogProbs: Float32Array;
+}
+
+/** A piece of streamed text: always valid UTF-8 (whole characters). */
+export interface TextChunk {
+  text: string;
+  /** The tokens that produced this text. */
+  tokens: number[];
+  /** One entry per token, when the prompt asked for a trace. */
+  traces?: TokenTrace[];
+  /** One entry per token, when the prompt asked to capture logits. */
+  captures?: LogitCapture[];
+}
+
+/** The outcome of a finished generation. */
+export interface GenerationResult {
+  /** The whole answer: exactly the concatenation of the streamed chunks. */
+  text: string;
+  finishReason: FinishReason;
+  method: RealignMethod;
+  /** Tokens generated. */
+  tokenCount: number;
+  /** Tokens in the (longest) prompt. */
+  promptTokenCount: number;
+  /** Prompt tokens actually evaluated: the prefix the sequences share is evaluated once. */
+  evaluatedPromptTokenCount: number;
+  /** Sequences decoded together (base + preferences). */
+  sequenceCount: number;
+  /** Generated tokens per second, after the prompt was evaluated. */
+  tokensPerSecond: number;
+  /** From the start of the generation to the first token, in ms. */
+  timeToFirstTokenMs: number;
+  /** Prompt evaluation time, in ms. */
+  promptEvaluationMs: number;
+  /** Mean time per token in the sampler chain (realignment + sampling), in µs. */
+  samplerMicrosecondsPerToken: number;
+  /**
+   * The effective guidance scale s: the realigned distribution is
+   * softmax(l_p + s (l_p − l_b)). s = a_K − 1 for `amulet` (4.6487 with the
+   * paper's defaults), `ratio` for `la`, 0 for `pref`, −1 for `base`.
+   */
+  guidanceScale: number;
+}
+
+interface StreamSetup {
+  start: () => NativeGeneration;
+  method: RealignMethod;
+  signal: AbortSignal | undefined;
+  /** Called once with the result, before it is delivered (the session records history here). */
+  onComplete: (result: GenerationResult) => void;
+}
+
+function traceOf(token: NativeToken): TokenTrace | undefined {
+  return token.trace && { token: token.token, ...token.trace };
+}
+
+function captureOf(token: NativeToken): LogitCapture | undefined {
+  if (!token.capture) return undefined;
+  const [baseLogits, ...preferenceLogits] = token.capture.rows;
+  return { token: token.token, baseLogits, preferenceLogits, realignedLogProbs: token.capture.realignedLogProbs };
+}
+
+function abortedError(): AmuletError {
+  return new AmuletError('ERR_ABORTED', 'the generation was aborted');
+}
+
+/**
+ * A running generation. Async-iterable (text chunks) and awaitable (the
+ * final result). Breaking out of a `for await` loop aborts the generation.
+ * If neither is consumed, decoding pauses after a few dozen tokens.
+ */
+export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<GenerationResult> {
+  /** The final result; rejects with an {@link AmuletError} (e.g. `ERR_ABORTED`). */
+  readonly result: Promise<GenerationResult>;
+  /** Resolves when the generation has ended, however it ended; never rejects. */
+  readonly settled: Promise<void>;
+
+  readonly #setup: StreamSetup;
+  #native: NativeGeneration | undefined;
+  #startTime = 0;
+  #firstTokenMs = -1;
+  readonly #ready: TextChunk[] = [];
+  #held: NativeToken[] = [];  // tokens whose text is still an incomplete character
+  #text = '';
+  #finished = false;
+  #failure: AmuletError | undefined;
+  readonly #started: Promise<void>;
+  #pull: Promise<void> | undefined;
+  #abortRequested = false;
+  #iterating = false;
+  #resolve!: (result: GenerationResult) => void;
+  #reject!: (error: AmuletError) => void;
+
+  /** @internal Created by `Session.prompt()`. */
+  constructor(previous: Promise<void>, setup: StreamSetup) {
+    this.#setup = setup;
+    this.result = new Promise<GenerationResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.result.catch(() => undefined);  // a consumer that only iterates gets the error there
+    this.settled = this.result.then(() => undefined, () => undefined);
+    const onAbort = (): void => this.abort();
+    setup.signal?.addEventListener('abort', onAbort, { once: true });
+    void this.settled.then(() => setup.signal?.removeEventListener('abort', onAbort));
+    // Generations of one session run one after another.
+    this.#started = previous.then(() => this.#start());
+  }
+
+  #start(): void {
+    if (this.#abortRequested || this.#setup.signal?.aborted) {
+      this.#fail(abortedError());
+      return;
+    }
+    try {
+      this.#startTime = performance.now();
+      this.#native = this.#setup.start();
+    } catch (error) {
+      this.#fail(error instanceof AmuletError ? error : new AmuletError('ERR_NATIVE', String(error), { cause: error }));
+    }
+  }
+
+  #fail(error: AmuletError): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#failure = error;
+    this.#reject(error);
+  }
+
+  #emit(text: string): void {
+    const tokens = this.#held;
+    this.#held = [];
+    const chunk: TextChunk = { text, tokens: tokens.map((token) => token.token) };
+    const traces = tokens.map(traceOf).filter((trace): trace is TokenTrace => trace !== undefined);
+    if (traces.length > 0) chunk.traces = traces;
+    const captures = tokens.map(captureOf).filter((capture): capture is LogitCapture => capture !== undefined);
+    if (captures.length > 0) chunk.captures = captures;
+    this.#text += text;
+    this.#ready.push(chunk);
+  }
+
+  #finish(outcome: NativeOutcome): void {
+    if (outcome.tailText !== '' || this.#held.length > 0) this.#emit(outcome.tailText);
+    if (outcome.error) return this.#fail(outcome.error);
+    if (outcome.finishReason === 'aborted') return this.#fail(abortedError());
+    const generated = outcome.generatedTokens;
+    const result: GenerationResult = {
+      text: this.#text,
+      finishReason: outcome.finishReason,
+      method: this.#setup.method,
+      tokenCount: generated,
+      promptTokenCount: outcome.promptTokens,
+      evaluatedPromptTokenCount: outcome.evaluatedTokens,
+      sequenceCount: outcome.sequences,
+      tokensPerSecond: outcome.generationMs > 0 ? (generated * 1000) / outcome.generationMs : 0,
+      timeToFirstTokenMs: this.#firstTokenMs >= 0 ? this.#firstTokenMs : performance.now() - this.#startTime,
+      promptEvaluationMs: outcome.promptMs,
+      samplerMicrosecondsPerToken: generated > 0 ? outcome.samplerUs / generated : 0,
+      guidanceScale: outcome.guidanceScale,
+    };
+    this.#finished = true;
+    this.#setup.onComplete(result);
+    this.#resolve(result);
+  }
+
+  async #pullOnce(): Promise<void> {
+    await this.#started;
+    const native = this.#native;
+    if (!native || this.#finished) return;
+    let step;
+    try {
+      step = await native.next();
+    } catch (error) {
+      this.#fail(error instanceof AmuletError ? error : new AmuletError('ERR_NATIVE', String(error), { cause: error }));
+      return;
+    }
+    if (step.tokens.length > 0 && this.#firstTokenMs < 0) this.#firstTokenMs = performance.now() - this.#startTime;
+    for (const token of step.tokens) {
+      this.#held.push(token);
+      if (token.text !== '') this.#emit(token.text);
+    }
+    if (step.outcome) this.#finish(step.outcome);
+  }
+
+  /** Waits for more chunks or the end; concurrent callers share one native call. */
+  #more(): Promise<void> {
+    this.#pull ??= this.#pullOnce().finally(() => {
+      this.#pull = undefined;
+    });
+    return this.#pull;
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#finished) await this.#more();
+  }
+
+  /** Streams the text as it is decoded. A stream can be iterated once. */
+  [Symbol.asyncIterator](): AsyncIterator<TextChunk> {
+    if (this.#iterating) throw new AmuletError('ERR_BUSY', 'this generation is already being iterated');
+    this.#iterating = true;
+    return {
+      next: async (): Promise<IteratorResult<TextChunk>> => {
+        while (this.#ready.length === 0 && !this.#finished) await this.#more();
+        const chunk = this.#ready.shift();
+        if (chunk) return { value: chunk, done: false };
+        if (this.#failure) throw this.#failure;
+        return { value: undefined, done: true };
+      },
+      return: async (): Promise<IteratorResult<TextChunk>> => {
+        // Leaving the loop early stops the generation; the session moves on once it has stopped.
+        if (!this.#finished) {
+          this.abort();
+          void this.#drain().catch(() => undefined);
+        }
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** Stops the generation within one token; the stream then fails with `ERR_ABORTED`. */
+  abort(): void {
+    this.#abortRequested = true;  // if still queued behind another prompt, it never starts
+    this.#native?.abort();
+  }
+
+  then<TResult1 = GenerationResult, TResult2 = never>(
+    onfulfilled?: ((value: GenerationResult) => TResult1 | PromiseLike<TResult1>) | null,
+    onrejected?: ((reason: unknown) => TResult2 | PromiseLike<TResult2>) | null,
+  ): Promise<TResult1 | TResult2> {
+    if (!this.#iterating) void this.#drain().catch(() => undefined);
+    return this.result.then(onfulfilled, onrejected);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * amulet-llm: personalise a local LLM's output while it decodes, with the
+ * Amulet test-time realignment (Zhang et al., ICLR 2025) over llama.cpp.
+ *
+ * ```ts
+ * import { loadModel } from 'amulet-llm';
+ * await using model = await loadModel({ path: 'model.gguf' });
+ * const session = model.createSession({ preferences: ['Be concise.'] });
+ * for await (const chunk of session.prompt('How do I boil an egg?')) process.stdout.write(chunk.text);
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { nativeBinding } from './binding';
+import { resolveRealign, type RealignOptions } from './options';
+
+export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
+export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
+export { Session, type ChatMessage, type PromptOptions, type SessionOptions } from './session';
+export {
+  GenerationStream,
+  type FinishReason,
+  type GenerationResult,
+  type LogitCapture,
+  type TextChunk,
+  type TokenTrace,
+} from './generation';
+export {
+  defaults,
+  realignMethods,
+  type Preference,
+  type PreferenceInput,
+  type RealignMethod,
+  type RealignOptions,
+  type SamplingOptions,
+} from './options';
+
+/**
+ * The guidance scale s that a configuration amounts to: the realigned
+ * distribution is softmax(l_p + s (l_p − l_b)). For `amulet`, s = a_K − 1,
+ * where a_K follows from the collapsed online-learning loop (4.6487 with the
+ * paper's defaults).
+ */
+export function guidanceScale(options: RealignOptions = {}): number {
+  return nativeBinding().guidanceScale(resolveRealign(options));
+}

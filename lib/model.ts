@@ -1,0 +1,154 @@
+/**
+ * {@link loadModel} and {@link Model}: a local GGUF model, loaded once and
+ * shared by any number of sessions.
+ *
+ * @packageDocumentation
+ */
+import { open } from 'node:fs/promises';
+import { nativeBinding, type NativeModel } from './binding';
+import { AmuletError } from './errors';
+import { booleanOption, defaults, integerOption, objectOption, stringOption } from './options';
+import { Session, type SessionOptions } from './session';
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Path of a local GGUF file. */
+  path: string;
+  /** Layers to offload to the GPU (default 0; needs a CUDA build). */
+  gpuLayers?: number;
+  /** Memory-map the file instead of reading it (default true). */
+  useMmap?: boolean;
+  /**
+   * The chat template: a template name llama.cpp knows (`'chatml'`, `'gemma'`,
+   * `'llama3'`, ...) or template text. Default: the template in the GGUF's
+   * metadata, else ChatML.
+   */
+  chatTemplate?: string;
+  /** Called with the fraction loaded, from 0 to 1. */
+  onProgress?: (fraction: number) => void;
+}
+
+/** Facts about a loaded model. */
+export interface ModelInfo {
+  /** llama.cpp's one-line description (architecture, size, quantisation). */
+  description: string;
+  /** The chat template prompts are rendered with (empty: ChatML fallback). */
+  chatTemplate: string;
+  vocabularySize: number;
+  /** The context length the model was trained with. */
+  trainContextSize: number;
+  sizeBytes: number;
+  parameters: number;
+}
+
+const GGUF_MAGIC = 'GGUF';
+
+/** Fails early, with a clear code, on a missing file or one that is not GGUF at all. */
+async function checkModelFile(path: string): Promise<void> {
+  let magic: string;
+  try {
+    const file = await open(path, 'r');
+    try {
+      const { buffer, bytesRead } = await file.read(Buffer.alloc(4), 0, 4, 0);
+      magic = buffer.subarray(0, bytesRead).toString('latin1');
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    throw new AmuletError('ERR_MODEL_NOT_FOUND', `cannot read model file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (magic !== GGUF_MAGIC) throw new AmuletError('ERR_MODEL_LOAD', `${path} is not a GGUF file`);
+}
+
+/**
+ * Loads a GGUF model from a local path. Loading runs off the JavaScript
+ * thread. Rejects with `ERR_MODEL_NOT_FOUND` or `ERR_MODEL_LOAD`.
+ */
+export async function loadModel(options: LoadModelOptions | string): Promise<Model> {
+  const settings = objectOption('options', typeof options === 'string' ? { path: options } : options);
+  const path = stringOption('path', settings.path, '');
+  if (path === '') throw new AmuletError('ERR_INVALID_OPTION', 'path must name a GGUF file');
+  const gpuLayers = integerOption('gpuLayers', settings.gpuLayers, 0, 0, 100_000);
+  const useMmap = booleanOption('useMmap', settings.useMmap, true);
+  const chatTemplate = stringOption('chatTemplate', settings.chatTemplate, '');
+  const onProgress = settings.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new AmuletError('ERR_INVALID_OPTION', 'onProgress must be a function');
+  }
+  const binding = nativeBinding();
+  if (gpuLayers > 0 && !binding.systemInfo().gpuOffload) {
+    throw new AmuletError('ERR_INVALID_OPTION',
+      'gpuLayers > 0 needs a GPU build of amulet-llm (npm run build:cuda) and a GPU');
+  }
+  await checkModelFile(path);
+  const report = onProgress && ((fraction: number): void => {
+    try {
+      onProgress(fraction);
+    } catch {
+      // A throwing progress callback must not take loading (or the process) down.
+    }
+  });
+  const native = await binding.loadModel(path, { gpuLayers, useMmap, chatTemplate }, report);
+  return new Model(native, path);
+}
+
+/** A loaded model. Dispose it (or use `await using`) to free its memory. */
+export class Model {
+  /** The GGUF file this model was loaded from. */
+  readonly path: string;
+  /** Facts about the model. */
+  readonly info: ModelInfo;
+  readonly #native: NativeModel;
+  readonly #sessions = new Set<Session>();
+  #disposed = false;
+
+  /** @internal Use {@link loadModel}. */
+  constructor(native: NativeModel, path: string) {
+    this.#native = native;
+    this.path = path;
+    this.info = Object.freeze(native.info());
+  }
+
+  /** True once {@link Model.dispose} has been called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * A new conversation with its own context. Creating it is cheap: the
+   * context is allocated on the first prompt, off the JavaScript thread.
+   */
+  createSession(options: SessionOptions = {}): Session {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
+    const settings = objectOption('options', options);
+    const nativeOptions = {
+      contextSize: integerOption('contextSize', settings.contextSize, defaults.contextSize, 64, 1 << 20),
+      threads: integerOption('threads', settings.threads, 0, 0, 1024),
+      batchSize: integerOption('batchSize', settings.batchSize, defaults.batchSize, 8, 1 << 16),
+    };
+    // Validates the session options before any native memory is committed.
+    let session: Session | undefined;
+    const native = this.#native.createSession(nativeOptions);
+    try {
+      session = new Session(native, settings, (disposed) => this.#sessions.delete(disposed));
+    } finally {
+      if (!session) native.dispose();
+    }
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** Disposes every session of this model, then frees the model. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await Promise.all([...this.#sessions].map((session) => session.dispose()));
+    this.#native.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * {@link Session}: a conversation with one model, realigned toward the
+ * user's preferences while it decodes.
+ *
+ * @packageDocumentation
+ */
+import type { NativeRealign, NativeSampling, NativeSession } from './binding';
+import { AmuletError } from './errors';
+import { GenerationStream } from './generation';
+import {
+  booleanOption,
+  checkMethodPreferences,
+  defaults,
+  integerOption,
+  objectOption,
+  resolvePreferences,
+  resolveRealign,
+  resolveSampling,
+  stringOption,
+  type Preference,
+  type PreferenceInput,
+  type RealignMethod,
+  type RealignOptions,
+  type SamplingOptions,
+} from './options';
+
+/** A message of the conversation after the system prompt. */
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+/** Options of {@link Model.createSession}. */
+export interface SessionOptions extends RealignOptions {
+  /** The system prompt of every sequence (default "You are a helpful assistant."); preferences are appended to it. */
+  systemPrompt?: string;
+  /** The preferences to realign toward (and, with negative weights, away from). */
+  preferences?: readonly PreferenceInput[];
+  /** Sampling after realignment (default: greedy). */
+  sampling?: SamplingOptions;
+  /** A conversation to continue. */
+  history?: readonly ChatMessage[];
+  /** Context size in tokens, per sequence (default 4096). */
+  contextSize?: number;
+  /** CPU threads (default: one per hardware thread). */
+  threads?: number;
+  /** Tokens per prompt-evaluation batch (default 512). */
+  batchSize?: number;
+}
+
+/** Options of {@link Session.prompt}; realignment and sampling options override the session's for this prompt. */
+export interface PromptOptions extends RealignOptions {
+  /** Most tokens to generate (default 256). */
+  maxTokens?: number;
+  /** Stops the generation within one token; the stream then fails with `ERR_ABORTED`. */
+  signal?: AbortSignal;
+  /** Preferences for this prompt only. */
+  preferences?: readonly PreferenceInput[];
+  /** Sampling for this prompt only. */
+  sampling?: SamplingOptions;
+  /** Records a {@link TokenTrace} per token (cheap; off by default). */
+  trace?: boolean;
+  /**
+   * Diagnostics: copies the raw logits of every sequence and the realigned
+   * log-probabilities per token into the chunks ({@link LogitCapture}).
+   * Costs a few vocabulary-sized arrays per token; meant for tests and research.
+   */
+  captureLogits?: boolean;
+}
+
+function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[] {
+  if (history === undefined) return [];
+  if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
+  return history.map((message: ChatMessage, index) => {
+    if (typeof message !== 'object' || message === null || (message.role !== 'user' && message.role !== 'assistant')) {
+      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].role must be 'user' or 'assistant'`);
+    }
+    return { role: message.role, content: stringOption(`history[${index}].content`, message.content, '') };
+  });
+}
+
+/**
+ * A conversation. Each {@link Session.prompt} decodes the base sequence and
+ * one sequence per preference together, realigns every token, and adds the
+ * exchange to {@link Session.history}. Prompts on one session run one after
+ * another: a prompt made while another runs waits for it (queued).
+ */
+export class Session {
+  readonly #native: NativeSession;
+  readonly #onDispose: (session: Session) => void;
+  readonly #systemPrompt: string;
+  readonly #realign: NativeRealign;
+  readonly #sampling: NativeSampling;
+  #preferences: Required<Preference>[];
+  #history: ChatMessage[];
+  #queue: Promise<void> = Promise.resolve();
+  #current: GenerationStream | undefined;
+  #disposed = false;
+
+  /** @internal Created by {@link Model.createSession}. */
+  constructor(native: NativeSession, options: SessionOptions, onDispose: (session: Session) => void) {
+    this.#native = native;
+    this.#onDispose = onDispose;
+    this.#systemPrompt = stringOption('systemPrompt', options.systemPrompt, defaults.systemPrompt);
+    this.#realign = resolveRealign(options);
+    this.#sampling = resolveSampling(options.sampling);
+    this.#preferences = resolvePreferences(options.preferences);
+    this.#history = checkHistory(options.history);
+  }
+
+  /** The conversation so far (user and assistant messages, oldest first). */
+  get history(): readonly ChatMessage[] {
+    return this.#history.map((message) => ({ ...message }));
+  }
+
+  /** The session's preferences. */
+  get preferences(): readonly Required<Preference>[] {
+    return this.#preferences.map((preference) => ({ ...preference }));
+  }
+
+  /** The session's realignment method. */
+  get method(): RealignMethod {
+    return this.#realign.method as RealignMethod;
+  }
+
+  /** True once {@link Session.dispose} has been called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Replaces the preferences used by the following prompts. */
+  setPreferences(preferences: readonly PreferenceInput[]): void {
+    this.#checkAlive();
+    this.#preferences = resolvePreferences(preferences);
+  }
+
+  /** Forgets the conversation (the system prompt and preferences stay). */
+  clearHistory(): void {
+    this.#checkAlive();
+    this.#history = [];
+  }
+
+  /**
+   * Asks the model; returns a stream of text chunks that is also a promise
+   * of the {@link GenerationResult}. Invalid options throw at once.
+   */
+  prompt(text: string, options: PromptOptions = {}): GenerationStream {
+    this.#checkAlive();
+    if (typeof text !== 'string') throw new AmuletError('ERR_INVALID_OPTION', 'the prompt text must be a string');
+    const settings = objectOption('options', options);
+    const realign = resolveRealign(settings, this.#realign);
+    const preferences = settings.preferences === undefined ? this.#preferences : resolvePreferences(settings.preferences);
+    checkMethodPreferences(realign.method, preferences);
+    const maxTokens = integerOption('maxTokens', settings.maxTokens, defaults.maxTokens, 1, 1 << 24);
+    const signal = settings.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
+    }
+    const request = {
+      systemPrompt: this.#systemPrompt,
+      turns: [...this.#history, { role: 'user' as const, content: text }],
+      preferences,
+      realign,
+      sampling: resolveSampling(settings.sampling, this.#sampling),
+      maxTokens,
+      trace: booleanOption('trace', settings.trace, false),
+      captureLogits: booleanOption('captureLogits', settings.captureLogits, false),
+    };
+    const stream = new GenerationStream(this.#queue, {
+      start: () => {
+        this.#checkAlive();
+        return this.#native.generate(request);
+      },
+      method: realign.method as RealignMethod,
+      signal,
+      onComplete: (result) => {
+        this.#history.push({ role: 'user', content: text }, { role: 'assistant', content: result.text });
+      },
+    });
+    this.#queue = stream.settled;
+    this.#current = stream;
+    return stream;
+  }
+
+  /** Aborts a running prompt, waits for it to stop, and frees the session's native memory. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#current?.abort();
+    await this.#queue;
+    this.#native.dispose();
+    this.#onDispose(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  #checkAlive(): void {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the session has been disposed');
+  }
+}

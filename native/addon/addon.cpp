@@ -1,0 +1,72 @@
+// Module entry: registers the classes and the free functions the TypeScript
+// layer (lib/binding.ts) declares in its NativeBinding interface.
+#include <napi.h>
+
+#include <memory>
+
+#include "addon/addon_errors.h"
+#include "addon/addon_generation.h"
+#include "addon/addon_model.h"
+#include "addon/addon_session.h"
+#include "addon/addon_state.h"
+#include "addon/generation_request_parser.h"
+#include "engine/llama_log.h"
+#include "llama.h"
+#include "sampler/realign_params.h"
+
+namespace amulet {
+
+AddonState & addon_state(Napi::Env env) { return *env.GetInstanceData<AddonState>(); }
+
+namespace {
+
+// [sync] (factory: (code, message) => Error) => void
+void SetErrorFactory(const Napi::CallbackInfo & info) {
+    addon_state(info.Env()).error_factory = Napi::Persistent(info[0].As<Napi::Function>());
+}
+
+// [sync] ({ method, alpha, lambda, eta, iterations, ratio }) => number: the guidance scale s.
+// Throws ERR_INVALID_OPTION.
+Napi::Value GuidanceScale(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    try {
+        RealignParams params = parse_realign_params(info[0].As<Napi::Object>());
+        params.weights = {1.0};
+        params.validate();
+        return Napi::Number::New(env, guidance_scale(params));
+    } catch (const Napi::Error &) {
+        throw;
+    } catch (...) {
+        throw error_from_current_exception(env);
+    }
+}
+
+// [sync] () => { system: string, gpuOffload: boolean }
+Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    init_llama_backend();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("system", llama_print_system_info());
+    result.Set("gpuOffload", llama_supports_gpu_offload());
+    return result;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    env.SetInstanceData(std::make_unique<AddonState>().release());
+    AddonModel::Register(env, exports);
+    AddonSession::Register(env, exports);
+    AddonGeneration::Register(env, exports);
+    exports.Set("loadModel", Napi::Function::New<LoadModel>(env, "loadModel"));
+    exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
+    exports.Set("guidanceScale", Napi::Function::New<GuidanceScale>(env, "guidanceScale"));
+    exports.Set("systemInfo", Napi::Function::New<SystemInfo>(env, "systemInfo"));
+    return exports;
+}
+
+}  // namespace amulet
+
+// NODE_API_MODULE pastes its second argument into a name, so it needs a plain identifier.
+static Napi::Object InitAmuletAddon(Napi::Env env, Napi::Object exports) { return amulet::Init(env, exports); }
+NODE_API_MODULE(amulet, InitAmuletAddon)

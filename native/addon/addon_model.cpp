@@ -1,0 +1,129 @@
+#include "addon/addon_model.h"
+
+#include <atomic>
+
+#include "addon/addon_errors.h"
+#include "addon/addon_session.h"
+#include "addon/addon_state.h"
+#include "engine/engine_error.h"
+
+namespace amulet {
+
+namespace {
+
+// Loads on a libuv worker thread; progress reaches JS through a thread-safe
+// function, at most once per whole percent.
+class ModelLoadWorker : public Napi::AsyncWorker {
+  public:
+    ModelLoadWorker(Napi::Env env, ModelLoadOptions options, Napi::Function on_progress)
+        : Napi::AsyncWorker(env, "amulet:loadModel"), deferred_(Napi::Promise::Deferred::New(env)),
+          options_(std::move(options)) {
+        if (!on_progress.IsEmpty()) {
+            progress_ = Napi::ThreadSafeFunction::New(env, on_progress, "amulet:loadProgress", 0, 1);
+            options_.on_progress = [this](float fraction) {
+                const int percent = static_cast<int>(fraction * 100.0f);
+                if (percent != last_percent_.exchange(percent)) {
+                    progress_.NonBlockingCall([fraction](Napi::Env env, Napi::Function callback) {
+                        callback.Call({Napi::Number::New(env, fraction)});
+                    });
+                }
+                return true;
+            };
+        }
+    }
+    ~ModelLoadWorker() override {
+        if (progress_) progress_.Release();
+    }
+
+    Napi::Promise promise() const { return deferred_.Promise(); }
+
+  protected:
+    void Execute() override {
+        try {
+            model_ = LoadedModel::load(options_);
+        } catch (...) {
+            error_ = describe_current_exception();
+        }
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (error_.is_set()) {
+            deferred_.Reject(make_error(env, error_.code.c_str(), error_.message).Value());
+            return;
+        }
+        deferred_.Resolve(AddonModel::NewInstance(env, std::move(model_)));
+    }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    ModelLoadOptions options_;
+    Napi::ThreadSafeFunction progress_;
+    std::atomic<int> last_percent_{-1};
+    std::shared_ptr<LoadedModel> model_;
+    ErrorInfo error_;
+};
+
+}  // namespace
+
+void AddonModel::Register(Napi::Env env, Napi::Object exports) {
+    Napi::Function constructor = DefineClass(env, "AddonModel",
+                                             {
+                                                 InstanceMethod<&AddonModel::Info>("info"),
+                                                 InstanceMethod<&AddonModel::CreateSession>("createSession"),
+                                                 InstanceMethod<&AddonModel::Dispose>("dispose"),
+                                             });
+    addon_state(env).model_constructor = Napi::Persistent(constructor);
+    exports.Set("AddonModel", constructor);
+}
+
+AddonModel::AddonModel(const Napi::CallbackInfo & info) : Napi::ObjectWrap<AddonModel>(info) {}
+
+Napi::Object AddonModel::NewInstance(Napi::Env env, std::shared_ptr<LoadedModel> model) {
+    Napi::Object object = addon_state(env).model_constructor.New({});
+    Unwrap(object)->model_ = std::move(model);
+    return object;
+}
+
+const std::shared_ptr<LoadedModel> & AddonModel::model(Napi::Env env) const {
+    if (!model_) throw make_error(env, "ERR_DISPOSED", "the model has been disposed");
+    return model_;
+}
+
+Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const LoadedModel & loaded = *model(env);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("description", loaded.description());
+    result.Set("chatTemplate", loaded.chat_template());
+    result.Set("vocabularySize", loaded.n_vocab());
+    result.Set("trainContextSize", loaded.n_ctx_train());
+    result.Set("sizeBytes", static_cast<double>(loaded.size_bytes()));
+    result.Set("parameters", static_cast<double>(loaded.n_params()));
+    return result;
+}
+
+Napi::Value AddonModel::CreateSession(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const std::shared_ptr<LoadedModel> & loaded = model(env);
+    return AddonSession::Create(env, loaded, info[0].As<Napi::Object>());
+}
+
+void AddonModel::Dispose(const Napi::CallbackInfo & /*info*/) { model_.reset(); }
+
+Napi::Value LoadModel(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    ModelLoadOptions options;
+    options.path = info[0].As<Napi::String>().Utf8Value();
+    const Napi::Object settings = info[1].As<Napi::Object>();
+    options.gpu_layers = settings.Get("gpuLayers").As<Napi::Number>().Int32Value();
+    options.use_mmap = settings.Get("useMmap").As<Napi::Boolean>().Value();
+    options.chat_template = settings.Get("chatTemplate").As<Napi::String>().Utf8Value();
+    Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+    // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
+    auto * worker = new ModelLoadWorker(env, std::move(options), on_progress);
+    worker->Queue();
+    return worker->promise();
+}
+
+}  // namespace amulet

@@ -1,0 +1,69 @@
+#include "addon/generation_request_parser.h"
+
+namespace amulet {
+
+namespace {
+
+double number(const Napi::Object & object, const char * key) { return object.Get(key).As<Napi::Number>().DoubleValue(); }
+int32_t integer(const Napi::Object & object, const char * key) {
+    return object.Get(key).As<Napi::Number>().Int32Value();
+}
+std::string text(const Napi::Object & object, const char * key) {
+    return object.Get(key).As<Napi::String>().Utf8Value();
+}
+
+}  // namespace
+
+RealignParams parse_realign_params(const Napi::Object & options) {
+    RealignParams params;
+    params.method = parse_realign_method(text(options, "method"));
+    params.alpha = number(options, "alpha");
+    params.lambda = number(options, "lambda");
+    params.eta = number(options, "eta");
+    params.iterations = integer(options, "iterations");
+    params.ratio = number(options, "ratio");
+    return params;
+}
+
+ContextOptions parse_context_options(const Napi::Object & options) {
+    ContextOptions context;
+    context.context_size = integer(options, "contextSize");
+    context.threads = integer(options, "threads");
+    context.batch_size = integer(options, "batchSize");
+    return context;
+}
+
+GenerationRequest parse_generation_request(const Napi::Object & request) {
+    GenerationRequest parsed;
+    parsed.system_prompt = text(request, "systemPrompt");
+    const Napi::Array turns = request.Get("turns").As<Napi::Array>();
+    for (uint32_t i = 0; i < turns.Length(); ++i) {
+        const Napi::Object turn = turns.Get(i).As<Napi::Object>();
+        parsed.turns.push_back({text(turn, "role"), text(turn, "content")});
+    }
+    parsed.realign = parse_realign_params(request.Get("realign").As<Napi::Object>());
+    const Napi::Array preferences = request.Get("preferences").As<Napi::Array>();
+    for (uint32_t i = 0; i < preferences.Length(); ++i) {
+        const Napi::Object preference = preferences.Get(i).As<Napi::Object>();
+        parsed.preference_texts.push_back(text(preference, "text"));
+        parsed.realign.weights.push_back(number(preference, "weight"));
+    }
+
+    const Napi::Object sampling = request.Get("sampling").As<Napi::Object>();
+    parsed.sampling.temperature = static_cast<float>(number(sampling, "temperature"));
+    parsed.sampling.top_k = integer(sampling, "topK");
+    parsed.sampling.top_p = static_cast<float>(number(sampling, "topP"));
+    parsed.sampling.min_p = static_cast<float>(number(sampling, "minP"));
+    parsed.sampling.repeat_penalty = static_cast<float>(number(sampling, "repeatPenalty"));
+    parsed.sampling.repeat_last_n = integer(sampling, "repeatLastN");
+    parsed.sampling.frequency_penalty = static_cast<float>(number(sampling, "frequencyPenalty"));
+    parsed.sampling.presence_penalty = static_cast<float>(number(sampling, "presencePenalty"));
+    parsed.sampling.seed = sampling.Get("seed").As<Napi::Number>().Uint32Value();
+
+    parsed.max_tokens = integer(request, "maxTokens");
+    parsed.trace = request.Get("trace").As<Napi::Boolean>().Value();
+    parsed.capture_logits = request.Get("captureLogits").As<Napi::Boolean>().Value();
+    return parsed;
+}
+
+}  // namespace amulet

@@ -1,0 +1,21 @@
+// Maps the camelCase request object built by lib/ onto the engine's
+// GenerationRequest, once, at the binding boundary. lib/ has validated every
+// field with exact messages; this only converts.
+#pragma once
+
+#include <napi.h>
+
+#include "engine/realigned_decoder.h"
+
+namespace amulet {
+
+/** Throws std::invalid_argument for an unknown method (the only check left to native code). */
+GenerationRequest parse_generation_request(const Napi::Object & request);
+
+/** Reads { method, alpha, lambda, eta, iterations, ratio } (weights are left empty). */
+RealignParams parse_realign_params(const Napi::Object & options);
+
+/** Reads { contextSize, threads, batchSize }. */
+ContextOptions parse_context_options(const Napi::Object & options);
+
+}  // namespace amulet

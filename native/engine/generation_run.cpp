@@ -1,0 +1,85 @@
+#include "engine/generation_run.h"
+
+namespace amulet {
+
+GenerationRun::GenerationRun(std::shared_ptr<RealignedDecoder> decoder, GenerationRequest request, size_t capacity)
+    : decoder_(std::move(decoder)), request_(std::move(request)), capacity_(capacity) {}
+
+GenerationRun::~GenerationRun() {
+    abort();
+    if (thread_.joinable()) thread_.join();
+}
+
+void GenerationRun::start(std::function<void()> wake, std::function<void()> on_exit) {
+    wake_ = std::move(wake);
+    on_exit_ = std::move(on_exit);
+    thread_ = std::thread([this] { produce(); });
+}
+
+void GenerationRun::abort() {
+    abort_.store(true);
+    std::lock_guard<std::mutex> lock(mutex_);
+    space_.notify_all();
+}
+
+bool GenerationRun::finished() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return done_;
+}
+
+void GenerationRun::notify_if_waiting(std::unique_lock<std::mutex> & lock) {
+    const bool notify = consumer_waiting_;
+    consumer_waiting_ = false;
+    lock.unlock();
+    if (notify && wake_) wake_();
+}
+
+bool GenerationRun::push(GeneratedToken token) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    space_.wait(lock, [&] { return queue_.size() < capacity_ || abort_.load(); });
+    if (abort_.load()) return false;
+    queue_.push_back(std::move(token));
+    notify_if_waiting(lock);
+    return true;
+}
+
+void GenerationRun::produce() {
+    GenerationOutcome outcome;
+    try {
+        decoder_->begin(request_, &abort_);
+        while (auto token = decoder_->next()) {
+            if (!push(std::move(*token))) break;
+        }
+        outcome.reason = abort_.load() ? FinishReason::Aborted : decoder_->finish_reason();
+        outcome.tail_text = decoder_->finish_text();
+    } catch (...) {
+        outcome.error = describe_current_exception();
+        if (outcome.error.code == error_code::kAborted) {
+            outcome.reason = FinishReason::Aborted;
+            outcome.error = ErrorInfo{};
+        }
+    }
+    outcome.stats = decoder_->stats();
+    outcome.guidance_scale = decoder_->guidance_scale();
+    std::unique_lock<std::mutex> lock(mutex_);
+    outcome_ = std::move(outcome);
+    done_ = true;
+    notify_if_waiting(lock);
+    if (on_exit_) on_exit_();
+}
+
+bool GenerationRun::poll(std::vector<GeneratedToken> & tokens, std::optional<GenerationOutcome> & outcome) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const bool had_tokens = !queue_.empty();
+    while (!queue_.empty()) {
+        tokens.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+    }
+    if (had_tokens) space_.notify_one();
+    if (done_) outcome = outcome_;
+    if (had_tokens || done_) return true;
+    consumer_waiting_ = true;
+    return false;
+}
+
+}  // namespace amulet

@@ -1,0 +1,47 @@
+// A GGUF model loaded into memory, shared (shared_ptr) by every context made
+// from it so the weights outlive the last session that uses them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/llama_handles.h"
+
+namespace amulet {
+
+struct ModelLoadOptions {
+    std::string path;
+    int32_t gpu_layers = 0;
+    bool use_mmap = true;
+    /** A llama.cpp template name or template text to use instead of the GGUF's (empty: the GGUF's). */
+    std::string chat_template;
+    /** Called with the fraction loaded, on the loading thread; return false to cancel. */
+    std::function<bool(float)> on_progress;
+};
+
+class LoadedModel {
+  public:
+    /** Loads the model; throws EngineError (ERR_MODEL_LOAD, or ERR_ABORTED when cancelled). */
+    static std::shared_ptr<LoadedModel> load(const ModelLoadOptions & options);
+
+    llama_model * get() const { return model_.get(); }
+    const llama_vocab * vocab() const { return llama_model_get_vocab(model_.get()); }
+    int32_t n_vocab() const { return llama_vocab_n_tokens(vocab()); }
+    int32_t n_ctx_train() const { return llama_model_n_ctx_train(model_.get()); }
+    /** The chat template from the GGUF metadata, or empty when the file has none. */
+    const std::string & chat_template() const { return chat_template_; }
+    std::string description() const;
+    uint64_t size_bytes() const { return llama_model_size(model_.get()); }
+    uint64_t n_params() const { return llama_model_n_params(model_.get()); }
+
+    /** Takes ownership of an already loaded model (use load()). */
+    LoadedModel(ModelHandle model, std::string chat_template_override);
+
+  private:
+    ModelHandle model_;
+    std::string chat_template_;
+};
+
+}  // namespace amulet

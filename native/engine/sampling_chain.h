@@ -1,0 +1,26 @@
+// The llama.cpp sampler chain a generation samples with: the realignment
+// sampler first (when there is one), then the user's sampling.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/llama_handles.h"
+
+namespace amulet {
+
+struct SamplingParams {
+    float temperature = 0.0f;  // 0 selects greedy decoding, the paper's setting
+    int32_t top_k = 0;         // 0: off
+    float top_p = 1.0f;        // 1: off
+    float min_p = 0.0f;        // 0: off
+    float repeat_penalty = 1.0f;
+    int32_t repeat_last_n = 64;
+    float frequency_penalty = 0.0f;
+    float presence_penalty = 0.0f;
+    uint32_t seed = LLAMA_DEFAULT_SEED;
+};
+
+/** Builds the chain; takes ownership of `first` (may be null). */
+SamplerHandle build_sampler_chain(llama_sampler * first, const SamplingParams & params, int32_t n_vocab);
+
+}  // namespace amulet

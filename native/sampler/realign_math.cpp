@@ -1,0 +1,166 @@
+#include "sampler/realign_math.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace amulet {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr double kNegInfD = -std::numeric_limits<double>::infinity();
+
+// Compiles to a vector compare; false for +-inf and NaN.
+inline bool is_finite(float x) { return std::fabs(x) <= FLT_MAX; }
+inline bool is_finite(double x) { return std::fabs(x) <= DBL_MAX; }
+
+// exp(x) for x <= 0 in plain arithmetic so that the loops around it vectorise
+// (libm's expf does not). Range reduction x = n ln2 + r with ln2 split in two
+// parts, then a degree-6 polynomial for e^r on [-ln2/2, ln2/2] (the classic
+// Cephes coefficients); about 1 ulp over the range used here.
+inline float exp_non_positive(float x) {
+    x = std::max(x, -87.33654f);  // below this e^x is no longer a normal float
+    // Round to nearest by the 1.5 * 2^23 trick: exact for |v| < 2^22 and
+    // vectorises on every x86-64 level (std::floor needs SSE4.1).
+    constexpr float kRound = 12582912.0f;
+    const float n = (x * 1.44269504088896341f + kRound) - kRound;
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+float finite_max(const float * z, size_t n) {
+    float m = kNegInf;
+#pragma omp simd reduction(max : m)
+    for (size_t i = 0; i < n; ++i) m = std::max(m, is_finite(z[i]) ? z[i] : kNegInf);
+    return m;
+}
+
+double log_sum_exp(const double * x, size_t n) {
+    double m = kNegInfD;
+    for (size_t i = 0; i < n; ++i) {
+        if (is_finite(x[i])) m = std::max(m, x[i]);
+    }
+    if (!is_finite(m)) return kNegInfD;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        if (is_finite(x[i])) sum += std::exp(x[i] - m);
+    }
+    return m + std::log(sum);
+}
+
+}  // namespace
+
+float log_sum_exp(const float * z, size_t n) {
+    const float m = finite_max(z, n);
+    if (!is_finite(m)) return kNegInf;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (size_t i = 0; i < n; ++i) sum += is_finite(z[i]) ? exp_non_positive(z[i] - m) : 0.0f;
+    return m + std::log(sum);
+}
+
+int32_t arg_max(const float * z, size_t n) {
+    int32_t best = -1;
+    float best_value = kNegInf;
+    for (size_t i = 0; i < n; ++i) {
+        if (is_finite(z[i]) && (best < 0 || z[i] > best_value)) {
+            best = static_cast<int32_t>(i);
+            best_value = z[i];
+        }
+    }
+    return best;
+}
+
+void combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows,
+                       size_t n, float * out) {
+    // The row constants fold into one shift; a non-finite logit in any row
+    // makes the weighted sum non-finite (0 * inf is NaN), which the final
+    // select turns into -inf.
+    float shift = 0.0f;
+    for (size_t k = 0; k < n_rows; ++k) shift += coef[k] * lse[k];
+
+    if (n_rows == 2) {  // base + one preference: one fused pass
+        const float * z0 = rows[0];
+        const float * z1 = rows[1];
+        const float c0 = coef[0];
+        const float c1 = coef[1];
+#pragma omp simd
+        for (size_t i = 0; i < n; ++i) {
+            const float v = c0 * z0[i] + c1 * z1[i];
+            out[i] = is_finite(v) ? v - shift : kNegInf;
+        }
+        return;
+    }
+    const float c0 = coef[0];
+    const float * z0 = rows[0];
+#pragma omp simd
+    for (size_t i = 0; i < n; ++i) out[i] = c0 * z0[i];
+    for (size_t k = 1; k < n_rows; ++k) {
+        const float ck = coef[k];
+        const float * zk = rows[k];
+#pragma omp simd
+        for (size_t i = 0; i < n; ++i) out[i] += ck * zk[i];
+    }
+#pragma omp simd
+    for (size_t i = 0; i < n; ++i) out[i] = is_finite(out[i]) ? out[i] - shift : kNegInf;
+}
+
+void amulet_literal_loop(const float * base, float base_lse, const float * pref, float pref_lse, double alpha,
+                         double lambda, double eta, int32_t iterations, size_t n, const IterativeScratch & scratch,
+                         double * out_log_p) {
+    double * policy = scratch.policy;
+    double * utility = scratch.utility;
+    double * iterate = scratch.iterate;
+    double * lp = scratch.pref_log_p;
+    for (size_t i = 0; i < n; ++i) {
+        const bool possible = is_finite(base[i]) && is_finite(pref[i]);
+        lp[i] = possible ? static_cast<double>(pref[i]) - pref_lse : kNegInfD;
+        policy[i] = lp[i];
+        utility[i] = 0.0;
+    }
+    for (int32_t step = 1; step <= iterations; ++step) {
+        const double inv_eta_step = 1.0 / (eta * step);
+        const double denominator = lambda + inv_eta_step;
+        for (size_t i = 0; i < n; ++i) {
+            if (!is_finite(lp[i])) {
+                iterate[i] = kNegInfD;
+                continue;
+            }
+            const double lb = static_cast<double>(base[i]) - base_lse;
+            utility[i] += alpha * (policy[i] - lb);
+            iterate[i] = (lambda * lp[i] + utility[i] / step + policy[i] * inv_eta_step) / denominator;
+        }
+        // M_i = log_softmax(L_i); on the last step L_K itself is the output logit.
+        const double lse = log_sum_exp(iterate, n);
+        double * target = step == iterations ? out_log_p : policy;
+        for (size_t i = 0; i < n; ++i) target[i] = is_finite(iterate[i]) ? iterate[i] - lse : kNegInfD;
+    }
+}
+
+double kl_divergence(const float * realigned, float realigned_lse, const float * base, float base_lse, size_t n) {
+    float kl = 0.0f;
+#pragma omp simd reduction(+ : kl)
+    for (size_t i = 0; i < n; ++i) {
+        const float lr = realigned[i] - realigned_lse;
+        const float lb = base[i] - base_lse;
+        const bool counts = is_finite(lr) && is_finite(lb);
+        kl += counts ? exp_non_positive(std::min(lr, 0.0f)) * (lr - lb) : 0.0f;
+    }
+    return std::max(0.0f, kl);  // exact KL is >= 0; rounding can dip a hair below
+}
+
+}  // namespace amulet

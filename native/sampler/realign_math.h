@@ -1,0 +1,55 @@
+// The per-token arithmetic of realignment over one vocabulary-sized row at a
+// time. Pure C++ (no llama.h, no napi.h). Every function is one or two
+// vectorisable passes; none allocates.
+//
+// Conventions: a "row" is a model's raw next-token logits z; its log-probs are
+// l = z - logsumexp(z). A non-finite logit (-inf, +inf or NaN) means "this
+// token is impossible": it is skipped by the reductions and stays -inf in
+// every output, so no function here ever returns NaN.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace amulet {
+
+/** log(sum(exp(z))) over the finite entries of z; -inf when there are none. */
+float log_sum_exp(const float * z, size_t n);
+
+/** Index of the largest finite entry (first on ties); -1 when there is none. */
+int32_t arg_max(const float * z, size_t n);
+
+/**
+ * The closed form of the (generalised) Amulet update, in log space:
+ *   out[i] = sum_k coef[k] * (rows[k][i] - lse[k])
+ * where rows[0] is the base sequence, rows[1..] the preference sequences,
+ * coef[0] = 1 - sum of the others. out[i] = -inf where any row is non-finite.
+ * The result is an unnormalised log-distribution (softmax is shift-invariant).
+ */
+void combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows,
+                       size_t n, float * out);
+
+/**
+ * Scratch for the literal K-iteration loop, in float64. The caller owns the
+ * storage (four arrays of n doubles) so the per-token path never allocates.
+ */
+struct IterativeScratch {
+    double * policy;      // M_i, log-probs of the current iterate
+    double * utility;     // running sum of alpha * (M_i - l_b)
+    double * iterate;     // L_i
+    double * pref_log_p;  // l_p
+};
+
+/**
+ * The paper's per-token FTRL loop exactly as written (ALGORITHM.md), for one
+ * preference row against the base row. Writes log_softmax(L_K) to out_log_p
+ * (float64, -inf where either row is non-finite).
+ */
+void amulet_literal_loop(const float * base, float base_lse, const float * pref, float pref_lse, double alpha,
+                         double lambda, double eta, int32_t iterations, size_t n, const IterativeScratch & scratch,
+                         double * out_log_p);
+
+/** sum_i p_r[i] * (l_r[i] - l_b[i]) for p_r = softmax(realigned), l_b = base - base_lse. */
+double kl_divergence(const float * realigned, float realigned_lse, const float * base, float base_lse, size_t n);
+
+}  // namespace amulet

@@ -1,0 +1,54 @@
+// Configuration of the realignment: which method, its hyperparameters, and the
+// per-preference weights. Pure C++ (no llama.h): the TypeScript layer validates
+// user input first, and validate() guards the same ranges for native callers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace amulet {
+
+enum class RealignMethod {
+    Base,             // the prompt without any preference
+    Pref,             // the prompt with the preference texts only
+    Amulet,           // the paper's online-learning update, collapsed to a guidance scale
+    AmuletIterative,  // the paper's literal K-iteration loop (research mode, same distribution)
+    LinearAlignment,  // the paper's LA baseline: z_p + r (z_p - z_b) on raw logits
+};
+
+/** Parses "base" | "pref" | "amulet" | "amulet-iterative" | "la"; throws std::invalid_argument. */
+RealignMethod parse_realign_method(const std::string & name);
+const char * realign_method_name(RealignMethod method);
+
+struct RealignParams {
+    RealignMethod method = RealignMethod::Amulet;
+    double alpha = 2.0;      // reward scale
+    double lambda = 2.0;     // weight of the proximal term towards the preference policy
+    double eta = 10.0;       // learning rate
+    int32_t iterations = 60; // K
+    double ratio = 2.0;      // LA's r
+    std::vector<double> weights;  // one per preference sequence; negative means "avoid"
+
+    /** Throws std::invalid_argument naming the offending field. */
+    void validate() const;
+};
+
+/**
+ * a_K of the collapsed FTRL loop: the loop's K-th iterate equals
+ * a_K * l_p + (1 - a_K) * l_b + const, so Amulet is guidance with scale a_K - 1.
+ * O(K) scalar work, done once per configuration.
+ */
+double amulet_preference_scale(double alpha, double lambda, double eta, int32_t iterations);
+
+/**
+ * The coefficient c_j of preference j in  l = l_b + sum_j c_j (l_j - l_b):
+ * a_K * w_j for Amulet, (1 + r) * w_j for LA, w_j for the literal loop (whose
+ * iterates already carry a_K), 1 for Pref, 0 for Base.
+ */
+std::vector<double> preference_coefficients(const RealignParams & params);
+
+/** The effective guidance scale s = a - 1 reported to users (a = a_K, 1 + r, 1 or 0). */
+double guidance_scale(const RealignParams & params);
+
+}  // namespace amulet

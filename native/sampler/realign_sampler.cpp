@@ -1,0 +1,181 @@
+#include "sampler/realign_sampler.h"
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "sampler/realign_math.h"
+
+namespace amulet {
+
+namespace {
+
+// A vendor bump that changes the sampler interface must fail here, not misbehave.
+static_assert(sizeof(llama_sampler_i) == 12 * sizeof(void *), "llama_sampler_i changed: review realign_sampler");
+
+struct RealignSampler {
+    RealignSampler(llama_context * context, const RealignParams & config, bool tracing)
+        : ctx(context),
+          params(config),
+          trace_enabled(tracing),
+          n_vocab(static_cast<size_t>(llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(context))))) {
+        params.validate();
+        if (params.weights.empty()) throw std::invalid_argument("realignment needs at least one preference row");
+        const std::vector<double> preference_coef = preference_coefficients(params);
+        double base_coef = 1.0;
+        coef.push_back(0.0f);
+        for (double c : preference_coef) {
+            base_coef -= c;
+            coef.push_back(static_cast<float>(c));
+        }
+        coef[0] = static_cast<float>(base_coef);
+        const size_t n_rows = coef.size();
+        rows.assign(n_rows, 0);
+        row_logits.assign(n_rows, nullptr);
+        row_lse.assign(n_rows, 0.0f);
+        realigned.resize(n_vocab);
+        if (params.method == RealignMethod::AmuletIterative) {
+            for (auto * buffer : {&iter_policy, &iter_utility, &iter_iterate, &iter_pref, &iter_out, &iter_mix}) {
+                buffer->resize(n_vocab);
+            }
+        }
+    }
+
+    llama_context * const ctx;
+    RealignParams params;
+    const bool trace_enabled;
+    const size_t n_vocab;
+    std::vector<float> coef;  // [c_base, c_1 .. c_n], c_base = 1 - sum c_j
+
+    // Per-decode inputs and reused scratch: the per-token path never allocates.
+    std::vector<int32_t> rows;
+    std::vector<const float *> row_logits;
+    std::vector<float> row_lse;
+    std::vector<float> realigned;
+    std::vector<float> normalised;
+    bool normalised_valid = false;
+    std::vector<double> iter_policy, iter_utility, iter_iterate, iter_pref, iter_out, iter_mix;
+    TokenTrace trace;
+
+    void read_rows() {
+        for (size_t k = 0; k < rows.size(); ++k) {
+            row_logits[k] = llama_get_logits_ith(ctx, rows[k]);
+            if (row_logits[k] == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
+            row_lse[k] = log_sum_exp(row_logits[k], n_vocab);
+            if (!std::isfinite(row_lse[k])) throw std::runtime_error("realign sampler: the model produced no finite logit");
+        }
+    }
+
+    // l = l_b + sum_j w_j (M_j - l_b), with M_j the literal loop's result for preference j.
+    void combine_iterative() {
+        const float * base = row_logits[0];
+        const IterativeScratch scratch{iter_policy.data(), iter_utility.data(), iter_iterate.data(), iter_pref.data()};
+        double base_weight = 1.0;
+        for (size_t i = 0; i < n_vocab; ++i) iter_mix[i] = 0.0;
+        for (size_t j = 1; j < rows.size(); ++j) {
+            const double weight = params.weights[j - 1];
+            base_weight -= weight;
+            amulet_literal_loop(base, row_lse[0], row_logits[j], row_lse[j], params.alpha, params.lambda, params.eta,
+                                params.iterations, n_vocab, scratch, iter_out.data());
+            for (size_t i = 0; i < n_vocab; ++i) iter_mix[i] += weight * iter_out[i];
+        }
+        for (size_t i = 0; i < n_vocab; ++i) {
+            const double value = iter_mix[i] + base_weight * (static_cast<double>(base[i]) - row_lse[0]);
+            realigned[i] = std::isfinite(value) ? static_cast<float>(value) : -INFINITY;
+        }
+    }
+
+    void record_trace() {
+        const float realigned_lse = log_sum_exp(realigned.data(), n_vocab);
+        const auto top_of = [&](const float * row, float lse, int32_t & token, float & prob) {
+            token = arg_max(row, n_vocab);
+            prob = token < 0 ? 0.0f : std::exp(row[token] - lse);
+        };
+        top_of(row_logits[0], row_lse[0], trace.base_token, trace.base_prob);
+        top_of(row_logits[1], row_lse[1], trace.pref_token, trace.pref_prob);
+        top_of(realigned.data(), realigned_lse, trace.realigned_token, trace.realigned_prob);
+        trace.kl_realigned_base = static_cast<float>(
+            kl_divergence(realigned.data(), realigned_lse, row_logits[0], row_lse[0], n_vocab));
+    }
+
+    void apply(llama_token_data_array * cur_p) {
+        read_rows();
+        if (params.method == RealignMethod::AmuletIterative) {
+            combine_iterative();
+        } else {
+            combine_log_probs(row_logits.data(), row_lse.data(), coef.data(), rows.size(), n_vocab, realigned.data());
+        }
+        normalised_valid = false;
+        if (trace_enabled) record_trace();
+        for (size_t k = 0; k < cur_p->size; ++k) {
+            const llama_token id = cur_p->data[k].id;
+            cur_p->data[k].logit = realigned[static_cast<size_t>(id)];
+        }
+        cur_p->sorted = false;
+    }
+};
+
+RealignSampler & state_of(const llama_sampler * smpl) { return *static_cast<RealignSampler *>(smpl->ctx); }
+
+const char * realign_name(const llama_sampler * /*smpl*/) { return "amulet-realign"; }
+
+void realign_apply(llama_sampler * smpl, llama_token_data_array * cur_p) { state_of(smpl).apply(cur_p); }
+
+llama_sampler * realign_clone(const llama_sampler * smpl);
+
+void realign_free(llama_sampler * smpl) {
+    std::unique_ptr<RealignSampler> owned(static_cast<RealignSampler *>(smpl->ctx));
+}
+
+llama_sampler_i realign_sampler_iface = {
+    /* .name              = */ realign_name,
+    /* .accept            = */ nullptr,
+    /* .apply             = */ realign_apply,
+    /* .reset             = */ nullptr,
+    /* .clone             = */ realign_clone,
+    /* .free              = */ realign_free,
+    /* .backend_init      = */ nullptr,
+    /* .backend_accept    = */ nullptr,
+    /* .backend_apply     = */ nullptr,
+    /* .backend_set_input = */ nullptr,
+    /* .backend_reset     = */ nullptr,
+    /* .copy_state        = */ nullptr,
+};
+
+llama_sampler * realign_clone(const llama_sampler * smpl) {
+    const RealignSampler & source = state_of(smpl);
+    llama_sampler * copy = realign_sampler_init(source.ctx, source.params, source.trace_enabled);
+    state_of(copy).rows = source.rows;
+    return copy;
+}
+
+}  // namespace
+
+llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace) {
+    auto state = std::make_unique<RealignSampler>(ctx, params, trace);
+    return llama_sampler_init(&realign_sampler_iface, state.release());
+}
+
+void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t n_rows) {
+    RealignSampler & state = state_of(smpl);
+    if (n_rows != state.rows.size()) throw std::logic_error("realign sampler: wrong number of output rows");
+    state.rows.assign(rows, rows + n_rows);
+}
+
+const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl) { return state_of(smpl).trace; }
+
+const float * realign_sampler_last_log_probs(llama_sampler * smpl) {
+    RealignSampler & state = state_of(smpl);
+    if (!state.normalised_valid) {
+        const float lse = log_sum_exp(state.realigned.data(), state.n_vocab);
+        state.normalised.resize(state.n_vocab);
+        for (size_t i = 0; i < state.n_vocab; ++i) state.normalised[i] = state.realigned[i] - lse;
+        state.normalised_valid = true;
+    }
+    return state.normalised.data();
+}
+
+bool is_realign_sampler(const llama_sampler * smpl) { return smpl != nullptr && smpl->iface == &realign_sampler_iface; }
+
+}  // namespace amulet

@@ -1,0 +1,48 @@
+// The realignment as a llama.cpp sampler (llama_sampler_i). It is the first
+// link of a sampler chain sampled on a preference sequence's output row: it
+// reads the base row and every preference row of the same decode from the
+// context, and writes the realigned log-probabilities into the candidates, by
+// token id. The user's sampling (greedy, temperature, top-k/p, ...) follows it
+// in the chain.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "llama.h"
+#include "sampler/realign_params.h"
+
+namespace amulet {
+
+/** What one realigned token looked like, when tracing is on. */
+struct TokenTrace {
+    int32_t base_token = -1;
+    float base_prob = 0;
+    int32_t pref_token = -1;
+    float pref_prob = 0;
+    int32_t realigned_token = -1;
+    float realigned_prob = 0;
+    float kl_realigned_base = 0;  // KL(realigned || base), in nats
+};
+
+/**
+ * Creates the sampler. `params.weights` has one weight per preference row;
+ * rows are then given per decode by realign_sampler_set_rows. The returned
+ * sampler is owned by the caller (or by the chain it is added to).
+ * Throws std::invalid_argument on invalid params.
+ */
+llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace);
+
+/** Output rows of the current decode: rows[0] is the base sequence, rows[1..] the preferences. */
+void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t n_rows);
+
+/** The trace of the last apply (only filled when created with trace = true). */
+const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl);
+
+/** The realigned, normalised log-probabilities of the last apply (n_vocab floats). */
+const float * realign_sampler_last_log_probs(llama_sampler * smpl);
+
+/** True if smpl was created by realign_sampler_init. */
+bool is_realign_sampler(const llama_sampler * smpl);
+
+}  // namespace amulet
