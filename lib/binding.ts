@@ -6,6 +6,7 @@
  *
  * @packageDocumentation
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { AmuletError, type AmuletErrorCode } from './errors';
 
@@ -120,15 +121,25 @@ export interface NativeBinding {
 
 let loaded: NativeBinding | undefined;
 
+/** The folder of amulet-llm's package.json, whether running from lib/ (tests) or dist/lib/. */
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'amulet-llm') {
+      return dir;
+    }
+    if (path.dirname(dir) === dir) throw new Error(`no amulet-llm package.json above ${__dirname}`);
+  }
+}
+
 /** The addon, loaded on first use (a prebuild, or the local build in build/Release). */
 export function nativeBinding(): NativeBinding {
   if (loaded) return loaded;
-  const packageRoot = path.resolve(__dirname, '..', '..');
   try {
     // node-gyp-build finds build/Release/amulet.node, then prebuilds/<platform>-<arch>/.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const load = require('node-gyp-build') as (root: string) => NativeBinding;
-    loaded = load(packageRoot);
+    loaded = load(packageRoot());
   } catch (error) {
     throw new AmuletError(
       'ERR_NATIVE_MISSING',

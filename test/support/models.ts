@@ -1,0 +1,39 @@
+/**
+ * The fixture models every end-to-end test runs on, with how to load them.
+ * The Gemma-3-270M GGUF on PyPI is the pretrained (not instruction-tuned)
+ * model and has no chat template in its metadata, so Gemma's own turn format
+ * is named explicitly.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ensureFixtureModel, type FixtureModelName } from '../../lib/fixtures';
+import { loadModel, type Model } from '../../lib/index';
+
+export interface TestModel {
+  name: FixtureModelName;
+  chatTemplate?: string;
+}
+
+export const testModels: readonly TestModel[] = [
+  { name: 'smollm2-135m-instruct' },
+  { name: 'gemma3-270m', chatTemplate: 'gemma' },
+];
+
+export async function loadTestModel(model: TestModel): Promise<Model> {
+  const path = await ensureFixtureModel(model.name);
+  return loadModel({ path, chatTemplate: model.chatTemplate });
+}
+
+/** The paper's preference sentence for an adjective. */
+export function paperPreference(adjective: string): string {
+  return `Your answer should be ${adjective} as much as possible.`;
+}
+
+/** The paper's question sets live in ../shared/data beside the repository (AMULET_DATA_DIR overrides). */
+export const dataDir = process.env.AMULET_DATA_DIR ?? resolve(__dirname, '..', '..', '..', 'shared', 'data');
+
+/** The first `count` questions of one of the paper's question sets, e.g. 'personal_preference_eval.json'. */
+export function loadQuestions(file: string, count: number): string[] {
+  const records = JSON.parse(readFileSync(join(dataDir, 'questions', file), 'utf8')) as { question: string }[];
+  return records.slice(0, count).map((record) => record.question);
+}
