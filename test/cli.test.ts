@@ -1,0 +1,262 @@
+/**
+ * Tests of the `amulet` command line. Argument handling is tested through
+ * the exported parser and by running the compiled CLI; a few short runs on
+ * the SmolLM2 fixture check the real output, the error mapping and Ctrl-C.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { commandLineOptions, parseCommandLine, parsePreference, UsageError, type RunRequest } from '../cli/arguments';
+import { renderComparison, type ComparedAnswer } from '../cli/compare-view';
+import { wrapText } from '../cli/text-wrap';
+import { ensureFixtureModel } from '../lib/fixtures';
+
+const root = resolve(__dirname, '..');
+const cliPath = join(root, 'dist', 'cli', 'amulet.js');
+
+/** What a finished CLI process left behind. */
+interface CliOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the compiled CLI with `args`. `onStdout` sees each piece of stdout
+ * as it arrives, with the child process, so a test can signal it mid-run.
+ */
+function runCli(args: readonly string[], onStdout?: (child: ReturnType<typeof spawn>) => void): Promise<CliOutcome> {
+  return new Promise((resolveOutcome, rejectOutcome) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+      onStdout?.(child);
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+    });
+    child.on('error', rejectOutcome);
+    child.on('close', (code, signal) => resolveOutcome({ code, signal, stdout, stderr }));
+  });
+}
+
+/** The request a command line parses to; fails the test if it is not a run. */
+function parsedRequest(args: readonly string[]): RunRequest {
+  const commandLine = parseCommandLine(args);
+  if (commandLine.kind !== 'run') throw new Error(`expected a run, got ${commandLine.kind}`);
+  return commandLine.request;
+}
+
+beforeAll(() => {
+  // The CLI is tested as users run it: compiled. Others may be mid-edit in
+  // lib/ or scripts/; tsc still emits then, so only errors in cli/ count.
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const output = String((error as { stdout?: string }).stdout ?? error);
+    if (/(^|\n)cli\//.test(output)) throw new Error(`the CLI does not compile:\n${output}`);
+  }
+});
+
+describe('parsePreference', () => {
+  it.each([
+    ['Be concise.', 'Be concise.', undefined],
+    ['Be concise.:0.5', 'Be concise.', 0.5],
+    ['Avoid jargon:-1', 'Avoid jargon', -1],
+    ['Be formal:+2', 'Be formal', 2],
+    ['Be formal:.25', 'Be formal', 0.25],
+    ['Be formal:1e-1', 'Be formal', 0.1],
+    ['Tone: warm', 'Tone: warm', undefined],
+    ['Use a 16:9 ratio', 'Use a 16:9 ratio', undefined],
+    ['Use 16:9:1', 'Use 16:9', 1],
+    ['Ends with a colon:', 'Ends with a colon:', undefined],
+    ['  Trimmed  :3', 'Trimmed', 3],
+  ])('reads %j as text %j, weight %p', (argument, text, weight) => {
+    expect(parsePreference(argument)).toEqual({ text, weight });
+  });
+
+  it.each([':2', '   ', 'Huge:1e999'])('refuses %j', (argument) => {
+    expect(() => parsePreference(argument)).toThrow(UsageError);
+  });
+});
+
+describe('parseCommandLine', () => {
+  it('fills in the library defaults', () => {
+    const request = parsedRequest(['Why?', '-p', 'Be brief.']);
+    expect(request).toMatchObject({
+      question: 'Why?',
+      preferences: [{ text: 'Be brief.', weight: 1 }],
+      method: 'amulet',
+      compare: false,
+      realign: { alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2 },
+      sampling: {},
+      maxTokens: 256,
+      modelPath: undefined,
+    });
+  });
+
+  it('gives each --weight to the earliest preference before it that has none', () => {
+    const interleaved = parsedRequest(['q', '-p', 'A', '--weight', '2', '-p', 'B', '-w', '-1']);
+    const grouped = parsedRequest(['q', '-p', 'A', '-p', 'B', '--weight', '2', '--weight', '-1']);
+    const mixed = parsedRequest(['q', '-p', 'A:0.5', '-p', 'B', '-p', 'C', '-w', '-2']);
+    const expected = [{ text: 'A', weight: 2 }, { text: 'B', weight: -1 }];
+    expect(interleaved.preferences).toEqual(expected);
+    expect(grouped.preferences).toEqual(expected);
+    expect(mixed.preferences).toEqual([{ text: 'A', weight: 0.5 }, { text: 'B', weight: -2 }, { text: 'C', weight: 1 }]);
+  });
+
+  it('reads negative numbers as values, sampling flags and --compare', () => {
+    const request = parsedRequest([
+      'q', '-p', 'A', '--compare', '--method', 'la', '--ratio', '0', '--temperature', '0.7', '--top-k', '40',
+      '--top-p', '0.9', '--min-p', '0.05', '--repeat-penalty', '1.1', '--seed', '7', '--max-tokens', '12',
+    ]);
+    expect(request).toMatchObject({
+      compare: true,
+      method: 'la',
+      realign: { ratio: 0 },
+      sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1, seed: 7 },
+      maxTokens: 12,
+    });
+  });
+
+  it('lets --help and --version win over everything else', () => {
+    expect(parseCommandLine(['--alpha', 'nan', '--help'])).toEqual({ kind: 'help' });
+    expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
+  });
+});
+
+describe('compare view', () => {
+  const answer = (method: ComparedAnswer['method'], text: string): ComparedAnswer =>
+    ({ method, text, tokenCount: 3, tokensPerSecond: 12.5, finishReason: 'stop', guidanceScale: 4.6487 });
+
+  it('wraps at spaces, keeps line breaks and splits overlong words', () => {
+    expect(wrapText('one two three\n\nfour', 7)).toEqual(['one two', 'three', '', 'four']);
+    expect(wrapText('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
+  });
+
+  it('puts three columns within a wide terminal and stacks them on a narrow one', () => {
+    const answers = [answer('base', 'word '.repeat(60)), answer('pref', 'short'), answer('amulet', 'x'.repeat(90))];
+    const wide = renderComparison(answers, 120);
+    for (const line of wide.trimEnd().split('\n')) expect(Array.from(line).length).toBeLessThan(120);
+    expect(wide).toContain('amulet (s = 4.65)');
+    const narrow = renderComparison(answers, 80);
+    expect(narrow).toMatch(/^── base · 3 tokens · 12\.5 tok\/s ──\n/);
+    expect(narrow).toContain('── pref · 3 tokens · 12.5 tok/s ──\nshort\n');
+  });
+});
+
+describe('amulet command', () => {
+  it('--help exits 0 and documents every flag', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    for (const [name, option] of Object.entries(commandLineOptions)) {
+      expect(stdout).toContain(`--${name}`);
+      if ('short' in option) expect(stdout).toContain(`-${option.short}, --${name}`);
+    }
+    expect(stdout).toMatch(/Example:\n\s+amulet "/);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    const { code, stdout } = await runCli(['--version']);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`${version}\n`);
+  });
+
+  it.each([
+    [['q', '-p', 'x', '--alpha', 'nan'], /^amulet: --alpha must be a number > 0 \(got "nan"\)/],
+    [['q', '-p', 'x', '--method', 'nope'], /^amulet: --method must be one of amulet, amulet-iterative, la, pref, base/],
+    [['q', '-p', 'x', '--max-tokens', '-1'], /^amulet: --max-tokens must be an integer from 1 to \d+ \(got "-1"\)/],
+    [['q', '-p', 'x', '--top-p', '1.5'], /^amulet: --top-p must be a number in \(0, 1\]/],
+    [['q', '-p', 'x', '--seed', '2.5'], /^amulet: --seed must be an integer/],
+    [['q', '-p', 'x', '--iterations'], /^amulet: Option '--iterations <value>' argument missing/],
+    [['q', '-p', 'x', '--frobnicate'], /^amulet: unknown option --frobnicate/],
+    [['q', '--weight', '2', '-p', 'x'], /^amulet: --weight 2 has no --preference without a weight before it/],
+    [['q'], /^amulet: --method amulet needs at least one --preference/],
+    [['q', '-p', 'x:-1', '--method', 'pref'], /^amulet: the pref method .* cannot follow a negative weight/],
+    [['q', '-p', 'x', '--compare', '--method', 'base'], /^amulet: --compare already shows base and pref/],
+    [['-p', 'x'], /^amulet: missing the question/],
+    [['two', 'questions', '-p', 'x'], /^amulet: expected one question, got 2 arguments/],
+  ])('%j exits 2 with one line naming the problem', async (args, message) => {
+    const { code, stdout, stderr } = await runCli(args);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(message);
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 1 with the library error code for a missing model file', async () => {
+    const { code, stdout, stderr } = await runCli(['q', '-p', 'x', '--model', join(root, 'no-such-model.gguf')]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^amulet: ERR_MODEL_NOT_FOUND: .*no-such-model\.gguf/);
+  });
+
+  describe('on the SmolLM2 fixture', () => {
+    let modelPath: string;
+    // One thread: the test machine's few cores are shared, and spinning threads slow each other down.
+    const modelArgs = (): string[] => ['--model', modelPath, '--threads', '1'];
+
+    beforeAll(async () => {
+      modelPath = await ensureFixtureModel('smollm2-135m-instruct');
+    });
+
+    it('--json prints one JSON object with the run', async () => {
+      const { code, stdout, stderr } = await runCli([
+        'How do I boil an egg?', '-p', 'Your answer should be concise as much as possible.:1.5',
+        '--max-tokens', '16', '--json', ...modelArgs(),
+      ]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const report = JSON.parse(stdout) as Record<string, unknown> & { runs: Record<string, unknown>[] };
+      expect(report).toMatchObject({
+        question: 'How do I boil an egg?',
+        preferences: [{ text: 'Your answer should be concise as much as possible.', weight: 1.5 }],
+        method: 'amulet',
+        parameters: { alpha: 2, lambda: 2, eta: 10, iterations: 60, maxTokens: 16 },
+      });
+      expect(report.runs).toHaveLength(1);
+      const [run] = report.runs;
+      expect(run).toMatchObject({ method: 'amulet', text: expect.any(String), finishReason: expect.any(String) });
+      expect(run!.tokenCount).toBeGreaterThan(0);
+      expect(run!.tokenCount).toBeLessThanOrEqual(16);
+      expect(run!.tokensPerSecond).toBeGreaterThan(0);
+      expect(run!.guidanceScale).toBeCloseTo(4.6487, 3);
+    });
+
+    it('--compare --json runs base, pref and the realigning method', async () => {
+      const { code, stdout } = await runCli([
+        'Name a fruit.', '-p', 'Be enthusiastic.', '--compare', '--method', 'la', '--max-tokens', '12', '--json',
+        ...modelArgs(),
+      ]);
+      expect(code).toBe(0);
+      const report = JSON.parse(stdout) as { compare: boolean; runs: { method: string; guidanceScale: number }[] };
+      expect(report.compare).toBe(true);
+      expect(report.runs.map((run) => run.method)).toEqual(['base', 'pref', 'la']);
+      expect(report.runs.map((run) => run.guidanceScale)).toEqual([-1, 0, 2]);
+    });
+
+    it('stops on Ctrl-C mid-answer and exits 130', async () => {
+      // The literal loop at 3000 iterations makes each token slow enough to interrupt between two of them.
+      let interrupted = false;
+      const { code, stdout } = await runCli(
+        ['Tell me a story about a dragon.', '-p', 'Be verbose.', '--method', 'amulet-iterative', '--iterations', '3000',
+          '--max-tokens', '24', ...modelArgs()],
+        (child) => {
+          if (!interrupted) child.kill('SIGINT');
+          interrupted = true;
+        },
+      );
+      expect(interrupted).toBe(true);
+      expect(code).toBe(130);
+      expect(stdout.endsWith('\n')).toBe(true);
+    });
+  });
+});

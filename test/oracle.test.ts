@@ -1,0 +1,341 @@
+/**
+ * The native realignment sampler against an independent float64 oracle
+ * (test/support/oracle.ts, written from ALGORITHM.md): first the oracle
+ * itself and guidanceScale(), then every realigned token of short greedy
+ * generations on both fixture models, from the logits the addon captured.
+ */
+import { AmuletError, guidanceScale, type LogitCapture, type Model, type PromptOptions } from '../lib/index';
+import { loadQuestions, loadTestModel, paperPreference, testModels } from './support/models';
+import {
+  argMax,
+  collapsedAmulet,
+  collapsedScale,
+  compareLogProbs,
+  linearAlignment,
+  literalAmuletLoop,
+  logSoftmax,
+  multiPreferenceAmulet,
+  multiPreferenceLiteral,
+  paperHyperparameters,
+  paperLaRatio,
+  type AmuletHyperparameters,
+  type RowComparison,
+} from './support/oracle';
+
+/** Oracle self-consistency in float64 (ALGORITHM.md reports 2e-14). */
+const FLOAT64_TOLERANCE = 1e-12;
+/**
+ * Native (float32 logits, float32 combine) vs the float64 oracle: max |diff|
+ * of log-probs over tokens whose oracle log-prob is above LOG_PROB_FLOOR.
+ * The combine multiplies logits of magnitude ~10-40 by coefficients up to
+ * ~5.6, so float32 rounding is ~1e-5 there; 1e-4 leaves a margin of ~10x.
+ */
+const NATIVE_TOLERANCE = 1e-4;
+/** Tokens below this oracle log-prob (probability < 1e-13) carry no mass and only rounding. */
+const LOG_PROB_FLOOR = -30;
+
+/** mulberry32: a small seeded PRNG, so that the random rows are reproducible. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random logits of spread `scale`, a few of them -inf. */
+function randomLogits(random: () => number, n: number, scale: number, infCount: number): Float64Array {
+  const z = new Float64Array(n);
+  for (let i = 0; i < n; i++) z[i] = (random() * 2 - 1) * scale;
+  for (let k = 0; k < infCount; k++) z[Math.floor(random() * n)] = -Infinity;
+  return z;
+}
+
+function maxAbsDiff(a: Float64Array, b: Float64Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === -Infinity && b[i] === -Infinity) continue;
+    max = Math.max(max, Math.abs(a[i] - b[i]));
+  }
+  return max;
+}
+
+function expectNormalised(row: Float64Array): void {
+  let sum = 0;
+  for (const v of row) {
+    expect(Number.isNaN(v)).toBe(false);
+    sum += Math.exp(v);
+  }
+  expect(Math.abs(sum - 1)).toBeLessThan(1e-12);
+}
+
+function expectInvalid(run: () => unknown): void {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(AmuletError);
+  expect((thrown as AmuletError).code).toBe('ERR_INVALID_OPTION');
+}
+
+describe('oracle', () => {
+  it('collapsedScale reproduces the a_K of ALGORITHM.md', () => {
+    const { alpha, lambda, eta } = paperHyperparameters;
+    expect(collapsedScale(alpha, lambda, eta, 1)).toBeCloseTo(1.9524, 4);
+    expect(collapsedScale(alpha, lambda, eta, 10)).toBeCloseTo(3.8976, 4);
+    expect(collapsedScale(alpha, lambda, eta, 60)).toBeCloseTo(5.6487, 4);
+  });
+
+  it('collapsedScale converges to lambda / (lambda - alpha) when alpha < lambda, and grows otherwise', () => {
+    for (const [alpha, lambda, eta] of [[1, 2, 10], [0.5, 3, 1], [0.5, 2, 10], [1, 4, 0.2]]) {
+      const limit = lambda / (lambda - alpha);
+      expect(Math.abs(collapsedScale(alpha, lambda, eta, 10000) - limit)).toBeLessThan(1e-2 * limit);
+      expect(Math.abs(collapsedScale(alpha, lambda, eta, 10000) - limit))
+        .toBeLessThan(Math.abs(collapsedScale(alpha, lambda, eta, 100) - limit));
+    }
+    expect(collapsedScale(2, 2, 10, 1000)).toBeGreaterThan(collapsedScale(2, 2, 10, 100));
+    expect(collapsedScale(3, 2, 10, 1000)).toBeGreaterThan(100);
+  });
+
+  it('the literal loop equals softmax(l_p + (a_K - 1)(l_p - l_b)) on random logits, -inf included', () => {
+    const random = prng(20250227);
+    const configs: AmuletHyperparameters[] = [
+      paperHyperparameters,
+      { alpha: 2, lambda: 2, eta: 10, iterations: 1 },
+      { alpha: 2, lambda: 2, eta: 10, iterations: 10 },
+      { alpha: 1, lambda: 3, eta: 0.5, iterations: 25 },
+      { alpha: 0.5, lambda: 1, eta: 100, iterations: 200 },
+    ];
+    let worst = 0;
+    for (const params of configs) {
+      for (let trial = 0; trial < 4; trial++) {
+        const n = 500 + Math.floor(random() * 1500);
+        const base = randomLogits(random, n, 8, 5);
+        const pref = randomLogits(random, n, 8, 5);
+        const literal = literalAmuletLoop(base, pref, params);
+        // The collapsed form written out here, not through collapsedAmulet.
+        const s = collapsedScale(params.alpha, params.lambda, params.eta, params.iterations) - 1;
+        const lb = logSoftmax(base);
+        const lp = logSoftmax(pref);
+        const guided = new Float64Array(n);
+        for (let v = 0; v < n; v++) {
+          guided[v] = lb[v] === -Infinity || lp[v] === -Infinity ? -Infinity : lp[v] + s * (lp[v] - lb[v]);
+        }
+        const collapsed = logSoftmax(guided);
+        for (let v = 0; v < n; v++) {
+          const impossible = base[v] === -Infinity || pref[v] === -Infinity;
+          expect(literal[v] === -Infinity).toBe(impossible);
+          expect(collapsed[v] === -Infinity).toBe(impossible);
+        }
+        expectNormalised(literal);
+        const diff = maxAbsDiff(literal, collapsed);
+        worst = Math.max(worst, diff);
+        expect(diff).toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+        expect(maxAbsDiff(collapsedAmulet(base, pref, params), collapsed)).toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+      }
+    }
+    console.log(`oracle: literal loop vs collapsed form, max |diff| = ${worst.toExponential(2)}`);
+  });
+
+  it('handles -inf and non-finite logits without NaN', () => {
+    const base = [0, -Infinity, 1, 2, Number.NaN, 3];
+    const pref = [1, 2, -Infinity, 0, 1, Infinity];
+    const impossible = [false, true, true, false, true, true];
+    const rows = [
+      literalAmuletLoop(base, pref, paperHyperparameters),
+      collapsedAmulet(base, pref, paperHyperparameters),
+      linearAlignment(base, pref, paperLaRatio),
+      multiPreferenceAmulet(base, [pref, base], [1, -0.5], paperHyperparameters),
+      multiPreferenceLiteral(base, [pref, base], [1, -0.5], paperHyperparameters),
+    ];
+    for (const row of rows) {
+      expectNormalised(row);
+      impossible.forEach((expected, v) => expect(row[v] === -Infinity).toBe(expected));
+    }
+    expect(Array.from(logSoftmax([-Infinity, -Infinity]))).toEqual([-Infinity, -Infinity]);
+  });
+
+  it('LA and the multi-preference form reduce to the expected closed forms', () => {
+    const random = prng(7);
+    const n = 1000;
+    const base = randomLogits(random, n, 10, 0);
+    const pref = randomLogits(random, n, 10, 0);
+    const other = randomLogits(random, n, 10, 0);
+    // LA with ratio r is Amulet's family with s = r: log_softmax(l_p + r (l_p - l_b)).
+    const lb = logSoftmax(base);
+    const lp = logSoftmax(pref);
+    const expected = logSoftmax(lp.map((v, i) => v + 2 * (v - lb[i])));
+    expect(maxAbsDiff(linearAlignment(base, pref, 2), expected)).toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+    // Weight 1 on one preference is the paper's Amulet.
+    expect(maxAbsDiff(multiPreferenceAmulet(base, [pref], [1], paperHyperparameters),
+      literalAmuletLoop(base, pref, paperHyperparameters))).toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+    // Two preferences: the collapsed and the per-preference literal mixes agree.
+    expect(maxAbsDiff(multiPreferenceAmulet(base, [pref, other], [1, -0.5], paperHyperparameters),
+      multiPreferenceLiteral(base, [pref, other], [1, -0.5], paperHyperparameters))).toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+    // Weight 0 on every preference gives the base distribution.
+    expect(maxAbsDiff(multiPreferenceAmulet(base, [pref], [0], paperHyperparameters), logSoftmax(base)))
+      .toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+  });
+});
+
+describe('native guidanceScale()', () => {
+  const configs: AmuletHyperparameters[] = [
+    paperHyperparameters,
+    { alpha: 2, lambda: 2, eta: 10, iterations: 1 },
+    { alpha: 2, lambda: 2, eta: 10, iterations: 10 },
+    { alpha: 1, lambda: 2, eta: 10, iterations: 500 },
+    { alpha: 0.3, lambda: 5, eta: 0.1, iterations: 7 },
+    { alpha: 4, lambda: 1, eta: 2.5, iterations: 33 },
+  ];
+
+  it.each(configs)('matches collapsedScale - 1 for %o', (params) => {
+    const expected = collapsedScale(params.alpha, params.lambda, params.eta, params.iterations) - 1;
+    for (const method of ['amulet', 'amulet-iterative'] as const) {
+      expect(Math.abs(guidanceScale({ method, ...params }) - expected)).toBeLessThanOrEqual(FLOAT64_TOLERANCE * Math.max(1, expected));
+    }
+  });
+
+  it('is a_60 - 1 = 4.6487 by default and the ratio for la', () => {
+    expect(guidanceScale()).toBeCloseTo(4.6487, 4);
+    expect(guidanceScale({ method: 'la' })).toBe(paperLaRatio);
+    expect(guidanceScale({ method: 'la', ratio: 0.75 })).toBe(0.75);
+  });
+
+  it('rejects invalid hyperparameters with ERR_INVALID_OPTION', () => {
+    for (const name of ['alpha', 'lambda', 'eta'] as const) {
+      for (const value of [Number.NaN, -1, 0, Infinity]) expectInvalid(() => guidanceScale({ [name]: value }));
+    }
+    for (const iterations of [0, 1.5, -3, Number.NaN]) expectInvalid(() => guidanceScale({ iterations }));
+    for (const ratio of [-0.5, Number.NaN]) expectInvalid(() => guidanceScale({ method: 'la', ratio }));
+  });
+});
+
+interface Run {
+  tokens: number[];
+  realigned: Float32Array[];
+  worst: RowComparison | undefined;
+  positions: number;
+}
+
+/** Largest diff first; a row with a finiteness mismatch or a different argmax ranks above all. */
+function worse(a: RowComparison | undefined, b: RowComparison): boolean {
+  const badness = (c: RowComparison): number =>
+    (c.finitenessMismatches.length > 0 || c.argMaxGap > 0 ? 1e9 : 0) + c.maxDiff;
+  return a === undefined || badness(b) > badness(a);
+}
+
+function describeComparison(c: RowComparison, actual: ArrayLike<number>, oracle: Float64Array): string {
+  return `max |diff| ${c.maxDiff.toExponential(2)} at token ${c.maxDiffIndex} ` +
+    `(native ${actual[c.maxDiffIndex]}, oracle ${oracle[c.maxDiffIndex]}) over ${c.compared} tokens; ` +
+    `argmax native ${c.actualArgMax} oracle ${c.oracleArgMax}; finiteness mismatches ${c.finitenessMismatches.join(',')}`;
+}
+
+describe.each(testModels)('native realignment vs the oracle on $name', (testModel) => {
+  // Gemma's vocabulary is 262k: every captured row is ~1 MB, so it decodes fewer tokens.
+  const maxTokens = testModel.name === 'gemma3-270m' ? 16 : 24;
+  const [question, secondQuestion] = loadQuestions('personal_preference_eval.json', 2);
+  const concise = paperPreference('concise');
+  const summary: string[] = [];
+  let model: Model;
+
+  beforeAll(async () => {
+    model = await loadTestModel(testModel);
+  });
+  afterAll(async () => {
+    await model?.dispose();
+    console.log(`${testModel.name}: native vs oracle (tolerance ${NATIVE_TOLERANCE} over log-probs > ${LOG_PROB_FLOOR})\n` +
+      summary.join('\n'));
+  });
+
+  /** Generates greedily with captures and compares every position with `oracleOf`. */
+  async function run(
+    label: string,
+    text: string,
+    options: PromptOptions,
+    oracleOf: (capture: LogitCapture) => Float64Array,
+  ): Promise<Run> {
+    // One thread: the test machine's cores are shared, and llama.cpp's spinning
+    // thread barrier slows down by 10x or more when its threads are preempted.
+    const session = model.createSession({ threads: 1 });
+    const result: Run = { tokens: [], realigned: [], worst: undefined, positions: 0 };
+    let failure: string | undefined;
+    const started = performance.now();
+    try {
+      for await (const chunk of session.prompt(text, { maxTokens, captureLogits: true, ...options })) {
+        for (const capture of chunk.captures ?? []) {
+          const oracle = oracleOf(capture);
+          const actual = capture.realignedLogProbs;
+          const comparison = compareLogProbs(actual, oracle, LOG_PROB_FLOOR);
+          // Greedy: the emitted token is the native argmax.
+          if (argMax(actual) !== capture.token && failure === undefined) {
+            failure = `position ${result.positions}: emitted ${capture.token} but native argmax is ${argMax(actual)}`;
+          }
+          const bad = comparison.maxDiff > NATIVE_TOLERANCE || comparison.finitenessMismatches.length > 0 ||
+            comparison.actualArgMax !== comparison.oracleArgMax;
+          if (bad && failure === undefined) {
+            failure = `position ${result.positions}: ${describeComparison(comparison, actual, oracle)}`;
+          }
+          if (worse(result.worst, comparison)) result.worst = comparison;
+          result.tokens.push(capture.token);
+          result.realigned.push(actual);
+          result.positions++;
+        }
+      }
+    } finally {
+      await session.dispose();
+    }
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const worst = result.worst;
+    summary.push(`  ${label}: ${result.positions} positions, max |diff| ${worst?.maxDiff.toExponential(2)}` +
+      ` (${seconds} s)`);
+    if (failure !== undefined) throw new Error(`${testModel.name} ${label}: ${failure}`);
+    expect(result.positions).toBeGreaterThan(0);
+    return result;
+  }
+
+  let amuletRun: Run | undefined;
+
+  it('amulet (closed form) matches the collapsed oracle at every token', async () => {
+    amuletRun = await run('amulet', question, { method: 'amulet', preferences: [concise] },
+      (c) => collapsedAmulet(c.baseLogits, c.preferenceLogits[0], paperHyperparameters));
+  });
+
+  it('amulet-iterative matches the literal loop, and amulet, at every token', async () => {
+    const iterative = await run('amulet-iterative', question, { method: 'amulet-iterative', preferences: [concise] },
+      (c) => literalAmuletLoop(c.baseLogits, c.preferenceLogits[0], paperHyperparameters));
+    expect(amuletRun).toBeDefined();
+    const closed = amuletRun as Run;
+    expect(iterative.tokens).toEqual(closed.tokens);
+    // Native vs native: the two modes give the same distribution at every position.
+    let worst = 0;
+    for (let p = 0; p < iterative.realigned.length; p++) {
+      const a = iterative.realigned[p];
+      const b = closed.realigned[p];
+      for (let v = 0; v < a.length; v++) {
+        if (a[v] > LOG_PROB_FLOOR || b[v] > LOG_PROB_FLOOR) worst = Math.max(worst, Math.abs(a[v] - b[v]));
+      }
+    }
+    summary.push(`  amulet vs amulet-iterative (native): same ${iterative.tokens.length} tokens, max |diff| ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(NATIVE_TOLERANCE);
+    amuletRun = undefined;
+  });
+
+  it('la matches linear alignment on raw logits at every token', async () => {
+    await run('la', question, { method: 'la', preferences: [concise] },
+      (c) => linearAlignment(c.baseLogits, c.preferenceLogits[0], paperLaRatio));
+  });
+
+  it('amulet with two weighted preferences matches the generalised oracle', async () => {
+    const preferences = [{ text: concise, weight: 1 }, { text: paperPreference('verbose'), weight: -0.5 }];
+    const weights = preferences.map((p) => p.weight);
+    await run('amulet, weights [1, -0.5]', secondQuestion, { method: 'amulet', preferences }, (c) => {
+      expect(c.preferenceLogits).toHaveLength(2);
+      return multiPreferenceAmulet(c.baseLogits, c.preferenceLogits, weights, paperHyperparameters);
+    });
+  });
+});

@@ -1,0 +1,279 @@
+/**
+ * An independent float64 oracle of what the realignment sampler computes,
+ * written from /work/shared/docs/ALGORITHM.md (not from the C++ in native/).
+ *
+ * Conventions, as ALGORITHM.md states them:
+ * - `l = log_softmax(z)` is computed stably (subtract the max of the finite
+ *   entries first).
+ * - A non-finite logit (-inf, +inf or NaN) is treated as -inf: the token is
+ *   impossible. A token that is impossible in ANY sequence that enters the
+ *   formula stays -inf in the output. No function here ever returns NaN.
+ * - Every result is a normalised log-probability row (Float64Array).
+ *
+ * Inputs may be any numeric array (Float32Array captured from the addon,
+ * Float64Array, number[]); they are read as float64.
+ */
+
+/** The paper's hyperparameters of the online-learning loop. */
+export interface AmuletHyperparameters {
+  /** Reward scale α (> 0). */
+  alpha: number;
+  /** Weight λ of the proximal term (> 0). */
+  lambda: number;
+  /** Learning rate η (> 0). */
+  eta: number;
+  /** Iterations K (integer >= 1). */
+  iterations: number;
+}
+
+/** The reference implementation's defaults (ALGORITHM.md). */
+export const paperHyperparameters: Readonly<AmuletHyperparameters> = Object.freeze({
+  alpha: 2,
+  lambda: 2,
+  eta: 10,
+  iterations: 60,
+});
+
+/** The reference implementation's default LA ratio. */
+export const paperLaRatio = 2;
+
+type Row = ArrayLike<number>;
+
+function checkHyperparameters({ alpha, lambda, eta, iterations }: AmuletHyperparameters): void {
+  for (const [name, value] of [['alpha', alpha], ['lambda', lambda], ['eta', eta]] as const) {
+    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be finite and > 0 (got ${value})`);
+  }
+  if (!Number.isInteger(iterations) || iterations < 1) {
+    throw new RangeError(`iterations must be an integer >= 1 (got ${iterations})`);
+  }
+}
+
+function checkSameLength(rows: readonly Row[]): number {
+  const n = rows[0].length;
+  for (const row of rows) {
+    if (row.length !== n) throw new RangeError(`rows of different lengths (${n} and ${row.length})`);
+  }
+  return n;
+}
+
+/**
+ * Stable log_softmax in float64. Non-finite entries are -inf in the output;
+ * a row with no finite entry gives all -inf.
+ */
+export function logSoftmax(z: Row): Float64Array {
+  const n = z.length;
+  const out = new Float64Array(n);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = z[i];
+    if (Number.isFinite(v) && v > max) max = v;
+  }
+  if (max === -Infinity) return out.fill(-Infinity);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = z[i];
+    if (Number.isFinite(v)) sum += Math.exp(v - max);
+  }
+  const lse = max + Math.log(sum);
+  for (let i = 0; i < n; i++) {
+    const v = z[i];
+    out[i] = Number.isFinite(v) ? v - lse : -Infinity;
+  }
+  return out;
+}
+
+/**
+ * a_K of the collapsed loop, by the recurrence of ALGORITHM.md:
+ * a_0 = 1, S_0 = 0, S_i = S_{i-1} + a_{i-1},
+ * a_i = (λ + α S_i / i + a_{i-1} / (η i)) / (λ + 1 / (η i)).
+ * The realigned distribution is softmax(l_p + (a_K − 1)(l_p − l_b)).
+ */
+export function collapsedScale(alpha: number, lambda: number, eta: number, iterations: number): number {
+  checkHyperparameters({ alpha, lambda, eta, iterations });
+  let a = 1;
+  let s = 0;
+  for (let i = 1; i <= iterations; i++) {
+    s += a;
+    a = (lambda + (alpha * s) / i + a / (eta * i)) / (lambda + 1 / (eta * i));
+  }
+  return a;
+}
+
+/**
+ * The paper's per-token loop, literally (ALGORITHM.md):
+ *
+ * ```
+ * M_0 = l_p; Qsum = 0
+ * for i in 1..K:
+ *   Qsum += α (M_{i-1} − l_b)
+ *   L_i   = (λ l_p + Qsum / i + M_{i-1} / (η i)) / (λ + 1 / (η i))
+ *   M_i   = log_softmax(L_i)        (not on i = K)
+ * ```
+ *
+ * Returns log_softmax(L_K). Tokens that are -inf in l_b or l_p are -inf
+ * throughout (the reference would produce NaN there) and take no part.
+ */
+export function literalAmuletLoop(baseLogits: Row, prefLogits: Row, params: AmuletHyperparameters): Float64Array {
+  checkHyperparameters(params);
+  const { alpha, lambda, eta, iterations } = params;
+  const n = checkSameLength([baseLogits, prefLogits]);
+  const lb = logSoftmax(baseLogits);
+  const lp = logSoftmax(prefLogits);
+  const possible = new Uint8Array(n);
+  for (let v = 0; v < n; v++) possible[v] = lb[v] > -Infinity && lp[v] > -Infinity ? 1 : 0;
+
+  let policy: Float64Array = new Float64Array(n); // M_{i-1}
+  for (let v = 0; v < n; v++) policy[v] = possible[v] ? lp[v] : -Infinity;
+  const qsum = new Float64Array(n);
+  const iterate = new Float64Array(n); // L_i
+  for (let i = 1; i <= iterations; i++) {
+    const etaI = eta * i;
+    const denominator = lambda + 1 / etaI;
+    for (let v = 0; v < n; v++) {
+      if (!possible[v]) {
+        iterate[v] = -Infinity;
+        continue;
+      }
+      qsum[v] += alpha * (policy[v] - lb[v]);
+      iterate[v] = (lambda * lp[v] + qsum[v] / i + policy[v] / etaI) / denominator;
+    }
+    if (i < iterations) policy = logSoftmax(iterate);
+  }
+  return logSoftmax(iterate);
+}
+
+/**
+ * The collapsed single-preference form: log_softmax(l_p + (a_K − 1)(l_p − l_b)),
+ * which ALGORITHM.md shows equal to the literal loop.
+ */
+export function collapsedAmulet(baseLogits: Row, prefLogits: Row, params: AmuletHyperparameters): Float64Array {
+  return multiPreferenceAmulet(baseLogits, [prefLogits], [1], params);
+}
+
+/**
+ * Linear Alignment on raw logits: log_softmax(z_p + r (z_p − z_b)).
+ * A token non-finite in either sequence is -inf.
+ */
+export function linearAlignment(baseLogits: Row, prefLogits: Row, ratio: number): Float64Array {
+  if (!Number.isFinite(ratio) || ratio < 0) throw new RangeError(`ratio must be finite and >= 0 (got ${ratio})`);
+  const n = checkSameLength([baseLogits, prefLogits]);
+  const z = new Float64Array(n);
+  for (let v = 0; v < n; v++) {
+    const zb = baseLogits[v];
+    const zp = prefLogits[v];
+    z[v] = Number.isFinite(zb) && Number.isFinite(zp) ? zp + ratio * (zp - zb) : -Infinity;
+  }
+  return logSoftmax(z);
+}
+
+/**
+ * The project's multi-preference generalisation, normalised:
+ * log_softmax(l_b + Σ_j w_j a_K (l_j − l_b)). With one preference and w = 1
+ * this is the paper's Amulet. A token -inf in any sequence stays -inf.
+ */
+export function multiPreferenceAmulet(
+  baseLogits: Row,
+  prefLogits: readonly Row[],
+  weights: readonly number[],
+  params: AmuletHyperparameters,
+): Float64Array {
+  const a = collapsedScale(params.alpha, params.lambda, params.eta, params.iterations);
+  return mixLogProbs(baseLogits, prefLogits.map(logSoftmax), weights.map((w) => w * a));
+}
+
+/**
+ * The iterative multi-preference mix: log_softmax(l_b + Σ_j w_j (M_j − l_b)),
+ * with M_j the literal loop's result for preference j. Equal to
+ * {@link multiPreferenceAmulet} in exact arithmetic.
+ */
+export function multiPreferenceLiteral(
+  baseLogits: Row,
+  prefLogits: readonly Row[],
+  weights: readonly number[],
+  params: AmuletHyperparameters,
+): Float64Array {
+  return mixLogProbs(baseLogits, prefLogits.map((pref) => literalAmuletLoop(baseLogits, pref, params)), weights);
+}
+
+/** log_softmax(l_b + Σ_j c_j (rows_j − l_b)); rows_j are log-prob rows; -inf anywhere gives -inf. */
+function mixLogProbs(baseLogits: Row, rows: readonly Float64Array[], coefficients: readonly number[]): Float64Array {
+  if (rows.length !== coefficients.length) throw new RangeError('one weight per preference');
+  if (rows.length === 0) throw new RangeError('at least one preference');
+  for (const c of coefficients) if (!Number.isFinite(c)) throw new RangeError(`non-finite weight ${c}`);
+  const n = checkSameLength([baseLogits, ...rows]);
+  const lb = logSoftmax(baseLogits);
+  const mixed = Float64Array.from(lb);
+  for (let j = 0; j < rows.length; j++) {
+    const row = rows[j];
+    const c = coefficients[j];
+    for (let v = 0; v < n; v++) {
+      // -inf stays -inf whatever the sign of c or the other rows (no inf − inf).
+      mixed[v] = mixed[v] > -Infinity && row[v] > -Infinity ? mixed[v] + c * (row[v] - lb[v]) : -Infinity;
+    }
+  }
+  return logSoftmax(mixed);
+}
+
+/** Index of the largest entry (the first on ties); -1 if none is finite. */
+export function argMax(row: Row): number {
+  let best = -1;
+  let bestValue = -Infinity;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (Number.isFinite(v) && (best < 0 || v > bestValue)) {
+      best = i;
+      bestValue = v;
+    }
+  }
+  return best;
+}
+
+/** How one row of log-probabilities differs from an oracle row. */
+export interface RowComparison {
+  /** max |actual − oracle| over tokens whose oracle log-prob is above the floor. */
+  maxDiff: number;
+  /** The token where maxDiff is reached (-1 if no token is above the floor). */
+  maxDiffIndex: number;
+  /** Tokens above the floor. */
+  compared: number;
+  /** Tokens whose finiteness differs (one is -inf, the other not), or whose actual value is NaN. */
+  finitenessMismatches: number[];
+  actualArgMax: number;
+  oracleArgMax: number;
+  /** oracle[oracleArgMax] − oracle[actualArgMax]: 0 when the argmaxes agree. */
+  argMaxGap: number;
+}
+
+/**
+ * Compares actual log-probs with an oracle over tokens whose oracle log-prob
+ * exceeds `floor` (far-tail tokens carry float32 rounding of large logits but
+ * no probability mass). Finiteness is compared on every token.
+ */
+export function compareLogProbs(actual: Row, oracle: Float64Array, floor: number): RowComparison {
+  const n = checkSameLength([actual, oracle]);
+  let maxDiff = 0;
+  let maxDiffIndex = -1;
+  let compared = 0;
+  const finitenessMismatches: number[] = [];
+  for (let v = 0; v < n; v++) {
+    const a = actual[v];
+    const o = oracle[v];
+    const aFinite = Number.isFinite(a);
+    if (Number.isNaN(a) || aFinite !== Number.isFinite(o)) {
+      if (finitenessMismatches.length < 16) finitenessMismatches.push(v);
+      continue;
+    }
+    if (o > floor) {
+      compared++;
+      const d = Math.abs(a - o);
+      if (d > maxDiff || maxDiffIndex < 0) {
+        maxDiff = d;
+        maxDiffIndex = v;
+      }
+    }
+  }
+  const actualArgMax = argMax(actual);
+  const oracleArgMax = argMax(oracle);
+  const argMaxGap = actualArgMax < 0 ? Infinity : oracle[oracleArgMax] - oracle[actualArgMax];
+  return { maxDiff, maxDiffIndex, compared, finitenessMismatches, actualArgMax, oracleArgMax, argMaxGap };
+}
