@@ -45,6 +45,9 @@ export interface NativeGenerationRequest {
 }
 
 export interface NativeTrace {
+  baseText: string;
+  preferenceText: string;
+  realignedText: string;
   baseToken: number;
   baseProbability: number;
   preferenceToken: number;

@@ -22,14 +22,17 @@ export type FinishReason =
 export interface TokenTrace {
   /** The token that was emitted. */
   token: number;
-  /** Most likely token of the base sequence (the prompt without the preference), and its probability. */
+  /** Most likely token of the base sequence (the prompt without the preference), its text and probability. */
   baseToken: number;
+  baseText: string;
   baseProbability: number;
-  /** Most likely token of the (first) preference sequence, and its probability. */
+  /** Most likely token of the (first) preference sequence, its text and probability. */
   preferenceToken: number;
+  preferenceText: string;
   preferenceProbability: number;
-  /** Most likely token after realignment, and its probability. */
+  /** Most likely token after realignment, its text and probability. */
   realignedToken: number;
+  realignedText: string;
   realignedProbability: number;
   /** KL(realigned ‖ base) in nats: how far realignment moved this token's distribution. */
   klDivergence: number;

@@ -28,6 +28,7 @@ export {
 export {
   defaults,
   realignMethods,
+  samplingDefaults,
   type Preference,
   type PreferenceInput,
   type RealignMethod,

@@ -97,6 +97,19 @@ export const defaults = Object.freeze({
 /** llama.cpp's "pick a random seed" value. */
 const RANDOM_SEED = 0xffffffff;
 
+/** Sampling defaults: greedy decoding, every filter and penalty off, a random seed. */
+export const samplingDefaults: Readonly<Required<SamplingOptions>> = Object.freeze({
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  repeatPenalty: 1,
+  repeatLastN: 64,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
+  seed: RANDOM_SEED,
+});
+
 function invalid(message: string): AmuletError {
   return new AmuletError('ERR_INVALID_OPTION', message);
 }
@@ -172,23 +185,22 @@ export function resolveRealign(options: RealignOptions, base?: NativeRealign): N
 }
 
 /** Fills in and checks sampling options; `base` supplies values not given. */
-export function resolveSampling(input: SamplingOptions | undefined, base?: NativeSampling): NativeSampling {
+export function resolveSampling(input: SamplingOptions | undefined, base: NativeSampling = samplingDefaults): NativeSampling {
   const options = objectOption('sampling', input);
   const nonNegative = (n: number): boolean => n >= 0;
+  const anyFinite = (): boolean => true;
   return {
-    temperature: numberOption('temperature', options.temperature, base?.temperature ?? 0, nonNegative,
-      'a finite number >= 0'),
-    topK: integerOption('topK', options.topK, base?.topK ?? 0, 0, 1_000_000),
-    topP: numberOption('topP', options.topP, base?.topP ?? 1, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
-    minP: numberOption('minP', options.minP, base?.minP ?? 0, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
-    repeatPenalty: numberOption('repeatPenalty', options.repeatPenalty, base?.repeatPenalty ?? 1, positive,
-      'a finite number > 0'),
-    repeatLastN: integerOption('repeatLastN', options.repeatLastN, base?.repeatLastN ?? 64, 0, 1_000_000),
-    frequencyPenalty: numberOption('frequencyPenalty', options.frequencyPenalty, base?.frequencyPenalty ?? 0,
-      () => true, 'a finite number'),
-    presencePenalty: numberOption('presencePenalty', options.presencePenalty, base?.presencePenalty ?? 0,
-      () => true, 'a finite number'),
-    seed: integerOption('seed', options.seed, base?.seed ?? RANDOM_SEED, 0, RANDOM_SEED),
+    temperature: numberOption('temperature', options.temperature, base.temperature, nonNegative, 'a finite number >= 0'),
+    topK: integerOption('topK', options.topK, base.topK, 0, 1_000_000),
+    topP: numberOption('topP', options.topP, base.topP, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
+    minP: numberOption('minP', options.minP, base.minP, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
+    repeatPenalty: numberOption('repeatPenalty', options.repeatPenalty, base.repeatPenalty, positive, 'a finite number > 0'),
+    repeatLastN: integerOption('repeatLastN', options.repeatLastN, base.repeatLastN, 0, 1_000_000),
+    frequencyPenalty: numberOption('frequencyPenalty', options.frequencyPenalty, base.frequencyPenalty, anyFinite,
+      'a finite number'),
+    presencePenalty: numberOption('presencePenalty', options.presencePenalty, base.presencePenalty, anyFinite,
+      'a finite number'),
+    seed: integerOption('seed', options.seed, base.seed, 0, RANDOM_SEED),
   };
 }
 

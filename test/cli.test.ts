@@ -160,7 +160,7 @@ describe('amulet command', () => {
       expect(stdout).toContain(`--${name}`);
       if ('short' in option) expect(stdout).toContain(`-${option.short}, --${name}`);
     }
-    expect(stdout).toMatch(/Example:\n\s+amulet "/);
+    expect(stdout).toMatch(/Examples:\n\s+amulet "/);
   });
 
   it('--version prints the package version', async () => {

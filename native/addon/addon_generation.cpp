@@ -36,8 +36,11 @@ Napi::Float32Array float_array(Napi::Env env, const std::vector<float> & values)
     return array;
 }
 
-Napi::Object trace_object(Napi::Env env, const TokenTrace & trace) {
+Napi::Object trace_object(Napi::Env env, const TokenTrace & trace, const TraceTexts & texts) {
     Napi::Object object = Napi::Object::New(env);
+    object.Set("baseText", texts.base);
+    object.Set("preferenceText", texts.preference);
+    object.Set("realignedText", texts.realigned);
     object.Set("baseToken", trace.base_token);
     object.Set("baseProbability", trace.base_prob);
     object.Set("preferenceToken", trace.pref_token);
@@ -52,7 +55,7 @@ Napi::Object token_object(Napi::Env env, const GeneratedToken & token) {
     Napi::Object object = Napi::Object::New(env);
     object.Set("token", token.token);
     object.Set("text", token.text);
-    if (token.trace) object.Set("trace", trace_object(env, *token.trace));
+    if (token.trace) object.Set("trace", trace_object(env, *token.trace, token.trace_texts));
     if (!token.captured_rows.empty()) {
         Napi::Array rows = Napi::Array::New(env, token.captured_rows.size());
         for (uint32_t i = 0; i < token.captured_rows.size(); ++i) rows.Set(i, float_array(env, token.captured_rows[i]));

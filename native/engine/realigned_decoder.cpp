@@ -267,7 +267,11 @@ std::optional<GeneratedToken> RealignedDecoder::next() {
     generated.text = utf8_.push(token_bytes(*model_, token));
     if (realign_ != nullptr) {
         const TokenTrace & trace = realign_sampler_last_trace(realign_);
-        if (trace.realigned_token >= 0) generated.trace = trace;
+        if (trace.realigned_token >= 0) {
+            generated.trace = trace;
+            generated.trace_texts = {token_bytes(*model_, trace.base_token), token_bytes(*model_, trace.pref_token),
+                                     token_bytes(*model_, trace.realigned_token)};
+        }
         if (capture_logits_) {
             const auto n_vocab = static_cast<size_t>(model_->n_vocab());
             for (int32_t row : rows_) {

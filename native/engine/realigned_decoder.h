@@ -42,11 +42,19 @@ struct GenerationRequest {
     bool capture_logits = false;  // diagnostic: copy the raw rows and the realigned log-probs per token
 };
 
+/** The text of a trace's three top tokens (raw token bytes, possibly part of a character). */
+struct TraceTexts {
+    std::string base;
+    std::string preference;
+    std::string realigned;
+};
+
 /** One generated token, with its share of the text stream. */
 struct GeneratedToken {
     llama_token token = -1;
     std::string text;  // valid UTF-8; empty while a character is still incomplete
     std::optional<TokenTrace> trace;
+    TraceTexts trace_texts;  // filled along with trace
     std::vector<std::vector<float>> captured_rows;  // [base, pref_1..n] raw logits, when capturing
     std::vector<float> captured_log_probs;          // realigned log-probs, when capturing
 };

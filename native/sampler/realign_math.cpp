@@ -67,10 +67,12 @@ double log_sum_exp(const double * x, size_t n) {
 float log_sum_exp(const float * z, size_t n) {
     const float m = finite_max(z, n);
     if (!is_finite(m)) return kNegInf;
-    float sum = 0.0f;
+    // Accumulated in double: a float sum over a 262k vocabulary drops the
+    // tail tokens' mass and shifts every log-prob by up to ~1e-4.
+    double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
     for (size_t i = 0; i < n; ++i) sum += is_finite(z[i]) ? exp_non_positive(z[i] - m) : 0.0f;
-    return m + std::log(sum);
+    return m + static_cast<float>(std::log(sum));
 }
 
 int32_t arg_max(const float * z, size_t n) {
@@ -152,7 +154,7 @@ void amulet_literal_loop(const float * base, float base_lse, const float * pref,
 }
 
 double kl_divergence(const float * realigned, float realigned_lse, const float * base, float base_lse, size_t n) {
-    float kl = 0.0f;
+    double kl = 0.0;
 #pragma omp simd reduction(+ : kl)
     for (size_t i = 0; i < n; ++i) {
         const float lr = realigned[i] - realigned_lse;
@@ -160,7 +162,7 @@ double kl_divergence(const float * realigned, float realigned_lse, const float *
         const bool counts = is_finite(lr) && is_finite(lb);
         kl += counts ? exp_non_positive(std::min(lr, 0.0f)) * (lr - lb) : 0.0f;
     }
-    return std::max(0.0f, kl);  // exact KL is >= 0; rounding can dip a hair below
+    return std::max(0.0, kl);  // exact KL is >= 0; rounding can dip a hair below
 }
 
 }  // namespace amulet
