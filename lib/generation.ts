@@ -119,8 +119,7 @@ function abortedError(): AmuletError {
  * If neither is consumed, decoding pauses after a few dozen tokens.
  */
 export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<GenerationResult> {
-  /** The final result; rejects with an {@link AmuletError} (e.g. `ERR_ABORTED`). */
-  readonly result: Promise<GenerationResult>;
+  readonly #result: Promise<GenerationResult>;
   /** Resolves when the generation has ended, however it ended; never rejects. */
   readonly settled: Promise<void>;
 
@@ -141,19 +140,21 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
   #reject!: (error: AmuletError) => void;
 
   /** @internal Created by `Session.prompt()`. */
-  constructor(previous: Promise<void>, setup: StreamSetup) {
+  constructor(previous: GenerationStream | undefined, setup: StreamSetup) {
     this.#setup = setup;
-    this.result = new Promise<GenerationResult>((resolve, reject) => {
+    this.#result = new Promise<GenerationResult>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.result.catch(() => undefined);  // a consumer that only iterates gets the error there
-    this.settled = this.result.then(() => undefined, () => undefined);
+    this.#result.catch(() => undefined);  // a consumer that only iterates gets the error there
+    this.settled = this.#result.then(() => undefined, () => undefined);
     const onAbort = (): void => this.abort();
     setup.signal?.addEventListener('abort', onAbort, { once: true });
     void this.settled.then(() => setup.signal?.removeEventListener('abort', onAbort));
     // Generations of one session run one after another.
-    this.#started = previous.then(() => this.#start());
+    // A stream queued behind another drives that one to its end (buffering its
+    // chunks for whoever iterates it), so awaiting only the later one cannot hang.
+    this.#started = (previous ? previous.#drainQuietly() : Promise.resolve()).then(() => this.#start());
   }
 
   #start(): void {
@@ -243,6 +244,17 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     while (!this.#finished) await this.#more();
   }
 
+  #drainQuietly(): Promise<void> {
+    void this.#drain().catch(() => undefined);
+    return this.settled;
+  }
+
+  /** The final result; rejects with an {@link AmuletError} (e.g. `ERR_ABORTED`). Reading it drives the generation. */
+  get result(): Promise<GenerationResult> {
+    if (!this.#finished) void this.#drain().catch(() => undefined);
+    return this.#result;
+  }
+
   /** Streams the text as it is decoded. A stream can be iterated once. */
   [Symbol.asyncIterator](): AsyncIterator<TextChunk> {
     if (this.#iterating) throw new AmuletError('ERR_BUSY', 'this generation is already being iterated');
@@ -270,6 +282,8 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
   abort(): void {
     this.#abortRequested = true;  // if still queued behind another prompt, it never starts
     this.#native?.abort();
+    // Nobody may be pulling: drive the stream to its (aborted) end so result and settled settle.
+    if (!this.#finished) void this.#drain().catch(() => undefined);
   }
 
   then<TResult1 = GenerationResult, TResult2 = never>(

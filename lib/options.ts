@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { AmuletError } from './errors';
-import type { NativeRealign, NativeSampling } from './binding';
+import { nativeBinding, type NativeRealign, type NativeSampling } from './binding';
 
 /**
  * How the next-token distribution is formed.
@@ -170,7 +170,7 @@ const positive = (n: number): boolean => n > 0;
 
 /** Fills in and checks realignment options; `base` supplies values not given. */
 export function resolveRealign(options: RealignOptions, base?: NativeRealign): NativeRealign {
-  const method = options.method ?? base?.method ?? defaults.method;
+  const method = options.method === undefined ? (base?.method ?? defaults.method) : options.method;
   if (!realignMethods.includes(method as RealignMethod)) {
     throw invalid(`method must be one of ${realignMethods.join(', ')} (got ${describe(method)})`);
   }
@@ -228,5 +228,27 @@ export function checkMethodPreferences(method: string, preferences: readonly Req
   }
   if (method === 'pref' && preferences.some((preference) => preference.weight < 0)) {
     throw invalid(`method 'pref' cannot follow a negative weight: it only adds the texts to the prompt`);
+  }
+}
+
+/** Largest |coefficient| of a sequence in the realigned combination; beyond it float32 logits overflow or lose all precision. */
+export const maxRealignCoefficient = 1e6;
+
+/** Checks that the realignment's per-sequence coefficients are finite and moderate. */
+export function checkRealignCoefficients(realign: NativeRealign, preferences: readonly Required<Preference>[]): void {
+  if (realign.method === 'base' || realign.method === 'pref') return;
+  // The addon's guidanceScale throws ERR_INVALID_OPTION when a_K is not finite.
+  const scale = nativeBinding().guidanceScale(realign) + 1;
+  let base = 1;
+  for (const [index, preference] of preferences.entries()) {
+    const coefficient = scale * preference.weight;
+    base -= coefficient;
+    if (!(Math.abs(coefficient) <= maxRealignCoefficient)) {
+      throw invalid(`preferences[${index}].weight ${preference.weight} times the scale ${scale} gives the ` +
+        `coefficient ${coefficient}, beyond ±${maxRealignCoefficient}: lower alpha, ratio or the weight`);
+    }
+  }
+  if (!(Math.abs(base) <= maxRealignCoefficient)) {
+    throw invalid(`the base coefficient ${base} is beyond ±${maxRealignCoefficient}: lower alpha, ratio or the weights`);
   }
 }

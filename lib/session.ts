@@ -10,6 +10,7 @@ import { GenerationStream } from './generation';
 import {
   booleanOption,
   checkMethodPreferences,
+  checkRealignCoefficients,
   defaults,
   integerOption,
   objectOption,
@@ -95,6 +96,7 @@ export class Session {
   #history: ChatMessage[];
   #queue: Promise<void> = Promise.resolve();
   #current: GenerationStream | undefined;
+  readonly #pending = new Set<GenerationStream>();
   #disposed = false;
 
   /** @internal Created by {@link Model.createSession}. */
@@ -151,6 +153,7 @@ export class Session {
     const realign = resolveRealign(settings, this.#realign);
     const preferences = settings.preferences === undefined ? this.#preferences : resolvePreferences(settings.preferences);
     checkMethodPreferences(realign.method, preferences);
+    checkRealignCoefficients(realign, preferences);
     const maxTokens = integerOption('maxTokens', settings.maxTokens, defaults.maxTokens, 1, 1 << 24);
     const signal = settings.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -158,7 +161,6 @@ export class Session {
     }
     const request = {
       systemPrompt: this.#systemPrompt,
-      turns: [...this.#history, { role: 'user' as const, content: text }],
       preferences,
       realign,
       sampling: resolveSampling(settings.sampling, this.#sampling),
@@ -166,10 +168,19 @@ export class Session {
       trace: booleanOption('trace', settings.trace, false),
       captureLogits: booleanOption('captureLogits', settings.captureLogits, false),
     };
-    const stream = new GenerationStream(this.#queue, {
+    const stream: GenerationStream = new GenerationStream(this.#current, {
       start: () => {
         this.#checkAlive();
-        return this.#native.generate(request);
+        // Built when the prompt starts: a queued prompt sees the exchanges before it.
+        // llama.cpp takes C strings, so a NUL would cut a text short: it travels as U+FFFD.
+        const clean = (value: string): string => value.replaceAll('\u0000', '\uFFFD');
+        return this.#native.generate({
+          ...request,
+          systemPrompt: clean(request.systemPrompt),
+          preferences: request.preferences.map((preference) => ({ ...preference, text: clean(preference.text) })),
+          turns: [...this.#history, { role: 'user' as const, content: text }]
+            .map((message) => ({ ...message, content: clean(message.content) })),
+        });
       },
       method: realign.method as RealignMethod,
       signal,
@@ -179,6 +190,8 @@ export class Session {
     });
     this.#queue = stream.settled;
     this.#current = stream;
+    this.#pending.add(stream);
+    void stream.settled.then(() => this.#pending.delete(stream));
     return stream;
   }
 
@@ -186,7 +199,7 @@ export class Session {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#current?.abort();
+    for (const stream of this.#pending) stream.abort();
     await this.#queue;
     this.#native.dispose();
     this.#onDispose(this);

@@ -30,9 +30,12 @@ const nonAsciiPrompts = [
   'Translate "good morning, my friend" into Japanese, Chinese, Russian and Greek.',
 ];
 
-/** User input with emoji (with ZWJ and skin tone), combining marks, control characters, a NUL and lone surrogates. */
+/**
+ * User input with emoji (with ZWJ and skin tone), combining marks, control
+ * characters and lone surrogates. (A NUL has its own test below.)
+ */
 const hostilePrompt =
-  'Résumé 👩🏽‍💻 🇫🇷 e\u0301 n\u0303 a\u030a \u0007\u001b[31mred\u001b[0m\ttab\r\nline \u0000 nul ' +
+  'Résumé 👩🏽‍💻 🇫🇷 e\u0301 n\u0303 a\u030a \u0007\u001b[31mred\u001b[0m\ttab\r\nline \u007f\u0085\u200b\ufeff ' +
   'lone high \uD83D end, lone low \uDE00 end, reversed \uDE00\uD83D. Repeat the emoji.';
 
 interface Collected {
@@ -116,7 +119,7 @@ describe.each(testModels)('streaming on $name', (testModel) => {
       }
     });
 
-    it('a prompt with emoji, combining marks, control characters, a NUL and lone surrogates does not crash', async () => {
+    it('a prompt with emoji, combining marks, control characters and lone surrogates does not crash', async () => {
       const session = newSession();
       try {
         for (const method of ['amulet', 'base'] as const) {

@@ -237,6 +237,12 @@ void RealignedDecoder::decode_next_token() {
     decode_batch("generation");
 }
 
+std::string RealignedDecoder::finish_text() {
+    std::string rest = utf8_.finish();
+    // A character cut off by maxTokens or a full context is dropped rather than shown as U+FFFD.
+    return finish_reason_ == FinishReason::Stop ? rest : std::string();
+}
+
 std::optional<GeneratedToken> RealignedDecoder::next() {
     if (finished_) return std::nullopt;
     if (aborted()) throw EngineError(error_code::kAborted, "generation was aborted");

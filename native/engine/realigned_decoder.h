@@ -86,7 +86,7 @@ class RealignedDecoder {
     std::optional<GeneratedToken> next();
 
     /** Text still held back by the UTF-8 stream (call once finished). */
-    std::string finish_text() { return utf8_.finish(); }
+    std::string finish_text();
 
     FinishReason finish_reason() const { return finish_reason_; }
     const GenerationStats & stats() const { return stats_; }

@@ -61,6 +61,14 @@ void RealignParams::validate() const {
     for (double weight : weights) require(std::isfinite(weight), "every preference weight must be finite");
     const double scale = guidance_scale(*this) + 1.0;
     require(std::isfinite(scale), "the hyperparameters give a non-finite guidance scale");
+    // Beyond this, float32 logits times the coefficient overflow or lose all precision.
+    constexpr double kMaxCoefficient = 1e6;
+    double base = 1.0;
+    for (double coefficient : preference_coefficients(*this)) {
+        base -= coefficient;
+        require(std::fabs(coefficient) <= kMaxCoefficient, "a preference coefficient exceeds 1e6: lower alpha, ratio or the weight");
+    }
+    require(std::fabs(base) <= kMaxCoefficient, "the base coefficient exceeds 1e6: lower alpha, ratio or the weights");
 }
 
 double amulet_preference_scale(double alpha, double lambda, double eta, int32_t iterations) {
