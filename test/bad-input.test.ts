@@ -22,11 +22,11 @@ import {
   type Session,
   type SessionOptions,
 } from '../lib/index';
-import { loadTestModel, paperPreference, testModels } from './support/models';
+import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
 
 const smol = testModels.find((model) => model.name === 'smollm2-135m-instruct')!;
 /** One thread per context: the test machine's cores are shared. */
-const threads = 1;
+const threads = testThreads;
 const concise = paperPreference('concise');
 const longAnswerPrompt = 'Write a long story about a dragon who learns to cook, with many chapters.';
 

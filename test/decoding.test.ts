@@ -4,7 +4,7 @@
  * batched multi-sequence decode reproduces plain single-sequence decoding.
  */
 import type { GenerationResult, Model, PromptOptions } from '../lib/index';
-import { loadTestModel, paperPreference, testModels } from './support/models';
+import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
 
 const LONG_QUESTION = 'Write a detailed essay about the history of the Roman Empire, from its founding to its fall.';
 const TOKENS = 64;
@@ -15,7 +15,7 @@ interface Run {
 }
 
 async function generate(model: Model, options: PromptOptions & { preferences?: PromptOptions['preferences'] }): Promise<Run> {
-  const session = model.createSession();
+  const session = model.createSession({ threads: testThreads });
   try {
     const tokens: number[] = [];
     const stream = session.prompt(LONG_QUESTION, { maxTokens: TOKENS, ...options });

@@ -4,7 +4,7 @@
  * "verbose" preferences move the answer length the way they say.
  */
 import type { Model, RealignMethod } from '../lib/index';
-import { loadQuestions, loadTestModel, paperPreference, testModels } from './support/models';
+import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads } from './support/models';
 
 const QUESTION_COUNT = 20;
 const MAX_TOKENS = 128;  // the paper's setting
@@ -16,7 +16,7 @@ interface Answers {
 }
 
 async function answerAll(model: Model, method: RealignMethod, adjective?: string): Promise<Answers> {
-  const session = model.createSession({ method, preferences: adjective ? [paperPreference(adjective)] : [] });
+  const session = model.createSession({ method, preferences: adjective ? [paperPreference(adjective)] : [], threads: testThreads });
   const answers: Answers = { texts: [], tokenCounts: [] };
   for (const question of questions) {
     session.clearHistory();

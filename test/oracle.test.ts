@@ -5,7 +5,7 @@
  * generations on both fixture models, from the logits the addon captured.
  */
 import { AmuletError, guidanceScale, type LogitCapture, type Model, type PromptOptions } from '../lib/index';
-import { loadQuestions, loadTestModel, paperPreference, testModels } from './support/models';
+import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads } from './support/models';
 import {
   argMax,
   collapsedAmulet,
@@ -275,9 +275,7 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
     let oracleMs = 0;
     const started = performance.now();
     for (const [q, question] of questions.entries()) {
-      // One thread: the test machine's cores are shared, and llama.cpp's spinning
-      // thread barrier slows down by 10x or more when its threads are preempted.
-      const session = model.createSession({ threads: 1 });
+      const session = model.createSession({ threads: testThreads });
       try {
         for await (const chunk of session.prompt(question, { maxTokens, captureLogits: true, ...options })) {
           for (const capture of chunk.captures ?? []) {

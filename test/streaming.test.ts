@@ -15,10 +15,10 @@ import {
   type SessionOptions,
   type TextChunk,
 } from '../lib/index';
-import { loadTestModel, paperPreference, testModels } from './support/models';
+import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
 
 /** One thread per context: the test machine's cores are shared. */
-const threads = 1;
+const threads = testThreads;
 const creative = paperPreference('creative');
 const concise = paperPreference('concise');
 

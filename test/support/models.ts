@@ -5,6 +5,7 @@
  * is named explicitly.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureFixtureModel, type FixtureModelName } from '../../lib/fixtures';
 import { loadModel, type Model } from '../../lib/index';
@@ -18,6 +19,13 @@ export const testModels: readonly TestModel[] = [
   { name: 'smollm2-135m-instruct' },
   { name: 'gemma3-270m', chatTemplate: 'gemma' },
 ];
+
+/**
+ * CPU threads per test session: AMULET_TEST_THREADS, else every core. Set it
+ * to 1 when other work shares the machine: llama.cpp's threads spin-wait for
+ * each other, and a preempted thread slows a step down tenfold.
+ */
+export const testThreads = Number(process.env.AMULET_TEST_THREADS ?? availableParallelism());
 
 export async function loadTestModel(model: TestModel): Promise<Model> {
   const path = await ensureFixtureModel(model.name);
