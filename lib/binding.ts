@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AmuletError, type AmuletErrorCode } from './errors';
+import type { ModelInfo } from './model';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
@@ -96,14 +97,7 @@ export interface NativeSession {
   dispose(): void;
 }
 
-export interface NativeModelInfo {
-  description: string;
-  chatTemplate: string;
-  vocabularySize: number;
-  trainContextSize: number;
-  sizeBytes: number;
-  parameters: number;
-}
+export type NativeModelInfo = ModelInfo;
 
 export interface NativeModel {
   info(): NativeModelInfo;

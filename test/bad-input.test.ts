@@ -23,6 +23,7 @@ import {
   type SessionOptions,
 } from '../lib/index';
 import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+import { TIMED_OUT, within } from './support/timing';
 
 const smol = testModels.find((model) => model.name === 'smollm2-135m-instruct')!;
 /** One thread per context: the test machine's cores are shared. */
@@ -104,16 +105,6 @@ async function consume(stream: GenerationStream): Promise<{ chunks: string[]; er
   return { chunks };
 }
 
-/** Resolves with `fallback` if `promise` has not settled within `ms`. */
-function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<F>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const TIMED_OUT = Symbol('timed out');
 
 function newSession(options: SessionOptions = {}, on: Model = model): Session {
   return on.createSession({ preferences: [concise], contextSize: 512, threads, ...options });

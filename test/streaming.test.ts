@@ -16,6 +16,7 @@ import {
   type TextChunk,
 } from '../lib/index';
 import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+import { TIMED_OUT, within } from './support/timing';
 
 /** One thread per context: the test machine's cores are shared. */
 const threads = testThreads;
@@ -70,16 +71,6 @@ function expectChunksMatchResult({ chunks, result }: Collected, where: string): 
   expect(chunks.reduce((count, chunk) => count + chunk.tokens.length, 0)).toBe(result.tokenCount);
 }
 
-/** Resolves with `fallback` if `promise` has not settled within `ms`. */
-function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<F>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const TIMED_OUT = Symbol('timed out');
 
 describe.each(testModels)('streaming on $name', (testModel) => {
   let model: Model;

@@ -1,0 +1,256 @@
+/**
+ * The package as a user gets it: `npm pack` (whose prepack step compiles the
+ * TypeScript and makes the portable prebuild, incrementally), then the
+ * tarball installed into fresh projects outside the repository, from npm's
+ * cache, with nothing else copied over:
+ *
+ * - with the prebuild: the install step runs with CC and CXX set to
+ *   /bin/false and must not build; a strict TypeScript program compiled
+ *   against the installed types generates text through the ESM entry point,
+ *   a CommonJS one through `require`; then the same with install scripts
+ *   skipped altogether (--ignore-scripts), as npm's script policy may do;
+ * - from source (AMULET_BUILD_FROM_SOURCE=1): the addon is built from the
+ *   sources in the tarball (vendored llama.cpp included, no network) and is
+ *   the one that loads.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureFixtureModel } from '../lib/fixtures';
+
+const root = path.resolve(__dirname, '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  prebuilds: string[];
+};
+const platform = `${process.platform}-${process.arch}`;
+const hasPrebuild = manifest.prebuilds.includes(platform);
+const prebuildFile = `prebuilds/${platform}/${manifest.name}.napi.node`;
+const minutes = 60_000;
+
+/** The environment of a user's shell: none of the npm_* variables `npm test` sets for the repository. */
+function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(key) && key !== 'INIT_CWD' && !key.startsWith('AMULET_BUILD')) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = userEnv()): string {
+  try {
+    return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`);
+  }
+}
+
+/** Versions of the consumer's TypeScript tool chain, taken from the repository's so npm's cache has them. */
+function devVersion(name: string): string {
+  return (JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+let work: string;
+let tarball: string;
+let modelPath: string;
+
+/** A new project that depends on the tarball only, its install scripts approved (npm 11's allowScripts). */
+function newProject(name: string, dependencies: Record<string, string> = {}): string {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({
+    name,
+    version: '1.0.0',
+    private: true,
+    dependencies: { [manifest.name]: `file:${tarball}`, ...dependencies },
+    allowScripts: { [`file:${tarball}`]: true },
+  }, null, 2));
+  return dir;
+}
+
+function npmInstall(dir: string, env: NodeJS.ProcessEnv, ...flags: string[]): string {
+  return run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', ...flags], dir, env);
+}
+
+const cjsCheck = `
+const { loadModel, guidanceScale } = require('amulet-llm');
+(async () => {
+  const model = await loadModel({ path: process.argv[2] });
+  const session = model.createSession({ preferences: [{ text: 'Be concise.' }] });
+  const result = await session.prompt('Say hello.', { maxTokens: 8 });
+  model.dispose();
+  console.log(JSON.stringify({ text: result.text, tokens: result.tokenCount, scale: guidanceScale() }));
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+
+const esmCheck = `
+import { loadModel, AmuletError } from 'amulet-llm';
+const model = await loadModel({ path: process.argv[2] });
+const session = model.createSession({ preferences: [{ text: 'Be concise.' }] });
+const result = await session.prompt('Say hello.', { maxTokens: 8 });
+model.dispose();
+console.log(JSON.stringify({ text: result.text, tokens: result.tokenCount, errorClass: typeof AmuletError }));
+`;
+
+/** The README's example, compiled with `tsc --strict` against the installed types. */
+const typedProgram = `
+import { createRequire } from 'node:module';
+import { AmuletError, isAmuletError, loadModel, type GenerationResult, type SessionOptions } from 'amulet-llm';
+
+const modelPath = process.argv[2];
+if (modelPath === undefined) throw new Error('usage: main.mjs <model.gguf>');
+
+await using model = await loadModel({ path: modelPath });
+const options: SessionOptions = {
+  systemPrompt: 'You are a helpful assistant.',
+  preferences: [{ text: 'Your answer should be concise as much as possible.' }],
+  method: 'amulet',
+};
+const session = model.createSession(options);
+const controller = new AbortController();
+const stream = session.prompt('How do I boil an egg?', { maxTokens: 24, signal: controller.signal });
+let streamed = '';
+for await (const chunk of stream) streamed += chunk.text;
+const result: GenerationResult = await stream;
+
+let missing: unknown;
+try {
+  await loadModel({ path: modelPath + '.missing' });
+} catch (error) {
+  missing = error;
+}
+const cjs = createRequire(import.meta.url)('amulet-llm') as typeof import('amulet-llm');
+console.log(JSON.stringify({
+  streamed,
+  text: result.text,
+  tokens: result.tokenCount,
+  finishReason: result.finishReason,
+  missingModelCode: isAmuletError(missing) ? missing.code : String(missing),
+  oneModuleInstance: cjs.AmuletError === AmuletError,
+}));
+`;
+
+const consumerTsconfig = {
+  compilerOptions: {
+    strict: true,
+    target: 'ES2022',
+    lib: ['ES2022', 'ESNext.Disposable'],
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    types: ['node'],
+    outDir: 'out',
+  },
+  files: ['main.mts'],
+};
+
+interface CheckOutput {
+  text: string;
+  tokens: number;
+}
+
+function runCheck<T extends CheckOutput>(dir: string, file: string): T {
+  const output = JSON.parse(run(process.execPath, [file, modelPath], dir).trim().split('\n').pop() ?? '') as T;
+  expect(output.tokens).toBeGreaterThan(0);
+  expect(output.text.trim().length).toBeGreaterThan(0);
+  return output;
+}
+
+beforeAll(async () => {
+  modelPath = await ensureFixtureModel('smollm2-135m-instruct');
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'amulet-llm-package-'));
+  const started = Date.now();
+  // prepack: `scripts/build.mjs --ts-only` and `scripts/prebuild.mjs` (the portable prebuild).
+  run('npm', ['pack', '--pack-destination', work], root, userEnv());
+  tarball = path.join(work, `${manifest.name}-${manifest.version}.tgz`);
+  const size = fs.statSync(tarball).size;
+  process.stdout.write(`[package] npm pack: ${path.basename(tarball)}, ${(size / 1048576).toFixed(2)} MiB, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}, 90 * minutes);
+
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  test('the tarball holds the built package, its build inputs and licences, and nothing else', () => {
+    const files = run('tar', ['-tzf', tarball], work).trim().split('\n').map((file) => file.replace(/^package\//, ''));
+    for (const file of [
+      'package.json', 'README.md', 'LICENSE',
+      'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/index.mjs', 'dist/lib/index.d.mts', 'dist/cli/amulet.js',
+      'CMakeLists.txt', 'binding.gyp', 'scripts/build.mjs', 'scripts/install.mjs',
+      'native/addon/addon.cpp', 'native/sampler/realign_sampler.cpp',
+      'vendor/materialize.mjs', 'vendor/llama.cpp.pin.json', 'vendor/llama.cpp/.amulet-pin',
+      'vendor/llama.cpp/LICENSE', 'vendor/llama.cpp/CMakeLists.txt', 'vendor/llama.cpp/include/llama.h',
+      'vendor/llama.cpp/ggml/src/ggml.c', 'vendor/llama.cpp/ggml/src/ggml-cpu/CMakeLists.txt',
+    ]) {
+      expect(files).toContain(file);
+    }
+    if (hasPrebuild) expect(files).toContain(prebuildFile);
+    const prebuilds = files.filter((file) => file.startsWith('prebuilds/'));
+    for (const file of prebuilds) expect(manifest.prebuilds).toContain(file.split('/')[1]);
+
+    const unwanted = files.filter((file) =>
+      /^(test|bench|lib|cli|build|build-portable|models|node_modules|dist\/scripts)\//.test(file) ||
+      /\.(ts|map|gguf|tgz|o|a)$/.test(file.replace(/\.d\.m?ts$/, '')) ||
+      /^vendor\/llama\.cpp\/(common|tools|examples|tests|docs|models|gguf-py|scripts|\.github)\//.test(file));
+    expect(unwanted).toEqual([]);
+
+    const size = fs.statSync(tarball).size;
+    process.stdout.write(`[package] ${files.length} files, ${(size / 1048576).toFixed(2)} MiB\n`);
+    expect(size).toBeLessThan(8 * 1048576);
+  });
+});
+
+(hasPrebuild ? describe : describe.skip)(`installed with the ${platform} prebuild`, () => {
+  test('installs with no compiler, compiles against the types, generates text from ESM and CommonJS', () => {
+    const dir = newProject('consumer-prebuilt', {
+      typescript: devVersion('typescript'),
+      '@types/node': devVersion('@types/node'),
+    });
+    const started = Date.now();
+    const log = npmInstall(dir, userEnv({ CC: '/bin/false', CXX: '/bin/false' }));
+    process.stdout.write(`[package] install with the prebuild: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    const installed = path.join(dir, 'node_modules', manifest.name);
+    expect(log).toContain(`using ${prebuildFile}`);
+    expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
+
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(consumerTsconfig, null, 2));
+    fs.writeFileSync(path.join(dir, 'main.mts'), typedProgram);
+    run(process.execPath, [path.join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], dir);
+    const typed = runCheck<CheckOutput & { streamed: string; missingModelCode: string; oneModuleInstance: boolean }>(
+      dir, path.join('out', 'main.mjs'));
+    expect(typed.streamed).toBe(typed.text);
+    expect(typed.missingModelCode).toBe('ERR_MODEL_NOT_FOUND');
+    expect(typed.oneModuleInstance).toBe(true);
+
+    fs.writeFileSync(path.join(dir, 'check.cjs'), cjsCheck);
+    fs.writeFileSync(path.join(dir, 'check.mjs'), esmCheck);
+    expect(runCheck<CheckOutput & { scale: number }>(dir, 'check.cjs').scale).toBeCloseTo(4.6487, 3);
+    runCheck(dir, 'check.mjs');
+
+    // The same without any install script, as npm does for a denied package or with --ignore-scripts.
+    fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
+    npmInstall(dir, userEnv({ CC: '/bin/false', CXX: '/bin/false' }), '--ignore-scripts');
+    expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
+    runCheck(dir, 'check.cjs');
+  }, 30 * minutes);
+});
+
+describe('installed with AMULET_BUILD_FROM_SOURCE=1', () => {
+  test('builds the addon from the sources in the tarball and loads that build', () => {
+    const dir = newProject('consumer-source');
+    const started = Date.now();
+    npmInstall(dir, userEnv({ AMULET_BUILD_FROM_SOURCE: '1' }));
+    process.stdout.write(`[package] install building from source: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    const installed = path.join(dir, 'node_modules', manifest.name);
+    const loaded = run(process.execPath, ['-p', `require('node-gyp-build').resolve(${JSON.stringify(installed)})`], dir).trim();
+    expect(loaded).toBe(path.join(installed, 'build', 'Release', 'amulet.node'));
+
+    fs.writeFileSync(path.join(dir, 'check.cjs'), cjsCheck);
+    fs.writeFileSync(path.join(dir, 'check.mjs'), esmCheck);
+    runCheck(dir, 'check.cjs');
+    runCheck(dir, 'check.mjs');
+  }, 60 * minutes);
+});
