@@ -4,18 +4,25 @@
 // compiles the TypeScript. Options:
 //   --native-only / --ts-only   one half only
 //   --cuda                      build llama.cpp with CUDA (AMULET_CUDA_ARCHITECTURES picks the archs)
-//   --portable                  no -march=native: the baseline prebuilds use
+//   --portable                  a baseline x86-64 CPU (AVX2) and no OpenMP, as the prebuild uses
+//   --out <dir>                 cmake-js build folder (default build/, where
+//                               node-gyp-build looks; the prebuild uses build-portable/)
 // Compiler outputs are cached by ccache when it is installed (CCACHE_DIR
 // defaults to ~/.cache/amulet-llm/ccache), so a fresh clone rebuilds
 // llama.cpp from the cache instead of from scratch.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const outIndex = argv.indexOf('--out');
+const outDir = outIndex >= 0 ? argv.splice(outIndex, 2)[1] : 'build';
+if (!outDir) throw new Error('--out needs a folder');
+const args = new Set(argv);
 const cacheDir = process.env.AMULET_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'amulet-llm');
 
 function run(command, commandArgs, env = process.env) {
@@ -25,13 +32,18 @@ function run(command, commandArgs, env = process.env) {
 function buildNative() {
   run(process.execPath, [path.join(root, 'vendor', 'materialize.mjs')]);
   const cmakeJs = path.join(path.dirname(fileURLToPath(import.meta.resolve('cmake-js/package.json'))), 'bin', 'cmake-js');
+  const portable = args.has('--portable');
+  // Every option is passed every time, so switching --portable or --cuda on
+  // and off again leaves no stale value in the cmake cache.
   const defines = [
-    `--CDAMULET_NATIVE=${args.has('--portable') ? 'OFF' : 'ON'}`,
+    `--CDAMULET_NATIVE=${portable ? 'OFF' : 'ON'}`,
     `--CDAMULET_CUDA=${args.has('--cuda') ? 'ON' : 'OFF'}`,
+    `--CDAMULET_CUDA_ARCHITECTURES=${process.env.AMULET_CUDA_ARCHITECTURES ?? ''}`,
+    // The prebuild does without libgomp (absent from slim images; ggml's own
+    // thread pool replaces OpenMP). libstdc++ stays shared: linked in, it
+    // would raise the glibc it needs from 2.34 to 2.36 (arc4random).
+    `--CDGGML_OPENMP=${portable ? 'OFF' : 'ON'}`,
   ];
-  if (process.env.AMULET_CUDA_ARCHITECTURES) {
-    defines.push(`--CDAMULET_CUDA_ARCHITECTURES=${process.env.AMULET_CUDA_ARCHITECTURES}`);
-  }
   const env = {
     ...process.env,
     CCACHE_DIR: process.env.CCACHE_DIR ?? path.join(cacheDir, 'ccache'),
@@ -39,7 +51,20 @@ function buildNative() {
     CCACHE_BASEDIR: process.env.CCACHE_BASEDIR ?? root,
   };
   const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
-  run(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--parallel', jobs, ...defines], env);
+  // `cmake-js compile` would configure only a new folder (ignoring changed
+  // options) and wipe the folder when a build fails; instead cmake is
+  // re-run in place when the options differ from the last configure, then
+  // the build is incremental.
+  const stamp = path.join(root, outDir, '.amulet-configure.json');
+  const configuration = `${JSON.stringify(defines)}\n`;
+  const configured = fs.existsSync(path.join(root, outDir, 'CMakeCache.txt')) &&
+    fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === configuration;
+  if (!configured) {
+    fs.rmSync(stamp, { force: true });
+    run(process.execPath, [cmakeJs, 'configure', '--out', outDir, ...defines], env);
+    fs.writeFileSync(stamp, configuration);
+  }
+  run(process.execPath, [cmakeJs, 'build', '--out', outDir, '--parallel', jobs, ...defines], env);
 }
 
 function buildTypeScript() {
@@ -49,7 +74,57 @@ function buildTypeScript() {
   } catch {
     return;  // an installed package ships compiled JavaScript and has no TypeScript to build
   }
-  if (fs.existsSync(path.join(root, 'tsconfig.json'))) run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+  if (!fs.existsSync(path.join(root, 'tsconfig.json'))) return;
+  run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+  pruneStaleOutputs(path.join(root, 'dist'));
+  writeEsmEntry();
+}
+
+/** Removes compiled files whose TypeScript source is gone (tsc never deletes outputs). */
+function pruneStaleOutputs(dir) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      pruneStaleOutputs(file);
+      continue;
+    }
+    const match = /^(.*)\.(js|js\.map|d\.ts)$/.exec(entry.name);
+    if (!match) continue;
+    const source = path.join(root, path.relative(path.join(root, 'dist'), dir), `${match[1]}.ts`);
+    if (!fs.existsSync(source)) fs.rmSync(file);
+  }
+}
+
+/** Writes a file only when its content changes, so a second build leaves it (and its mtime) alone. */
+function writeIfChanged(file, content) {
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === content) return;
+  fs.writeFileSync(file, content);
+}
+
+/**
+ * The ESM entry point, dist/lib/index.mjs, and its types. It re-exports the
+ * CommonJS build rather than being a second compilation, so `import` and
+ * `require` in one process share one module instance (one AmuletError class,
+ * one loaded addon). The export list is read off the compiled module, so it
+ * follows lib/index.ts.
+ */
+function writeEsmEntry() {
+  const libDir = path.join(root, 'dist', 'lib');
+  const names = Object.keys(createRequire(import.meta.url)(path.join(libDir, 'index.js')))
+    .filter((name) => name !== '__esModule' && name !== 'default')
+    .sort();
+  writeIfChanged(path.join(libDir, 'index.mjs'), [
+    '// Generated by scripts/build.mjs: the ESM entry point re-exports the CommonJS build.',
+    "import cjs from './index.js';",
+    '',
+    `export const { ${names.join(', ')} } = cjs;`,
+    '',
+  ].join('\n'));
+  writeIfChanged(path.join(libDir, 'index.d.mts'), [
+    '// Generated by scripts/build.mjs: the types of the ESM entry point (index.mjs).',
+    "export * from './index.js';",
+    '',
+  ].join('\n'));
 }
 
 try {

@@ -42,10 +42,13 @@ describe.each(testModels)('realignment effect on $name', (testModel) => {
     await model.dispose();
   });
 
-  it.each([
-    ['concise', -1],
-    ['verbose', 1],
-  ] as const)('%s: amulet differs from pref and moves the length away from base', async (adjective, direction) => {
+  // Amulet extrapolates from the base prompt's distribution through the
+  // preference prompt's (l_p + s (l_p - l_b)), so it moves the answer length
+  // the way the preference prompt itself moves it, and further. On these tiny
+  // fixture models the "verbose" sentence does not lengthen answers even as a
+  // prompt (and Gemma-3-270M, a pretrained model, rarely stops at all), so the
+  // test checks that direction rather than "longer than base".
+  it.each(['concise', 'verbose'])('%s: amulet differs from pref and amplifies its effect on length', async (adjective) => {
     const pref = await answerAll(model, 'pref', adjective);
     const amulet = await answerAll(model, 'amulet', adjective);
     const differing = amulet.texts.filter((text, i) => text !== pref.texts[i]).length;
@@ -54,6 +57,12 @@ describe.each(testModels)('realignment effect on $name', (testModel) => {
       `base ${lengths.base.toFixed(1)}, pref ${lengths.pref.toFixed(1)}, amulet ${lengths.amulet.toFixed(1)}; ` +
       `amulet differs from pref on ${differing}/${QUESTION_COUNT}`);
     expect(differing).toBeGreaterThan(QUESTION_COUNT / 2);
-    expect(Math.sign(lengths.amulet - lengths.base)).toBe(direction);
+    const prefShift = lengths.pref - lengths.base;
+    const amuletShift = lengths.amulet - lengths.base;
+    if (adjective === 'concise') expect(amuletShift).toBeLessThan(0);
+    if (prefShift !== 0) {
+      expect(Math.sign(amuletShift)).toBe(Math.sign(prefShift));
+      expect(Math.abs(amuletShift)).toBeGreaterThanOrEqual(Math.abs(prefShift));
+    }
   });
 });

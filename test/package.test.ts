@@ -11,9 +11,9 @@
  *   skipped altogether (--ignore-scripts), as npm's script policy may do;
  * - from source (AMULET_BUILD_FROM_SOURCE=1): the addon is built from the
  *   sources in the tarball (vendored llama.cpp included, no network) and is
- *   the one that loads.
+ *   the one that loads; `node-gyp rebuild` through binding.gyp builds it too.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,8 +27,11 @@ const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'ut
 };
 const platform = `${process.platform}-${process.arch}`;
 const hasPrebuild = manifest.prebuilds.includes(platform);
-const prebuildFile = `prebuilds/${platform}/${manifest.name}.napi.node`;
+const prebuildFile = `prebuilds/${platform}/${manifest.name}.glibc.node`;
 const minutes = 60_000;
+/** ccache's usual folder (scripts/build.mjs's default), kept when AMULET_CACHE_DIR points elsewhere. */
+const ccacheDir = process.env.CCACHE_DIR ??
+  path.join(process.env.AMULET_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'amulet-llm'), 'ccache');
 
 /** The environment of a user's shell: none of the npm_* variables `npm test` sets for the repository. */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -39,13 +42,14 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = userEnv()): string {
-  try {
-    return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
-  } catch (error) {
-    const failure = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`);
+/** Runs a command to completion; returns its stdout, or its stdout and stderr together. */
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = userEnv(), withStderr = false): string {
+  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd} (${result.error?.message ?? `status ${result.status}`}):\n` +
+      `${result.stdout}\n${result.stderr}`);
   }
+  return withStderr ? `${result.stdout}${result.stderr}` : result.stdout;
 }
 
 /** Versions of the consumer's TypeScript tool chain, taken from the repository's so npm's cache has them. */
@@ -72,7 +76,7 @@ function newProject(name: string, dependencies: Record<string, string> = {}): st
 }
 
 function npmInstall(dir: string, env: NodeJS.ProcessEnv, ...flags: string[]): string {
-  return run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', ...flags], dir, env);
+  return run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', ...flags], dir, env, true);
 }
 
 const cjsCheck = `
@@ -239,10 +243,18 @@ describe('npm pack', () => {
 });
 
 describe('installed with AMULET_BUILD_FROM_SOURCE=1', () => {
-  test('builds the addon from the sources in the tarball and loads that build', () => {
+  test('builds the addon from the sources in the tarball and loads that build; so does node-gyp', () => {
     const dir = newProject('consumer-source');
     const started = Date.now();
-    npmInstall(dir, userEnv({ AMULET_BUILD_FROM_SOURCE: '1' }));
+    // An empty cache folder: nothing to materialise llama.cpp from, so the build must use the tarball's copy.
+    // ccache keeps its usual folder (it only makes the build faster).
+    const log = npmInstall(dir, userEnv({
+      AMULET_BUILD_FROM_SOURCE: '1',
+      AMULET_CACHE_DIR: path.join(dir, 'empty-cache'),
+      CCACHE_DIR: ccacheDir,
+    }));
+    expect(log).toContain('building the addon from source (AMULET_BUILD_FROM_SOURCE=1)');
+    expect(log).toContain('vendor/llama.cpp is up to date');
     process.stdout.write(`[package] install building from source: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     const installed = path.join(dir, 'node_modules', manifest.name);
     const loaded = run(process.execPath, ['-p', `require('node-gyp-build').resolve(${JSON.stringify(installed)})`], dir).trim();
@@ -252,5 +264,18 @@ describe('installed with AMULET_BUILD_FROM_SOURCE=1', () => {
     fs.writeFileSync(path.join(dir, 'check.mjs'), esmCheck);
     runCheck(dir, 'check.cjs');
     runCheck(dir, 'check.mjs');
+
+    // binding.gyp, for tools that only know node-gyp: npm's own node-gyp (on the PATH of npm
+    // scripts), with this Node's headers so that it needs no download.
+    const nodeDir = path.resolve(path.dirname(process.execPath), '..');
+    expect(fs.existsSync(path.join(nodeDir, 'include', 'node', 'common.gypi'))).toBe(true);
+    const manifestPath = path.join(dir, 'package.json');
+    const project = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    project.scripts = { gyp: `cd node_modules/${manifest.name} && node-gyp rebuild --nodedir=${JSON.stringify(nodeDir)}` };
+    fs.writeFileSync(manifestPath, JSON.stringify(project, null, 2));
+    fs.rmSync(path.join(installed, 'build'), { recursive: true });
+    run('npm', ['run', 'gyp'], dir, userEnv({ AMULET_CACHE_DIR: path.join(dir, 'empty-cache'), CCACHE_DIR: ccacheDir }));
+    expect(fs.existsSync(path.join(installed, 'build', 'Release', 'amulet.node'))).toBe(true);
+    runCheck(dir, 'check.cjs');
   }, 60 * minutes);
 });
