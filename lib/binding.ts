@@ -43,6 +43,15 @@ export interface NativeGenerationRequest {
   maxTokens: number;
   trace: boolean;
   captureLogits: boolean;
+  contextOverflow: 'error' | 'dropOldestTurns';
+  /** Test hook: a native failure to provoke at the `atToken`-th generation step. */
+  fault?: NativeFault;
+}
+
+/** A native failure provoked on purpose (tests of the error paths). */
+export interface NativeFault {
+  kind: 'exception' | 'allocation' | 'decode';
+  atToken: number;
 }
 
 export interface NativeTrace {
@@ -70,6 +79,8 @@ export interface NativeOutcome {
   tailText: string;
   promptTokens: number;
   evaluatedTokens: number;
+  reusedTokens: number;
+  droppedMessages: number;
   generatedTokens: number;
   sequences: number;
   promptMs: number;
@@ -140,7 +151,9 @@ export function nativeBinding(): NativeBinding {
   } catch (error) {
     throw new AmuletError(
       'ERR_NATIVE_MISSING',
-      `the amulet-llm native addon could not be loaded (${String(error)}); run \`npm run build\` to build it from source`,
+      `the amulet-llm native addon could not be loaded (${String(error)}); build it from source with ` +
+        '`npm rebuild amulet-llm` (its install script approved: `npm install-scripts approve amulet-llm`), ' +
+        'or `npm run build` in a checkout',
       { cause: error },
     );
   }

@@ -71,8 +71,21 @@ export interface GenerationResult {
   tokenCount: number;
   /** Tokens in the (longest) prompt. */
   promptTokenCount: number;
-  /** Prompt tokens actually evaluated: the prefix the sequences share is evaluated once. */
+  /**
+   * Prompt tokens actually evaluated, summed over the sequences: tokens the
+   * session's KV cache already held from earlier turns are not evaluated
+   * again, and a prefix the sequences share is evaluated once. On a later
+   * turn of a conversation this is about the new exchange times the number
+   * of sequences, not the whole history.
+   */
   evaluatedPromptTokenCount: number;
+  /** Prompt tokens reused from the session's KV cache (earlier turns), summed over the sequences. */
+  reusedPromptTokenCount: number;
+  /**
+   * Messages dropped from the start of the history so that the prompt fits
+   * (`contextOverflow: 'dropOldestTurns'`); the session's history no longer has them.
+   */
+  droppedMessageCount: number;
   /** Sequences decoded together (base + preferences). */
   sequenceCount: number;
   /** Generated tokens per second, after the prompt was evaluated. */
@@ -201,6 +214,8 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       tokenCount: generated,
       promptTokenCount: outcome.promptTokens,
       evaluatedPromptTokenCount: outcome.evaluatedTokens,
+      reusedPromptTokenCount: outcome.reusedTokens,
+      droppedMessageCount: outcome.droppedMessages,
       sequenceCount: outcome.sequences,
       tokensPerSecond: outcome.generationMs > 0 ? (generated * 1000) / outcome.generationMs : 0,
       timeToFirstTokenMs: this.#firstTokenMs >= 0 ? this.#firstTokenMs : performance.now() - this.#startTime,

@@ -12,11 +12,11 @@
  * @packageDocumentation
  */
 import { nativeBinding } from './binding';
-import { resolveRealign, type RealignOptions } from './options';
+import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
 export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
-export { Session, type ChatMessage, type PromptOptions, type SessionOptions } from './session';
+export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,
   type FinishReason,
@@ -43,5 +43,5 @@ export {
  * paper's defaults).
  */
 export function guidanceScale(options: RealignOptions = {}): number {
-  return nativeBinding().guidanceScale(resolveRealign(options));
+  return nativeBinding().guidanceScale(resolveRealign(objectOption('options', options)));
 }

@@ -24,7 +24,12 @@ export interface LoadModelOptions {
    * metadata, else ChatML.
    */
   chatTemplate?: string;
-  /** Called with the fraction loaded, from 0 to 1. */
+  /**
+   * Called on the JavaScript thread with the fraction loaded: non-decreasing,
+   * at most once per percent, ending with 1 once loaded, all before the returned
+   * promise settles (the CLI draws its progress bar with it). An exception it
+   * throws is ignored.
+   */
   onProgress?: (fraction: number) => void;
 }
 

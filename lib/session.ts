@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { NativeRealign, NativeSampling, NativeSession } from './binding';
+import type { NativeFault, NativeRealign, NativeSampling, NativeSession } from './binding';
 import { AmuletError } from './errors';
 import { GenerationStream } from './generation';
 import {
@@ -31,6 +31,29 @@ export interface ChatMessage {
   content: string;
 }
 
+/**
+ * What a prompt does when the conversation no longer fits in the context.
+ * - `error` (default): the prompt fails with `ERR_CONTEXT_FULL`; the history is unchanged.
+ * - `dropOldestTurns`: the oldest exchanges (a user message and the answer to
+ *   it) are dropped, never the system prompt or the new message, until the
+ *   prompt fills at most half of the context, and the session's history
+ *   forgets them. Dropping changes the start of every prompt, so that turn
+ *   evaluates the kept history again; dropping down to half the context makes
+ *   that happen once every few turns rather than on every turn.
+ */
+export type ContextOverflow = 'error' | 'dropOldestTurns';
+
+const contextOverflowPolicies: readonly ContextOverflow[] = ['error', 'dropOldestTurns'];
+
+/**
+ * Test hook, not public API: `session.prompt(text, { [faultInjection]: { kind, atToken } })`
+ * makes the native side fail on purpose at the `atToken`-th generation step:
+ * a C++ exception, an allocation that cannot succeed, or a llama_decode call
+ * with an invalid batch.
+ * @internal
+ */
+export const faultInjection: unique symbol = Symbol.for('amulet-llm.test.faultInjection');
+
 /** Options of {@link Model.createSession}. */
 export interface SessionOptions extends RealignOptions {
   /** The system prompt of every sequence (default "You are a helpful assistant."); preferences are appended to it. */
@@ -39,10 +62,15 @@ export interface SessionOptions extends RealignOptions {
   preferences?: readonly PreferenceInput[];
   /** Sampling after realignment (default: greedy). */
   sampling?: SamplingOptions;
-  /** A conversation to continue. */
+  /**
+   * A conversation to continue, e.g. another session's {@link Session.history}
+   * (saved as JSON). The first prompt evaluates it once; later prompts reuse it.
+   */
   history?: readonly ChatMessage[];
   /** Context size in tokens, per sequence (default 4096). */
   contextSize?: number;
+  /** What a prompt does when the conversation outgrows the context (default `'error'`). */
+  contextOverflow?: ContextOverflow;
   /** CPU threads (default: one per hardware thread). */
   threads?: number;
   /** Tokens per prompt-evaluation batch (default 512). */
@@ -80,11 +108,34 @@ function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[
   });
 }
 
+function checkFault(value: unknown): NativeFault | undefined {
+  if (value === undefined) return undefined;
+  const fault = value as Partial<NativeFault> | null;
+  if (typeof fault !== 'object' || fault === null || !['exception', 'allocation', 'decode'].includes(fault.kind as string) ||
+      !Number.isInteger(fault.atToken) || (fault.atToken as number) < 0) {
+    throw new AmuletError('ERR_INVALID_OPTION', "the fault injection hook takes { kind: 'exception' | 'allocation' | " +
+      "'decode', atToken: integer >= 0 }");
+  }
+  return { kind: fault.kind!, atToken: fault.atToken! };
+}
+
 /**
- * A conversation. Each {@link Session.prompt} decodes the base sequence and
- * one sequence per preference together, realigns every token, and adds the
- * exchange to {@link Session.history}. Prompts on one session run one after
- * another: a prompt made while another runs waits for it (queued).
+ * A conversation, with its own llama.cpp context (created on the first
+ * prompt, off the JavaScript thread). Each {@link Session.prompt} decodes the
+ * base sequence and one sequence per preference together, realigns every
+ * token, and adds the exchange to {@link Session.history}.
+ *
+ * The KV cache of every sequence is kept from one prompt to the next, so a
+ * prompt evaluates only what is new: the last answer's closing tokens and the
+ * new message, on each sequence. A sequence whose preference changed
+ * ({@link Session.setPreferences} or a prompt's `preferences`) evaluates its
+ * whole prompt again; the others are untouched.
+ *
+ * Prompts on one session run one after another, in the order `prompt()` was
+ * called: a prompt made while another runs is queued, starts when the earlier
+ * one has ended (however it ended), and sees the exchanges recorded before it.
+ * A prompt that fails or is aborted adds nothing to the history. Several
+ * sessions of one model run concurrently, each on its own thread.
  */
 export class Session {
   readonly #native: NativeSession;
@@ -92,6 +143,7 @@ export class Session {
   readonly #systemPrompt: string;
   readonly #realign: NativeRealign;
   readonly #sampling: NativeSampling;
+  readonly #contextOverflow: ContextOverflow;
   #preferences: Required<Preference>[];
   #history: ChatMessage[];
   #queue: Promise<void> = Promise.resolve();
@@ -108,6 +160,12 @@ export class Session {
     this.#sampling = resolveSampling(options.sampling);
     this.#preferences = resolvePreferences(options.preferences);
     this.#history = checkHistory(options.history);
+    const overflow = options.contextOverflow ?? 'error';
+    if (!contextOverflowPolicies.includes(overflow)) {
+      throw new AmuletError('ERR_INVALID_OPTION',
+        `contextOverflow must be one of ${contextOverflowPolicies.join(', ')} (got ${String(overflow)})`);
+    }
+    this.#contextOverflow = overflow;
   }
 
   /** The conversation so far (user and assistant messages, oldest first). */
@@ -130,7 +188,11 @@ export class Session {
     return this.#disposed;
   }
 
-  /** Replaces the preferences used by the following prompts. */
+  /**
+   * Replaces the preferences used by the following prompts. The next prompt
+   * evaluates the conversation again only on the sequences whose preference
+   * changed.
+   */
   setPreferences(preferences: readonly PreferenceInput[]): void {
     this.#checkAlive();
     this.#preferences = resolvePreferences(preferences);
@@ -167,15 +229,20 @@ export class Session {
       maxTokens,
       trace: booleanOption('trace', settings.trace, false),
       captureLogits: booleanOption('captureLogits', settings.captureLogits, false),
+      contextOverflow: this.#contextOverflow,
     };
+    const fault = checkFault((settings as { [faultInjection]?: unknown })[faultInjection]);
+    let sent: ChatMessage[] | undefined;
     const stream: GenerationStream = new GenerationStream(this.#current, {
       start: () => {
         this.#checkAlive();
         // Built when the prompt starts: a queued prompt sees the exchanges before it.
         // llama.cpp takes C strings, so a NUL would cut a text short: it travels as U+FFFD.
         const clean = (value: string): string => value.replaceAll('\u0000', '\uFFFD');
+        sent = this.#history;
         return this.#native.generate({
           ...request,
+          ...(fault && { fault }),
           systemPrompt: clean(request.systemPrompt),
           preferences: request.preferences.map((preference) => ({ ...preference, text: clean(preference.text) })),
           turns: [...this.#history, { role: 'user' as const, content: text }]
@@ -185,6 +252,8 @@ export class Session {
       method: realign.method as RealignMethod,
       signal,
       onComplete: (result) => {
+        // Messages dropped to fit the context leave the history too (unless it was cleared meanwhile).
+        if (this.#history === sent) this.#history.splice(0, result.droppedMessageCount);
         this.#history.push({ role: 'user', content: text }, { role: 'assistant', content: result.text });
       },
     });

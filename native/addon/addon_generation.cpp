@@ -73,6 +73,8 @@ Napi::Object outcome_object(Napi::Env env, const GenerationOutcome & outcome) {
     object.Set("tailText", outcome.tail_text);
     object.Set("promptTokens", outcome.stats.prompt_tokens);
     object.Set("evaluatedTokens", outcome.stats.evaluated_tokens);
+    object.Set("reusedTokens", outcome.stats.reused_tokens);
+    object.Set("droppedMessages", outcome.stats.dropped_messages);
     object.Set("generatedTokens", outcome.stats.generated_tokens);
     object.Set("sequences", outcome.stats.sequences);
     object.Set("promptMs", outcome.stats.prompt_ms);

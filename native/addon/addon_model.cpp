@@ -47,15 +47,30 @@ class ModelLoadWorker : public Napi::AsyncWorker {
     }
 
     void OnOK() override {
-        Napi::Env env = Env();
-        if (error_.is_set()) {
-            deferred_.Reject(make_error(env, error_.code.c_str(), error_.message).Value());
+        if (!progress_) {
+            settle(Env(), deferred_, std::move(model_), error_);
             return;
         }
-        deferred_.Resolve(AddonModel::NewInstance(env, std::move(model_)));
+        // Progress calls still queued on the thread-safe function would reach JS
+        // after the promise settles: settle through the same queue, behind them.
+        const napi_status queued = progress_.NonBlockingCall(
+            [deferred = deferred_, model = model_, error = error_](Napi::Env env, Napi::Function) mutable {
+                if (env != nullptr) settle(env, deferred, std::move(model), error);
+            });
+        if (queued != napi_ok) settle(Env(), deferred_, std::move(model_), error_);
     }
 
   private:
+    static void settle(Napi::Env env, Napi::Promise::Deferred & deferred, std::shared_ptr<LoadedModel> model,
+                       const ErrorInfo & error) {
+        Napi::HandleScope scope(env);
+        if (error.is_set()) {
+            deferred.Reject(make_error(env, error.code.c_str(), error.message).Value());
+        } else {
+            deferred.Resolve(AddonModel::NewInstance(env, std::move(model)));
+        }
+    }
+
     Napi::Promise::Deferred deferred_;
     ModelLoadOptions options_;
     Napi::ThreadSafeFunction progress_;

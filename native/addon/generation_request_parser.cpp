@@ -1,5 +1,8 @@
 #include "addon/generation_request_parser.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace amulet {
 
 namespace {
@@ -63,6 +66,20 @@ GenerationRequest parse_generation_request(const Napi::Object & request) {
     parsed.max_tokens = integer(request, "maxTokens");
     parsed.trace = request.Get("trace").As<Napi::Boolean>().Value();
     parsed.capture_logits = request.Get("captureLogits").As<Napi::Boolean>().Value();
+    parsed.overflow = text(request, "contextOverflow") == "dropOldestTurns" ? ContextOverflow::DropOldestTurns
+                                                                            : ContextOverflow::Error;
+    // Test hook (lib/session.ts passes it only when a test asks): { kind, atToken }.
+    const Napi::Value fault = request.Get("fault");
+    if (fault.IsObject()) {
+        const Napi::Object settings = fault.As<Napi::Object>();
+        const std::string kind = text(settings, "kind");
+        using Kind = FaultInjection::Kind;
+        if (kind == "exception") parsed.fault.kind = Kind::Exception;
+        else if (kind == "allocation") parsed.fault.kind = Kind::Allocation;
+        else if (kind == "decode") parsed.fault.kind = Kind::Decode;
+        else throw std::invalid_argument("unknown fault kind '" + kind + "'");
+        parsed.fault.at_token = integer(settings, "atToken");
+    }
     return parsed;
 }
 

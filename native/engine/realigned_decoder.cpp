@@ -1,7 +1,14 @@
 #include "engine/realigned_decoder.h"
 
 #include <algorithm>
+#include <limits>
+#include <new>
+#include <stdexcept>
 #include <thread>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "engine/engine_error.h"
 #include "engine/llama_log.h"
@@ -23,16 +30,6 @@ std::string join_system_prompt(const std::string & system_prompt, const std::vec
         joined += text;
     }
     return joined;
-}
-
-size_t common_prefix_length(const std::vector<std::vector<llama_token>> & prompts) {
-    size_t n = prompts[0].size();
-    for (const auto & prompt : prompts) {
-        const auto mismatch = std::mismatch(prompts[0].begin(), prompts[0].begin() + std::min(n, prompt.size()),
-                                            prompt.begin());
-        n = static_cast<size_t>(mismatch.first - prompts[0].begin());
-    }
-    return n;
 }
 
 bool abort_requested(void * flag) { return static_cast<const std::atomic<bool> *>(flag)->load(); }
@@ -60,6 +57,28 @@ struct RealignedDecoder::Plan {
 
 RealignedDecoder::RealignedDecoder(std::shared_ptr<LoadedModel> model, ContextOptions options)
     : model_(std::move(model)), options_(options) {}
+
+RealignedDecoder::~RealignedDecoder() { free_context(); }
+
+void RealignedDecoder::free_context() {
+    const bool had_context = ctx_ != nullptr;
+    chain_.reset();  // the realign sampler points at the context it was made for
+    realign_ = nullptr;
+    batch_.reset();
+    ctx_.reset();
+    n_sequences_ = 0;
+    slots_.reset(nullptr, 0, 0);
+#if defined(__GLIBC__)
+    // A context's buffers (KV cache, compute buffers) are tens of MB. Once one
+    // mmapped buffer has been freed, glibc raises its mmap threshold, so the
+    // next contexts are carved from the heap, and freeing them leaves free
+    // pages that the process keeps: sessions created and disposed one after
+    // another would grow the RSS without bound. Hand those pages back.
+    if (had_context) malloc_trim(0);
+#else
+    (void) had_context;
+#endif
+}
 
 RealignedDecoder::Plan RealignedDecoder::plan_sequences(const GenerationRequest & request) const {
     Plan plan;
@@ -90,13 +109,13 @@ RealignedDecoder::Plan RealignedDecoder::plan_sequences(const GenerationRequest 
 }
 
 void RealignedDecoder::ensure_context(int32_t n_sequences) {
-    if (ctx_ && n_sequences_ == n_sequences) return;
-    chain_.reset();  // the realign sampler points at the context it was made for
-    realign_ = nullptr;
-    ctx_.reset();
+    if (ctx_ && n_sequences_ >= n_sequences) return;
+    free_context();
+    // A batch carries at least one token per sequence (every generation step).
+    const int32_t batch_size = std::max(options_.batch_size, n_sequences);
     llama_context_params params = llama_context_default_params();
     params.n_ctx = static_cast<uint32_t>(options_.context_size) * static_cast<uint32_t>(n_sequences);
-    params.n_batch = static_cast<uint32_t>(options_.batch_size);
+    params.n_batch = static_cast<uint32_t>(batch_size);
     params.n_ubatch = static_cast<uint32_t>(options_.batch_size);
     params.n_seq_max = static_cast<uint32_t>(n_sequences);
     // One KV stream per sequence: a sequence attends only to its own cells, so
@@ -111,31 +130,74 @@ void RealignedDecoder::ensure_context(int32_t n_sequences) {
     ctx_.reset(llama_init_from_model(model_->get(), params));
     if (!ctx_) {
         const std::string why = take_llama_log_errors();
-        throw EngineError(error_code::kContextCreate, "failed to create a context" + (why.empty() ? "" : ": " + why));
+        throw EngineError(error_code::kContextCreate, "failed to create a context for " + std::to_string(n_sequences) +
+                                                          " sequences of " + std::to_string(options_.context_size) +
+                                                          " tokens" + (why.empty() ? "" : ": " + why));
     }
-    batch_ = std::make_unique<BatchHandle>(std::max(options_.batch_size, n_sequences), n_sequences);
+    batch_ = std::make_unique<BatchHandle>(batch_size, n_sequences);
     n_sequences_ = n_sequences;
+    slots_.reset(ctx_.get(), n_sequences, llama_model_n_swa(model_->get()));
 }
 
-void RealignedDecoder::begin(const GenerationRequest & request, const std::atomic<bool> * abort) {
-    finished_ = true;
-    Plan plan = plan_sequences(request);
-    const auto n_sequences = static_cast<int32_t>(plan.system_prompts.size());
-
+std::vector<std::vector<llama_token>> RealignedDecoder::render_prompts(const Plan & plan,
+                                                                      const GenerationRequest & request,
+                                                                      size_t first_turn) const {
     std::vector<std::vector<llama_token>> prompts;
     for (const auto & system_prompt : plan.system_prompts) {
         std::vector<ChatMessage> messages;
         if (!system_prompt.empty()) messages.push_back({"system", system_prompt});
-        messages.insert(messages.end(), request.turns.begin(), request.turns.end());
+        messages.insert(messages.end(), request.turns.begin() + static_cast<std::ptrdiff_t>(first_turn),
+                        request.turns.end());
         prompts.push_back(tokenize_prompt(*model_, format_chat(*model_, messages)));
     }
-    size_t longest = 0;
-    for (const auto & prompt : prompts) longest = std::max(longest, prompt.size());
-    if (longest + 1 > static_cast<size_t>(options_.context_size)) {
-        throw EngineError(error_code::kContextFull, "the prompt has " + std::to_string(longest) +
-                                                        " tokens but the context holds " +
-                                                        std::to_string(options_.context_size) + " per sequence");
+    return prompts;
+}
+
+std::vector<std::vector<llama_token>> RealignedDecoder::fit_prompts(const Plan & plan,
+                                                                   const GenerationRequest & request) {
+    const auto context = static_cast<size_t>(options_.context_size);
+    const auto longest_of = [](const std::vector<std::vector<llama_token>> & prompts) {
+        size_t longest = 0;
+        for (const auto & prompt : prompts) longest = std::max(longest, prompt.size());
+        return longest;
+    };
+    size_t first_turn = 0;
+    std::vector<std::vector<llama_token>> prompts = render_prompts(plan, request, first_turn);
+    size_t longest = longest_of(prompts);
+    if (request.overflow == ContextOverflow::DropOldestTurns) {
+        // Room kept for the answer: maxTokens, at most a quarter of the context.
+        const size_t reserve = std::max<size_t>(1, std::min(static_cast<size_t>(request.max_tokens), context / 4));
+        if (longest + reserve > context) {
+            // Drop whole exchanges (a user message and the answers after it), never
+            // the last message, until the prompt fills at most half the context: the
+            // turns that follow then reuse the cache until the next drop, instead of
+            // re-evaluating the whole shifted history every turn.
+            while (longest > context / 2 && first_turn + 1 < request.turns.size()) {
+                size_t next = first_turn + 1;
+                while (next + 1 < request.turns.size() && request.turns[next].role != "user") ++next;
+                first_turn = next;
+                prompts = render_prompts(plan, request, first_turn);
+                longest = longest_of(prompts);
+            }
+        }
     }
+    if (longest + 1 > context) {
+        throw EngineError(error_code::kContextFull,
+                          "the prompt has " + std::to_string(longest) + " tokens but the context holds " +
+                              std::to_string(options_.context_size) + " per sequence" +
+                              (first_turn > 0 ? " (after dropping every earlier turn)" : ""));
+    }
+    stats_.prompt_tokens = static_cast<int32_t>(longest);
+    stats_.dropped_messages = static_cast<int32_t>(first_turn);
+    return prompts;
+}
+
+void RealignedDecoder::begin(const GenerationRequest & request, const std::atomic<bool> * abort) {
+    finished_ = true;
+    stats_ = GenerationStats{};
+    Plan plan = plan_sequences(request);
+    const auto n_sequences = static_cast<int32_t>(plan.system_prompts.size());
+    const std::vector<std::vector<llama_token>> prompts = fit_prompts(plan, request);
 
     ensure_context(n_sequences);
     abort_ = abort;
@@ -154,9 +216,8 @@ void RealignedDecoder::begin(const GenerationRequest & request, const std::atomi
     guidance_scale_ = amulet::guidance_scale(plan.realign);
     capture_logits_ = request.capture_logits;
     max_tokens_ = request.max_tokens;
-    stats_ = GenerationStats{};
+    fault_ = request.fault;
     stats_.sequences = n_sequences;
-    stats_.prompt_tokens = static_cast<int32_t>(longest);
     utf8_ = Utf8Stream();
     last_token_ = -1;
     finish_reason_ = FinishReason::Stop;
@@ -170,49 +231,71 @@ void RealignedDecoder::begin(const GenerationRequest & request, const std::atomi
 }
 
 void RealignedDecoder::evaluate_prompts(const std::vector<std::vector<llama_token>> & prompts) {
-    const auto n_sequences = static_cast<llama_seq_id>(prompts.size());
-    size_t shortest = prompts[0].size();
-    for (const auto & prompt : prompts) shortest = std::min(shortest, prompt.size());
-    // Every sequence keeps at least its last token for the final, logit-producing batch.
-    const size_t shared = std::min(common_prefix_length(prompts), shortest - 1);
+    const size_t n = prompts.size();
+    // What the cache holds after a failed or aborted decode of an earlier turn.
+    slots_.resync();
+    slot_of_ = assign_slots(prompts, slots_.all());
 
-    llama_memory_clear(llama_get_memory(ctx_.get()), true);
+    // 1. Each sequence keeps the longest prefix its KV sequence shares with its
+    //    prompt, less the last token, whose logits start the generation.
+    std::vector<size_t> keep(n);
+    for (size_t i = 0; i < n; ++i) {
+        const size_t shared = std::min(common_prefix(prompts[i], slots_.tokens(slot_of_[i])), prompts[i].size() - 1);
+        keep[i] = slots_.truncate(slot_of_[i], shared);
+        stats_.reused_tokens += static_cast<int32_t>(keep[i]);
+    }
+
     BatchHandle & batch = *batch_;
     batch.clear();
-    const auto flush_if_full = [&] {
-        if (batch.size() == batch.capacity()) {
+    const auto add = [&](size_t i, size_t position, bool wants_logits) {
+        const llama_seq_id slot = slot_of_[i];
+        slots_.append(slot, prompts[i][position]);
+        ++stats_.evaluated_tokens;
+        return batch.add(prompts[i][position], static_cast<llama_pos>(position), slot, wants_logits);
+    };
+    const auto flush = [&](bool when_full) {
+        if (batch.size() > 0 && (!when_full || batch.size() == batch.capacity())) {
             decode_batch("prompt");
             batch.clear();
         }
     };
-    // 1. The shared prefix, once, on sequence 0.
-    for (size_t i = 0; i < shared; ++i) {
-        batch.add(prompts[0][i], static_cast<llama_pos>(i), 0, false);
-        flush_if_full();
-    }
-    if (batch.size() > 0) decode_batch("prompt");
-    batch.clear();
-    for (llama_seq_id s = 1; s < n_sequences; ++s) llama_memory_seq_cp(llama_get_memory(ctx_.get()), 0, s, -1, -1);
-    // 2. Each sequence's own middle part, packed together.
-    for (llama_seq_id s = 0; s < n_sequences; ++s) {
-        for (size_t i = shared; i + 1 < prompts[s].size(); ++i) {
-            batch.add(prompts[s][i], static_cast<llama_pos>(i), s, false);
-            flush_if_full();
+
+    // 2. Tokens that other prompts share with prompt 0 beyond what their own
+    //    sequence holds (all of them in a new context: the system prompt) are
+    //    evaluated once, on prompt 0's sequence, and copied.
+    constexpr size_t kMinCopyGain = 4;  // a copy moves a whole KV stream: not worth it for fewer tokens
+    std::vector<size_t> copy_to(n, 0);
+    size_t shared_end = keep[0];
+    for (size_t i = 1; i < n; ++i) {
+        const size_t shared = std::min({common_prefix(prompts[i], prompts[0]), prompts[i].size() - 1,
+                                        prompts[0].size() - 1});
+        if (shared >= keep[i] + kMinCopyGain) {
+            copy_to[i] = shared;
+            shared_end = std::max(shared_end, shared);
         }
     }
-    if (batch.size() > 0) decode_batch("prompt");
-    batch.clear();
-    // 3. The last token of every sequence, whose logits start the generation.
-    rows_.assign(static_cast<size_t>(n_sequences), 0);
-    n_past_.assign(static_cast<size_t>(n_sequences), 0);
-    for (llama_seq_id s = 0; s < n_sequences; ++s) {
-        const size_t last = prompts[s].size() - 1;
-        rows_[s] = batch.add(prompts[s][last], static_cast<llama_pos>(last), s, true);
-        n_past_[s] = static_cast<int32_t>(prompts[s].size());
+    for (size_t position = keep[0]; position < shared_end; ++position) {
+        add(0, position, false);
+        flush(true);
     }
+    flush(false);
+    keep[0] = std::max(keep[0], shared_end);
+    for (size_t i = 1; i < n; ++i) {
+        if (copy_to[i] > 0) keep[i] = slots_.copy_prefix(slot_of_[0], slot_of_[i], copy_to[i]);
+    }
+
+    // 3. Each sequence's own part, packed together.
+    for (size_t i = 0; i < n; ++i) {
+        for (size_t position = keep[i]; position + 1 < prompts[i].size(); ++position) {
+            add(i, position, false);
+            flush(true);
+        }
+    }
+    flush(false);
+    // 4. The last token of every sequence, whose logits start the generation.
+    rows_.assign(n, 0);
+    for (size_t i = 0; i < n; ++i) rows_[i] = add(i, prompts[i].size() - 1, true);
     decode_batch("prompt");
-    stats_.evaluated_tokens = static_cast<int32_t>(shared);
-    for (const auto & prompt : prompts) stats_.evaluated_tokens += static_cast<int32_t>(prompt.size() - shared);
 }
 
 void RealignedDecoder::decode_batch(const char * stage) {
@@ -230,11 +313,37 @@ void RealignedDecoder::decode_batch(const char * stage) {
 void RealignedDecoder::decode_next_token() {
     BatchHandle & batch = *batch_;
     batch.clear();
-    for (size_t s = 0; s < n_past_.size(); ++s) {
-        rows_[s] = batch.add(last_token_, n_past_[s], static_cast<llama_seq_id>(s), true);
-        ++n_past_[s];
+    for (size_t i = 0; i < slot_of_.size(); ++i) {
+        const llama_seq_id slot = slot_of_[i];
+        const auto position = static_cast<llama_pos>(slots_.tokens(slot).size());
+        slots_.append(slot, last_token_);
+        rows_[i] = batch.add(last_token_, position, slot, true);
     }
     decode_batch("generation");
+}
+
+void RealignedDecoder::inject_fault() {
+    switch (fault_.kind) {
+        case FaultInjection::Kind::None: return;
+        case FaultInjection::Kind::Exception: throw std::runtime_error("injected C++ exception (test hook)");
+        case FaultInjection::Kind::Allocation: {
+            // A real allocation that cannot succeed: more than half the address space.
+            volatile size_t huge = std::numeric_limits<size_t>::max() / 2;
+            void * memory = ::operator new(huge);
+            ::operator delete(memory);
+            return;
+        }
+        case FaultInjection::Kind::Decode: {
+            // A real llama_decode call that fails: the batch holds a token id outside the vocabulary.
+            BatchHandle & batch = *batch_;
+            batch.clear();
+            for (const llama_seq_id slot : slot_of_) {
+                batch.add(model_->n_vocab(), static_cast<llama_pos>(slots_.tokens(slot).size()), slot, true);
+            }
+            decode_batch("generation");
+            return;
+        }
+    }
 }
 
 std::string RealignedDecoder::finish_text() {
@@ -246,9 +355,11 @@ std::string RealignedDecoder::finish_text() {
 std::optional<GeneratedToken> RealignedDecoder::next() {
     if (finished_) return std::nullopt;
     if (aborted()) throw EngineError(error_code::kAborted, "generation was aborted");
+    if (fault_.kind != FaultInjection::Kind::None && stats_.generated_tokens == fault_.at_token) inject_fault();
     if (last_token_ >= 0) {
-        const int32_t context_per_sequence = options_.context_size;
-        if (*std::max_element(n_past_.begin(), n_past_.end()) >= context_per_sequence) {
+        size_t longest = 0;
+        for (const llama_seq_id slot : slot_of_) longest = std::max(longest, slots_.tokens(slot).size());
+        if (longest >= static_cast<size_t>(options_.context_size)) {
             finished_ = true;
             finish_reason_ = FinishReason::ContextFull;
             return std::nullopt;

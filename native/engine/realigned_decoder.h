@@ -1,8 +1,26 @@
-// The multi-sequence decode loop. Sequence 0 holds the prompt without the
-// preference (base), sequences 1..n the prompt with each preference. Shared
-// prompt tokens are evaluated once and copied in the KV cache; then every
-// generated token is appended to every sequence in ONE llama_decode, and the
-// realign sampler combines the sequences' output rows of that decode.
+// The multi-sequence decode loop. A generation decodes the prompt without the
+// preference (base) and the prompt with each preference as sequences of one
+// context; every generated token is appended to every sequence in ONE
+// llama_decode, and the realign sampler combines the sequences' output rows of
+// that decode.
+//
+// A decoder is a session's: its context lives from the first generation to
+// the session's end, and the KV cache of every sequence is kept between
+// generations. A new turn re-renders the whole conversation, but each prompt
+// continues the KV sequence that shares the longest token prefix with it
+// (KvSlots), so only the tokens after that prefix are evaluated: the new
+// exchange on an unchanged sequence, the whole history only on a sequence
+// whose preference changed. Tokens that several prompts share and no sequence
+// holds yet (a new context's system prompt) are evaluated once and copied.
+//
+// The context is created for the sequences the first generation needs and
+// recreated, empty, when a later one needs more; fewer reuse it, and the
+// sequences left out keep their cache for later turns.
+//
+// Reused KV entries of an answer were computed as it was generated, one token
+// per micro-batch. llama.cpp's CPU kernels round differently for different
+// micro-batch sizes, so a continued conversation and the same conversation
+// restored into a fresh session can differ in the last bits of their logits.
 //
 // Not thread-safe: one thread drives a decoder at a time.
 #pragma once
@@ -16,6 +34,7 @@
 #include <vector>
 
 #include "engine/chat_prompt.h"
+#include "engine/kv_slots.h"
 #include "engine/llama_handles.h"
 #include "engine/loaded_model.h"
 #include "engine/sampling_chain.h"
@@ -31,6 +50,22 @@ struct ContextOptions {
     int32_t batch_size = 512;
 };
 
+/** What to do when the conversation no longer fits in the context. */
+enum class ContextOverflow {
+    Error,            // ERR_CONTEXT_FULL
+    DropOldestTurns,  // drop the oldest exchanges (never the system prompt or the new message)
+};
+
+/**
+ * A failure to provoke on purpose, for tests of the error paths: at the
+ * `at_token`-th generation step, throw a C++ exception, make an allocation
+ * that cannot succeed, or hand llama_decode an invalid batch.
+ */
+struct FaultInjection {
+    enum class Kind { None, Exception, Allocation, Decode } kind = Kind::None;
+    int32_t at_token = 0;
+};
+
 struct GenerationRequest {
     std::string system_prompt;
     std::vector<ChatMessage> turns;  // the conversation after the system prompt, ending with the user's message
@@ -40,6 +75,8 @@ struct GenerationRequest {
     int32_t max_tokens = 256;
     bool trace = false;
     bool capture_logits = false;  // diagnostic: copy the raw rows and the realigned log-probs per token
+    ContextOverflow overflow = ContextOverflow::Error;
+    FaultInjection fault;
 };
 
 /** The text of a trace's three top tokens (raw token bytes, possibly part of a character). */
@@ -65,6 +102,8 @@ const char * finish_reason_name(FinishReason reason);
 struct GenerationStats {
     int32_t prompt_tokens = 0;     // tokens of the longest sequence's prompt
     int32_t evaluated_tokens = 0;  // prompt tokens actually decoded (shared prefix counted once)
+    int32_t reused_tokens = 0;     // prompt tokens found in the KV cache from earlier turns, summed over sequences
+    int32_t dropped_messages = 0;  // messages left out at the start of `turns` to fit the context
     int32_t generated_tokens = 0;
     int32_t sequences = 0;
     double prompt_ms = 0;
@@ -75,10 +114,15 @@ struct GenerationStats {
 class RealignedDecoder {
   public:
     RealignedDecoder(std::shared_ptr<LoadedModel> model, ContextOptions options);
+    ~RealignedDecoder();  // frees the context and hands its freed memory back to the system
+    RealignedDecoder(const RealignedDecoder &) = delete;
+    RealignedDecoder & operator=(const RealignedDecoder &) = delete;
 
     /**
-     * Renders and evaluates the prompts of a new generation. `abort` is polled
-     * between tokens and during prompt evaluation. Throws EngineError.
+     * Renders the prompts of a new generation and evaluates what the KV cache
+     * does not hold yet. `abort` is polled between tokens and during prompt
+     * evaluation. Throws EngineError (ERR_CONTEXT_FULL, ERR_CONTEXT_CREATE,
+     * ERR_DECODE, ERR_ABORTED, ...); the cached sequences stay consistent.
      */
     void begin(const GenerationRequest & request, const std::atomic<bool> * abort);
 
@@ -96,10 +140,15 @@ class RealignedDecoder {
   private:
     struct Plan;
     Plan plan_sequences(const GenerationRequest & request) const;
+    std::vector<std::vector<llama_token>> render_prompts(const Plan & plan, const GenerationRequest & request,
+                                                         size_t first_turn) const;
+    std::vector<std::vector<llama_token>> fit_prompts(const Plan & plan, const GenerationRequest & request);
     void ensure_context(int32_t n_sequences);
+    void free_context();
     void evaluate_prompts(const std::vector<std::vector<llama_token>> & prompts);
     void decode_batch(const char * stage);
     void decode_next_token();
+    void inject_fault();
     bool aborted() const { return abort_ != nullptr && abort_->load(std::memory_order_relaxed); }
 
     std::shared_ptr<LoadedModel> model_;
@@ -107,13 +156,15 @@ class RealignedDecoder {
     ContextHandle ctx_;
     std::unique_ptr<BatchHandle> batch_;
     int32_t n_sequences_ = 0;  // sequences the context was created for
+    KvSlots slots_;            // what each KV sequence of the context holds
 
     // State of the current generation.
     SamplerHandle chain_;
     llama_sampler * realign_ = nullptr;  // owned by chain_
     const std::atomic<bool> * abort_ = nullptr;
-    std::vector<int32_t> n_past_;
-    std::vector<int32_t> rows_;  // output row of each sequence in the last decode
+    std::vector<llama_seq_id> slot_of_;  // KV sequence of each of this generation's sequences
+    std::vector<int32_t> rows_;          // output row of each sequence in the last decode
+    FaultInjection fault_;
     bool capture_logits_ = false;
     int32_t max_tokens_ = 0;
     llama_token last_token_ = -1;

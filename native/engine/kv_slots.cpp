@@ -1,0 +1,88 @@
+#include "engine/kv_slots.h"
+
+#include <algorithm>
+
+namespace amulet {
+
+size_t common_prefix(const std::vector<llama_token> & a, const std::vector<llama_token> & b) {
+    const size_t n = std::min(a.size(), b.size());
+    return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin()).first -
+                               a.begin());
+}
+
+std::vector<llama_seq_id> assign_slots(const std::vector<std::vector<llama_token>> & prompts,
+                                       const std::vector<std::vector<llama_token>> & cached) {
+    const size_t n = prompts.size();
+    const size_t m = cached.size();
+    std::vector<std::vector<size_t>> shared(n, std::vector<size_t>(m));
+    for (size_t i = 0; i < n; ++i) {
+        for (size_t j = 0; j < m; ++j) shared[i][j] = common_prefix(prompts[i], cached[j]);
+    }
+    std::vector<llama_seq_id> slot(n, -1);
+    std::vector<bool> taken(m, false);
+    for (size_t round = 0; round < n; ++round) {
+        size_t best_i = n;
+        size_t best_j = m;
+        for (size_t i = 0; i < n; ++i) {
+            if (slot[i] >= 0) continue;
+            for (size_t j = 0; j < m; ++j) {
+                if (taken[j]) continue;
+                const bool better = best_i == n || shared[i][j] > shared[best_i][best_j] ||
+                                    (shared[i][j] == shared[best_i][best_j] && j == i && best_j != best_i);
+                if (better) {
+                    best_i = i;
+                    best_j = j;
+                }
+            }
+        }
+        slot[best_i] = static_cast<llama_seq_id>(best_j);
+        taken[best_j] = true;
+    }
+    return slot;
+}
+
+void KvSlots::reset(llama_context * ctx, int32_t n_slots, int32_t n_swa) {
+    ctx_ = ctx;
+    n_swa_ = n_swa;
+    tokens_.assign(static_cast<size_t>(std::max(n_slots, 0)), {});
+}
+
+void KvSlots::resync() {
+    if (ctx_ == nullptr) return;
+    llama_memory_t memory = llama_get_memory(ctx_);
+    for (llama_seq_id slot = 0; slot < size(); ++slot) {
+        auto & list = tokens_[static_cast<size_t>(slot)];
+        const auto held = static_cast<size_t>(std::max<llama_pos>(llama_memory_seq_pos_max(memory, slot) + 1, 0));
+        if (held < list.size()) list.resize(held);
+        if (held > list.size()) llama_memory_seq_rm(memory, slot, static_cast<llama_pos>(list.size()), -1);
+    }
+}
+
+bool KvSlots::window_intact(llama_seq_id slot, size_t keep) const {
+    if (n_swa_ <= 0 || keep == 0) return true;
+    // Position `keep` attends back n_swa positions: they must all still be there
+    // (the threshold llama.cpp's server uses for the same decision).
+    const llama_pos first = llama_memory_seq_pos_min(llama_get_memory(ctx_), slot);
+    return first <= std::max<llama_pos>(0, static_cast<llama_pos>(keep) - n_swa_);
+}
+
+size_t KvSlots::truncate(llama_seq_id slot, size_t keep) {
+    auto & list = tokens_[static_cast<size_t>(slot)];
+    keep = std::min(keep, list.size());
+    llama_memory_t memory = llama_get_memory(ctx_);
+    if (!llama_memory_seq_rm(memory, slot, static_cast<llama_pos>(keep), -1) || !window_intact(slot, keep)) {
+        llama_memory_seq_rm(memory, slot, -1, -1);  // removing a whole sequence never fails
+        keep = 0;
+    }
+    list.resize(keep);
+    return keep;
+}
+
+size_t KvSlots::copy_prefix(llama_seq_id from, llama_seq_id to, size_t keep) {
+    // Across streams only a whole-sequence copy is supported; it replaces `to` entirely.
+    llama_memory_seq_cp(llama_get_memory(ctx_), from, to, -1, -1);
+    tokens_[static_cast<size_t>(to)] = tokens_[static_cast<size_t>(from)];
+    return truncate(to, keep);
+}
+
+}  // namespace amulet

@@ -1,0 +1,106 @@
+/**
+ * Native failures surface as rejected promises with typed errors, and the
+ * session that failed keeps working (its KV cache stays consistent).
+ *
+ * Provoked for real, deterministically:
+ * - ERR_CONTEXT_CREATE: 256 preferences make 257 sequences, beyond llama.cpp's
+ *   limit of 256; llama_init_from_model fails (before allocating anything).
+ * - through the test hook `faultInjection` (lib/session.ts) at a chosen
+ *   generation step, after some chunks were streamed: a C++ exception thrown
+ *   on the generation thread (ERR_NATIVE), an allocation that cannot succeed
+ *   (ERR_NATIVE, "out of memory"), and a llama_decode call that fails on an
+ *   invalid batch (ERR_DECODE).
+ *
+ * Corrupt and truncated model files are covered in test/bad-input.test.ts;
+ * streamed text being valid UTF-8 that adds up to the result in
+ * test/streaming.test.ts.
+ */
+import { AmuletError, type AmuletErrorCode, type Model, type PromptOptions, type Session } from '../../lib/index';
+import { faultInjection } from '../../lib/session';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+
+const concise = paperPreference('concise');
+const question = 'Write a long story about a dragon who learns to cook.';
+
+let model: Model;
+beforeAll(async () => {
+  model = await loadTestModel(testModels[0]);
+});
+afterAll(async () => {
+  await model?.dispose();
+});
+
+function newSession(): Session {
+  return model.createSession({ preferences: [concise], contextSize: 256, batchSize: 16, threads: testThreads });
+}
+
+async function streamUntilFailure(session: Session, options: PromptOptions) {
+  const chunks: string[] = [];
+  let error: unknown;
+  const stream = session.prompt(question, { maxTokens: 32, ...options });
+  try {
+    for await (const chunk of stream) chunks.push(chunk.text);
+  } catch (caught) {
+    error = caught;
+  }
+  let rejection: unknown;
+  await stream.result.catch((caught: unknown) => {
+    rejection = caught;
+  });
+  return { chunks, error, rejection };
+}
+
+it('256 preferences (257 sequences) fail context creation with ERR_CONTEXT_CREATE; the session then still works', async () => {
+  const session = model.createSession({ contextSize: 64, threads: testThreads });
+  try {
+    const preferences = Array.from({ length: 256 }, (_, i) => `Preference number ${i}.`);
+    const error = await session.prompt('Hi.', { maxTokens: 2, preferences }).then(() => undefined, (caught) => caught);
+    expect(error).toBeInstanceOf(AmuletError);
+    expect(error).toMatchObject({ code: 'ERR_CONTEXT_CREATE', message: expect.stringMatching(/257 sequences.*n_seq_max/) });
+    expect(session.history).toEqual([]);
+    const result = await session.prompt('Hi.', { maxTokens: 2, preferences: [concise] });
+    expect(result.tokenCount).toBeGreaterThan(0);
+  } finally {
+    await session.dispose();
+  }
+});
+
+describe.each([
+  ['exception', 'ERR_NATIVE', /injected C\+\+ exception/],
+  ['allocation', 'ERR_NATIVE', /out of memory/],
+  ['decode', 'ERR_DECODE', /llama_decode failed during generation \(status -1\)/],
+] as const)('a native %s failure mid-stream', (kind, code: AmuletErrorCode, message) => {
+  it(`rejects with ${code} after the chunks before it; the session then answers as before`, async () => {
+    const session = newSession();
+    const reference = newSession();
+    try {
+      const expected = await reference.prompt(question, { maxTokens: 32 });
+      const { chunks, error, rejection } = await streamUntilFailure(session, {
+        [faultInjection]: { kind, atToken: 5 },
+      } as PromptOptions);
+      expect(chunks.length).toBeGreaterThan(0);
+      expect(expected.text.startsWith(chunks.join(''))).toBe(true);
+      for (const failure of [error, rejection]) {
+        expect(failure).toBeInstanceOf(AmuletError);
+        expect(failure).toMatchObject({ code, message: expect.stringMatching(message) });
+      }
+      expect(session.history).toEqual([]);
+      // The cache of the failed turn is reused, minus what the failure left out: same answer as a fresh session.
+      const after = await session.prompt(question, { maxTokens: 32 });
+      expect(after.text).toBe(expected.text);
+      expect(after.reusedPromptTokenCount).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([session.dispose(), reference.dispose()]);
+    }
+  });
+});
+
+it('the fault hook itself validates its argument', () => {
+  const session = newSession();
+  try {
+    expect(() => session.prompt('Hi.', { [faultInjection]: { kind: 'segfault', atToken: 1 } } as PromptOptions))
+      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  } finally {
+    void session.dispose();
+  }
+});
