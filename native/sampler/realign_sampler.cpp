@@ -99,15 +99,39 @@ struct RealignSampler {
             kl_divergence(realigned.data(), realigned_lse, row_logits[0], row_lse[0], n_vocab));
     }
 
-    void apply(llama_token_data_array * cur_p) {
+    /** Fills `realigned` from the rows of the current decode (not for BatchCeiling). */
+    void realign() {
         read_rows();
         if (params.method == RealignMethod::AmuletIterative) {
             combine_iterative();
         } else {
             combine_log_probs(row_logits.data(), row_lse.data(), coef.data(), rows.size(), n_vocab, realigned.data());
         }
-        normalised_valid = false;
         if (trace_enabled) record_trace();
+    }
+
+    llama_token sample_greedy() {
+        normalised_valid = false;
+        if (params.method == RealignMethod::BatchCeiling) {
+            const float * pref = llama_get_logits_ith(ctx, rows[1]);
+            if (pref == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
+            return first_max(pref);
+        }
+        realign();
+        return first_max(realigned.data());
+    }
+
+    // llama.cpp's greedy sampler keeps candidate 0 unless a later one is
+    // larger, so a row with no finite entry gives token 0, not -1.
+    llama_token first_max(const float * row) const {
+        const int32_t token = arg_max(row, n_vocab);
+        return token < 0 ? 0 : token;
+    }
+
+    void apply(llama_token_data_array * cur_p) {
+        normalised_valid = false;
+        if (params.method == RealignMethod::BatchCeiling) return;  // the preference row, as sampled
+        realign();
         for (size_t k = 0; k < cur_p->size; ++k) {
             const llama_token id = cur_p->data[k].id;
             cur_p->data[k].logit = realigned[static_cast<size_t>(id)];
@@ -163,14 +187,24 @@ void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t
     state.rows.assign(rows, rows + n_rows);
 }
 
+llama_token realign_sampler_sample_greedy(llama_sampler * smpl) { return state_of(smpl).sample_greedy(); }
+
 const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl) { return state_of(smpl).trace; }
 
 const float * realign_sampler_last_log_probs(llama_sampler * smpl) {
     RealignSampler & state = state_of(smpl);
     if (!state.normalised_valid) {
-        const float lse = log_sum_exp(state.realigned.data(), state.n_vocab);
+        // BatchCeiling samples the first preference row untouched: that row is its distribution.
+        const float * source = state.realigned.data();
+        if (state.params.method == RealignMethod::BatchCeiling) {
+            source = llama_get_logits_ith(state.ctx, state.rows[1]);
+            if (source == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
+        }
+        const float lse = log_sum_exp(source, state.n_vocab);
         state.normalised.resize(state.n_vocab);
-        for (size_t i = 0; i < state.n_vocab; ++i) state.normalised[i] = state.realigned[i] - lse;
+        for (size_t i = 0; i < state.n_vocab; ++i) {
+            state.normalised[i] = std::isfinite(source[i]) ? source[i] - lse : -INFINITY;
+        }
         state.normalised_valid = true;
     }
     return state.normalised.data();

@@ -36,6 +36,16 @@ llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & 
 /** Output rows of the current decode: rows[0] is the base sequence, rows[1..] the preferences. */
 void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t n_rows);
 
+/**
+ * The greedy pick of the realigned distribution: the token that sampling a
+ * chain of [this sampler, llama_sampler_init_greedy()] returns, computed
+ * straight from the output rows, without filling, rewriting and scanning
+ * n_vocab llama_token_data candidates. Records the trace and the log-probs
+ * like the chain would. For a chain with other links (penalties, temperature,
+ * ...) use llama_sampler_sample. Throws std::runtime_error if a row is missing.
+ */
+llama_token realign_sampler_sample_greedy(llama_sampler * smpl);
+
 /** The trace of the last apply (only filled when created with trace = true). */
 const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl);
 

@@ -1,0 +1,466 @@
+#!/usr/bin/env node
+// `npm run bench`: tokens/s, time to first token, sampler time and peak memory
+// of realigned decoding, measured in ONE run on one machine, model, prompt set
+// and thread count, against
+//   - plain decoding of the preference prompt through the same addon,
+//   - the engine's ceiling: the same two sequences in one batch per token, not realigned,
+//   - a peer binding of the same llama.cpp (node-llama-cpp, pinned in bench/package.json),
+//   - the paper-style reference (bench/paper_reference.py: transformers, no KV cache, literal loop).
+// Each method runs in a child process of its own (bench/worker.mjs), one
+// after another, so that each peak RSS is the method's own and no two
+// measurements share the CPU. Prints a table; writes JSON to --out.
+//
+//   node bench/run.mjs [--model smollm2-135m-instruct | gemma3-270m | path.gguf] [--threads 2]
+//                      [--questions 4] [--repeats 3] [--max-tokens 128] [--out bench/results/latest.json]
+//                      [--methods plain,ceiling,...] [--reference-questions 1] [--no-reference] [--no-peer]
+//                      [--no-select] [--candidates 40] [--chat-template gemma]
+//
+// Needs the built addon and dist/ (npm run build). The peer and the Python
+// reference install themselves on first use: `npm install` in bench/, and a
+// virtual environment in bench/.venv from bench/requirements.txt.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(benchDir, '..');
+const require = createRequire(import.meta.url);
+
+const paperPreference = (adjective) => `Your answer should be ${adjective} as much as possible.`;
+const SYSTEM_PROMPT = 'You are a helpful assistant.';
+// 'verbose' keeps answers going to --max-tokens, so every method decodes about
+// as many tokens as the others (tokens/s falls as the context grows); a
+// 'concise' Amulet answer can end after a dozen tokens.
+const PREFERENCE = paperPreference('verbose');
+const SECOND_PREFERENCE = paperPreference('uplifting');
+// The paper's question sets; the first questions of each, in turn.
+const QUESTION_FILES = ['personal_preference_eval.json', 'HelpSteer_train.json', 'UltraFeedback_truthful_qa.json',
+  'UltraFeedback_ultrachat.json'];
+
+/** The methods, in table order. `kind` picks the worker's code path. */
+const METHODS = [
+  { id: 'plain', label: 'plain (pref prompt, 1 seq)', kind: 'amulet', method: 'pref', preferences: [PREFERENCE] },
+  { id: 'ceiling', label: '2 seqs, no realignment', kind: 'ceiling', preferences: [PREFERENCE] },
+  { id: 'amulet', label: 'amulet (closed form)', kind: 'amulet', method: 'amulet', preferences: [PREFERENCE] },
+  { id: 'amulet-iterative', label: 'amulet-iterative (K=60)', kind: 'amulet', method: 'amulet-iterative',
+    preferences: [PREFERENCE] },
+  { id: 'la', label: 'la (r=2)', kind: 'amulet', method: 'la', preferences: [PREFERENCE] },
+  { id: 'amulet-2pref', label: 'amulet, 2 preferences (3 seqs)', kind: 'amulet', method: 'amulet',
+    preferences: [PREFERENCE, SECOND_PREFERENCE] },
+  { id: 'node-llama-cpp', label: 'node-llama-cpp 3.21.1, chat session', kind: 'node-llama-cpp',
+    preferences: [PREFERENCE] },
+  { id: 'node-llama-cpp-raw', label: 'node-llama-cpp 3.21.1, sequence.evaluate', kind: 'node-llama-cpp-raw',
+    preferences: [PREFERENCE] },
+];
+const REFERENCE = { id: 'paper-reference', label: 'paper-style reference (HF, no KV cache)' };
+
+function parseArgs(argv) {
+  const options = {
+    model: 'smollm2-135m-instruct',
+    threads: 2,
+    questions: 4,
+    repeats: 3,
+    maxTokens: 128,
+    contextSize: 4096,
+    out: path.join(benchDir, 'results', 'latest.json'),
+    methods: METHODS.map((method) => method.id),
+    reference: true,
+    referenceQuestions: 1,
+    select: true,
+    candidates: 40,
+    peer: true,
+    chatTemplate: undefined,
+  };
+  const positiveInteger = (name, value) => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < 1) throw new Error(`${name} needs an integer >= 1 (got ${value})`);
+    return number;
+  };
+  for (let i = 0; i < argv.length; ++i) {
+    const arg = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
+      return argv[++i];
+    };
+    switch (arg) {
+      case '--model': options.model = value(); break;
+      case '--threads': options.threads = positiveInteger(arg, value()); break;
+      case '--questions': options.questions = positiveInteger(arg, value()); break;
+      case '--repeats': options.repeats = positiveInteger(arg, value()); break;
+      case '--max-tokens': options.maxTokens = positiveInteger(arg, value()); break;
+      case '--context-size': options.contextSize = positiveInteger(arg, value()); break;
+      case '--out': options.out = path.resolve(value()); break;
+      case '--methods': options.methods = value().split(',').map((id) => id.trim()).filter(Boolean); break;
+      case '--reference-questions': options.referenceQuestions = positiveInteger(arg, value()); break;
+      case '--no-reference': options.reference = false; break;
+      case '--no-peer': options.peer = false; break;
+      case '--no-select': options.select = false; break;
+      case '--candidates': options.candidates = positiveInteger(arg, value()); break;
+      case '--chat-template': options.chatTemplate = value(); break;
+      case '--help':
+      case '-h':
+        process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n')
+          .filter((line) => line.startsWith('//')).map((line) => line.slice(3)).join('\n') + '\n');
+        process.exit(0);
+        break;
+      default: throw new Error(`unknown option ${arg} (--help lists them)`);
+    }
+  }
+  const known = new Set([...METHODS.map((method) => method.id), REFERENCE.id]);
+  for (const id of options.methods) if (!known.has(id)) throw new Error(`unknown method ${id}`);
+  if (!options.methods.includes(REFERENCE.id) && options.reference) options.methods.push(REFERENCE.id);
+  if (!options.reference) options.methods = options.methods.filter((id) => id !== REFERENCE.id);
+  if (!options.peer) options.methods = options.methods.filter((id) => !id.startsWith('node-llama-cpp'));
+  return options;
+}
+
+function log(message) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** A fixture name is fetched (and cached) like the tests do; anything else is a GGUF path. */
+async function resolveModel(name, chatTemplate) {
+  const fixtures = require(path.join(root, 'dist', 'lib', 'fixtures.js'));
+  if (fixtures.isFixtureModelName(name)) {
+    const modelPath = await fixtures.ensureFixtureModel(name);
+    // The Gemma-3-270M fixture is the pretrained model: no chat template in the GGUF (test/support/models.ts).
+    return { name, path: modelPath, chatTemplate: chatTemplate ?? (name === 'gemma3-270m' ? 'gemma' : '') };
+  }
+  if (!fs.existsSync(name)) throw new Error(`no such model file: ${name}`);
+  return { name: path.basename(name), path: path.resolve(name), chatTemplate: chatTemplate ?? '' };
+}
+
+/** Candidate questions: the paper's four question sets, taken in turn. */
+function loadCandidates(count) {
+  const dataDir = process.env.AMULET_DATA_DIR ?? path.resolve(root, '..', 'shared', 'data');
+  const sets = QUESTION_FILES.map((file) =>
+    JSON.parse(fs.readFileSync(path.join(dataDir, 'questions', file), 'utf8')).map((record) => record.question));
+  const questions = [];
+  for (let i = 0; questions.length < count && i < count * sets.length; ++i) {
+    const question = sets[i % sets.length][Math.floor(i / sets.length)];
+    if (question !== undefined) questions.push(question);
+  }
+  if (questions.length === 0) throw new Error(`no questions in ${path.join(dataDir, 'questions')}`);
+  return questions;
+}
+
+/**
+ * The questions every method decodes: the first candidates whose plain and
+ * amulet answers both run to --max-tokens (a 135M model realigned with the
+ * paper's scale often ends after a dozen tokens, and tokens/s depends on the
+ * context length), so that every row decodes about as many tokens. With too
+ * few such candidates, the longest others fill up.
+ */
+async function selectQuestions(model, options) {
+  const candidates = loadCandidates(options.select ? options.candidates : options.questions);
+  if (!options.select) return { questions: candidates, lengths: null };
+  const job = { ...workerJob({ id: 'select', kind: 'select', preferences: [PREFERENCE] }, model, options, []),
+    prompts: candidates, wanted: options.questions };
+  const { lengths } = await runChild(process.execPath, [path.join(benchDir, 'worker.mjs'), JSON.stringify(job)], 'select');
+  const shortest = (entry) => Math.min(entry.plain, entry.amulet);
+  const full = lengths.filter((entry) => shortest(entry) >= options.maxTokens);
+  const rest = lengths.filter((entry) => shortest(entry) < options.maxTokens).sort((a, b) => shortest(b) - shortest(a));
+  const chosen = [...full, ...rest].slice(0, options.questions);
+  if (full.length < options.questions) {
+    log(`warning: only ${full.length} of ${lengths.length} candidate questions have plain and amulet answers of ` +
+      `${options.maxTokens} tokens; the longest others fill up`);
+  }
+  return { questions: chosen.map((entry) => entry.question), lengths: chosen };
+}
+
+function median(values) {
+  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function loadAverage() {
+  return os.loadavg().map((value) => Math.round(value * 100) / 100);
+}
+
+function cpuModel() {
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (match) return match[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+function runChild(command, args, label) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) {
+        reject(new Error(`${label} exited with ${code}:\n${stderr.split('\n').slice(-20).join('\n')}`));
+        return;
+      }
+      const line = stdout.trim().split('\n').pop();
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`${label} printed no JSON result:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+/**
+ * The prompts a worker runs: one warm-up, then `repeats` passes over the
+ * questions. Question i of pass r is prompt 1 + r * questions + i.
+ */
+function workerJob(method, model, options, questions) {
+  const prompts = [questions[0]];
+  for (let r = 0; r < options.repeats; ++r) prompts.push(...questions);
+  return {
+    label: method.id,
+    kind: method.kind,
+    method: method.method,
+    preferences: method.preferences,
+    model: model.path,
+    chatTemplate: model.chatTemplate,
+    systemPrompt: SYSTEM_PROMPT,
+    threads: options.threads,
+    contextSize: options.contextSize,
+    maxTokens: options.maxTokens,
+    prompts,
+    warmup: 1,
+  };
+}
+
+/**
+ * tokens/s of a method: for each pass over the questions, all its decode
+ * steps over all its decode time; then the median over the passes. TTFT:
+ * the median over every measured prompt. Sampler time: per pass, as tokens/s.
+ */
+function summarise(method, report, options) {
+  const perPass = [];
+  const count = report.samples.length / options.repeats;
+  for (let r = 0; r < options.repeats; ++r) perPass.push(report.samples.slice(r * count, (r + 1) * count));
+  const tokensPerSecond = median(perPass.map((pass) => {
+    const steps = pass.reduce((sum, s) => sum + Math.max(0, s.tokens - 1), 0);
+    const ms = pass.reduce((sum, s) => sum + s.decodeMs, 0);
+    return ms > 0 ? (steps * 1000) / ms : NaN;
+  }));
+  const samplerUsPerToken = report.samples.every((s) => s.samplerUsPerToken === null) ? null : median(perPass.map((pass) => {
+    const tokens = pass.reduce((sum, s) => sum + s.tokens, 0);
+    return pass.reduce((sum, s) => sum + s.samplerUsPerToken * s.tokens, 0) / tokens;
+  }));
+  return {
+    method: method.id,
+    label: method.label,
+    tokensPerSecond,
+    ttftMs: median(report.samples.map((s) => s.ttftMs)),
+    samplerUsPerToken,
+    peakRssMb: report.peakRssMb,
+    sequences: report.samples[0]?.sequences ?? null,
+    generations: report.samples.length,
+    meanTokens: report.samples.reduce((sum, s) => sum + s.tokens, 0) / Math.max(1, report.samples.length),
+    ...(report.peer && { peer: report.peer }),
+  };
+}
+
+/** node-llama-cpp's prebuilt CPU binary package for this platform (its GPU variants are not needed here). */
+function peerBinaryPackage() {
+  const arch = process.arch === 'arm' ? 'armv7l' : process.arch;
+  if (process.platform === 'darwin') return `@node-llama-cpp/mac-${arch === 'arm64' ? 'arm64-metal' : arch}@3.21.1`;
+  return `@node-llama-cpp/${process.platform === 'win32' ? 'win' : process.platform}-${arch}@3.21.1`;
+}
+
+function ensurePeer() {
+  const marker = path.join(benchDir, 'node_modules', 'node-llama-cpp', 'package.json');
+  if (fs.existsSync(marker)) return;
+  log('installing the peer, node-llama-cpp@3.21.1, into bench/node_modules (once)');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  // Without its optional dependencies (CUDA and Vulkan builds: ~600 MB), then the
+  // one prebuilt CPU binary. Its install script would build llama.cpp when no
+  // prebuilt binary fits; the benchmark never builds it (getLlama({ build: 'never' })).
+  const quiet = ['--no-audit', '--no-fund', '--ignore-scripts', '--omit=optional'];
+  execFileSync(npm, ['install', ...quiet], { cwd: benchDir, stdio: 'inherit' });
+  execFileSync(npm, ['install', '--no-save', ...quiet, peerBinaryPackage()], { cwd: benchDir, stdio: 'inherit' });
+}
+
+function ensureReferenceVenv() {
+  const venv = path.join(benchDir, '.venv');
+  const python = path.join(venv, 'bin', 'python');
+  const ready = () => {
+    try {
+      execFileSync(python, ['-c', 'import torch, transformers, gguf, accelerate'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (fs.existsSync(python) && ready()) return python;
+  log('installing the reference\'s Python packages into bench/.venv (once; bench/requirements.txt)');
+  if (!fs.existsSync(python)) execFileSync(process.env.AMULET_PYTHON ?? 'python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+  execFileSync(python, ['-m', 'pip', 'install', '--quiet', '-r', path.join(benchDir, 'requirements.txt')],
+    { stdio: 'inherit' });
+  if (!ready()) throw new Error('bench/.venv still cannot import torch, transformers, gguf and accelerate');
+  return python;
+}
+
+async function runReference(model, options, questions) {
+  const python = ensureReferenceVenv();
+  // Exactly --max-tokens tokens (EOS ignored): its numerics (float32 weights) differ from the quantised
+  // model's, so its answer may end elsewhere, and without a KV cache its time per token grows with the length.
+  const args = [path.join(benchDir, 'paper_reference.py'), '--gguf', model.path, '--threads', String(options.threads),
+    '--max-new-tokens', String(options.maxTokens), '--ignore-eos', '--system-prompt', SYSTEM_PROMPT,
+    '--preference', PREFERENCE];
+  if (model.chatTemplate) args.push('--chat-template', model.chatTemplate);
+  for (const question of questions.slice(0, options.referenceQuestions)) args.push('--question', question);
+  const report = await runChild(python, args, REFERENCE.id);
+  return {
+    method: REFERENCE.id,
+    label: REFERENCE.label,
+    tokensPerSecond: report.tokensPerSecond,
+    ttftMs: report.ttftMs,
+    samplerUsPerToken: report.loopMsPerToken * 1000,  // its "sampler": the literal loop, per token
+    peakRssMb: report.peakRssMb,
+    sequences: 2,
+    generations: report.runs.length,
+    meanTokens: report.runs.reduce((sum, run) => sum + run.tokenCount, 0) / Math.max(1, report.runs.length),
+    reference: {
+      implementation: report.implementation,
+      forwardMsPerToken: report.forwardMsPerToken,
+      loopMsPerToken: report.loopMsPerToken,
+    },
+  };
+}
+
+function ratio(numerator, denominator) {
+  return numerator != null && denominator != null && denominator > 0 ? numerator / denominator : null;
+}
+
+function format(value, digits = 1) {
+  return value == null ? '—' : value.toFixed(digits);
+}
+
+function printTable(output) {
+  const rows = [['method', 'seqs', 'tokens/answer', 'tok/s', 'TTFT ms', 'sampler µs/tok', 'realign µs/tok', 'share of step',
+    'peak RSS MB']];
+  for (const r of output.results) {
+    rows.push([r.label, String(r.sequences ?? '—'), format(r.meanTokens, 0), format(r.tokensPerSecond, r.tokensPerSecond < 10 ? 2 : 1),
+      format(r.ttftMs, 0), format(r.samplerUsPerToken, 0), format(r.realignUsPerToken, 0),
+      r.realignShareOfStep == null ? '—' : `${(r.realignShareOfStep * 100).toFixed(2)}%`, format(r.peakRssMb, 0)]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row) => `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
+  const lines = [line(rows[0]), `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.slice(1).map(line)];
+  process.stdout.write(`\n${output.model.name} · ${output.machine.cpu} · ${output.threads} threads · ` +
+    `load average ${output.machine.loadAverageBefore.join(' ')} → ${output.machine.loadAverageAfter.join(' ')}\n\n`);
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  const targets = { amuletOverCeiling: 0.95, amuletOverPaperReference: 20, plainOverNodeLlamaCpp: 0.95 };
+  for (const [key, value] of Object.entries(output.ratios)) {
+    const target = targets[key];
+    const verdict = target === undefined || value == null ? '' : value >= target ? `  (target ≥ ${target}: met)` : `  (target ≥ ${target}: MISSED)`;
+    process.stdout.write(`${key.padEnd(26)} ${value == null ? '—' : value.toFixed(3)}${verdict}\n`);
+  }
+  const share = output.results.find((r) => r.method === 'amulet')?.realignShareOfStep;
+  if (share != null) {
+    process.stdout.write(`${'realign share (amulet)'.padEnd(26)} ${(share * 100).toFixed(2)}%` +
+      `  (target ≤ 1%: ${share <= 0.01 ? 'met' : 'MISSED'})\n`);
+  }
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const model = await resolveModel(options.model, options.chatTemplate);
+  if (options.methods.some((id) => id.startsWith('node-llama-cpp'))) ensurePeer();
+  const loadAverageBefore = loadAverage();
+  if (loadAverageBefore[0] >= 1) {
+    log(`warning: the 1-minute load average is ${loadAverageBefore[0]}: other processes share the CPU, so these ` +
+      'numbers are not clean measurements');
+  }
+
+  log(options.select ? `choosing ${options.questions} questions whose answers run to ${options.maxTokens} tokens` : 'questions');
+  const { questions, lengths } = await selectQuestions(model, options);
+  const results = [];
+  for (const method of METHODS.filter((m) => options.methods.includes(m.id))) {
+    log(`${method.label}: 1 warm-up + ${options.repeats} × ${questions.length} prompts, ${options.maxTokens} tokens at most`);
+    const started = performance.now();
+    const report = await runChild(process.execPath,
+      [path.join(benchDir, 'worker.mjs'), JSON.stringify(workerJob(method, model, options, questions))], method.id);
+    const summary = summarise(method, report, options);
+    results.push(summary);
+    log(`  ${format(summary.tokensPerSecond)} tok/s, TTFT ${format(summary.ttftMs, 0)} ms ` +
+      `(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  }
+  if (options.methods.includes(REFERENCE.id)) {
+    log(`${REFERENCE.label}: ${options.referenceQuestions} prompt(s), ${options.maxTokens} tokens at most (slow)`);
+    results.push(await runReference(model, options, questions));
+  }
+
+  const byId = Object.fromEntries(results.map((r) => [r.method, r]));
+  // The realign sampler's own time: its chain's time per token minus the
+  // ceiling's, whose chain is the same minus the realignment (llama.cpp
+  // filling the candidates from the row, then the greedy pick).
+  const ceilingSampler = byId.ceiling?.samplerUsPerToken;
+  for (const r of results) {
+    const realigns = ['amulet', 'amulet-iterative', 'la', 'amulet-2pref'].includes(r.method);
+    r.realignUsPerToken = realigns && ceilingSampler != null ? Math.max(0, r.samplerUsPerToken - ceilingSampler) : null;
+    r.realignShareOfStep = r.realignUsPerToken != null && r.tokensPerSecond > 0
+      ? (r.realignUsPerToken * r.tokensPerSecond) / 1e6 : null;
+  }
+  const tps = (id) => byId[id]?.tokensPerSecond;
+  const output = {
+    model: { name: model.name, path: model.path, chatTemplate: model.chatTemplate || null },
+    threads: options.threads,
+    results,
+    ratios: {
+      amuletOverCeiling: ratio(tps('amulet'), tps('ceiling')),
+      amuletOverPlain: ratio(tps('amulet'), tps('plain')),
+      iterativeOverClosedForm: ratio(tps('amulet-iterative'), tps('amulet')),
+      amuletOverPaperReference: ratio(tps('amulet'), tps(REFERENCE.id)),
+      // Against the faster of the peer's two ways of generating.
+      plainOverNodeLlamaCpp: ratio(tps('plain'), Math.max(tps('node-llama-cpp') ?? 0, tps('node-llama-cpp-raw') ?? 0) || null),
+    },
+    settings: {
+      maxTokens: options.maxTokens,
+      questions,
+      questionSelection: lengths && {
+        rule: `the first of the paper's questions (taken in turn from its four sets) whose plain and amulet answers ` +
+          `both reach ${options.maxTokens} tokens`,
+        answerTokens: lengths.map(({ plain, amulet }) => ({ plain, amulet })),
+      },
+      repeats: options.repeats,
+      referenceQuestions: options.referenceQuestions,
+      contextSize: options.contextSize,
+      systemPrompt: SYSTEM_PROMPT,
+      preferences: [PREFERENCE, SECOND_PREFERENCE],
+      decoding: 'greedy',
+      tokensPerSecond: 'decode steps per second after the first token, (tokens - 1) / (first to last token); ' +
+        'per pass over the questions, median over the passes',
+    },
+    machine: {
+      cpu: cpuModel(),
+      cores: os.cpus().length,
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      addon: require(path.join(root, 'dist', 'lib', 'binding.js')).nativeBinding().systemInfo().system.trim(),
+      loadAverageBefore,
+      loadAverageAfter: loadAverage(),
+    },
+    date: new Date().toISOString(),
+  };
+  fs.mkdirSync(path.dirname(options.out), { recursive: true });
+  fs.writeFileSync(options.out, `${JSON.stringify(output, null, 2)}\n`);
+  printTable(output);
+  log(`wrote ${path.relative(process.cwd(), options.out) || options.out}`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`[bench] ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

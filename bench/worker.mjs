@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// One method of the benchmark, in a process of its own so that its peak RSS
+// is its own. Started by bench/run.mjs with one JSON argument (see run.mjs's
+// `workerJob`); prints one JSON line with every measured generation.
+//
+// Every generation is greedy, `maxTokens` new tokens at most, in one warm
+// session: the session's first prompt (the warm-up) is not measured, and
+// between prompts the history is cleared, so each prompt is a fresh question
+// whose system prompt the KV cache already holds.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const job = JSON.parse(process.argv[2]);
+
+/**
+ * One measured generation. tokensPerSecond is the same measure for every
+ * method, ours and the peers': decode steps per second after the first token,
+ * (tokens - 1) / (time from the first token to the last).
+ */
+function sample(tokens, decodeMs, ttftMs, samplerUsPerToken, sequences) {
+  return {
+    tokens,
+    decodeMs,
+    tokensPerSecond: tokens > 1 && decodeMs > 0 ? ((tokens - 1) * 1000) / decodeMs : 0,
+    ttftMs,
+    samplerUsPerToken,
+    sequences,
+  };
+}
+
+/** The public API: `method` with `preferences`, as a user would call it. */
+async function runAmulet() {
+  const { loadModel } = require(path.join(root, 'dist', 'lib', 'index.js'));
+  const model = await loadModel({ path: job.model, chatTemplate: job.chatTemplate || undefined });
+  const session = model.createSession({
+    systemPrompt: job.systemPrompt,
+    preferences: job.preferences,
+    method: job.method,
+    threads: job.threads,
+    contextSize: job.contextSize,
+  });
+  const samples = [];
+  try {
+    for (const [index, question] of job.prompts.entries()) {
+      session.clearHistory();
+      const result = await session.prompt(question, { maxTokens: job.maxTokens });
+      // generation time: from the end of prompt evaluation to the last sampled token.
+      const generationMs = result.tokensPerSecond > 0 ? (result.tokenCount * 1000) / result.tokensPerSecond : 0;
+      if (index >= job.warmup) {
+        samples.push(sample(result.tokenCount, generationMs, result.timeToFirstTokenMs,
+          result.samplerMicrosecondsPerToken, result.sequenceCount));
+      }
+    }
+  } finally {
+    await session.dispose();
+    await model.dispose();
+  }
+  return samples;
+}
+
+/**
+ * The engine's ceiling: the base and preference sequences decoded in one
+ * batch per token exactly as `amulet` does, but the preference row sampled
+ * as it is (the sampler's diagnostic method 'batch-ceiling'). The public API
+ * does not offer that method, so this drives the addon through its internal
+ * binding, the way lib/session.ts does.
+ */
+async function runCeiling() {
+  const { nativeBinding } = require(path.join(root, 'dist', 'lib', 'binding.js'));
+  const { resolveRealign, resolveSampling } = require(path.join(root, 'dist', 'lib', 'options.js'));
+  const binding = nativeBinding();
+  const model = await binding.loadModel(job.model, { gpuLayers: 0, useMmap: true, chatTemplate: job.chatTemplate });
+  const session = model.createSession({ contextSize: job.contextSize, threads: job.threads, batchSize: 512 });
+  const samples = [];
+  try {
+    for (const [index, question] of job.prompts.entries()) {
+      const start = performance.now();
+      const generation = session.generate({
+        systemPrompt: job.systemPrompt,
+        turns: [{ role: 'user', content: question }],
+        preferences: job.preferences.map((text) => ({ text, weight: 1 })),
+        realign: { ...resolveRealign({}), method: 'batch-ceiling' },
+        sampling: resolveSampling(undefined),
+        maxTokens: job.maxTokens,
+        trace: false,
+        captureLogits: false,
+        contextOverflow: 'error',
+      });
+      let ttftMs = -1;
+      let outcome;
+      while (!outcome) {
+        const step = await generation.next();
+        if (step.tokens.length > 0 && ttftMs < 0) ttftMs = performance.now() - start;
+        outcome = step.outcome;
+      }
+      if (outcome.error) throw outcome.error;
+      const tokens = outcome.generatedTokens;
+      if (index >= job.warmup) {
+        samples.push(sample(tokens, outcome.generationMs, ttftMs, tokens > 0 ? outcome.samplerUs / tokens : 0,
+          outcome.sequences));
+      }
+    }
+  } finally {
+    session.dispose();
+    model.dispose();
+  }
+  return samples;
+}
+
+/**
+ * The peer: plain generation of the preference prompt with node-llama-cpp
+ * (bench/package.json pins it), its prebuilt CPU binary, the same GGUF,
+ * threads, context size and greedy decoding. Two ways: its chat session, as
+ * an application uses it ('chat'), and its lowest-level generation loop,
+ * LlamaContextSequence.evaluate over the rendered prompt's tokens ('raw').
+ */
+async function runNodeLlamaCpp(mode) {
+  const nlc = await import(path.join(root, 'bench', 'node_modules', 'node-llama-cpp', 'dist', 'index.js'));
+  const llama = await nlc.getLlama({ gpu: false, build: 'never', logLevel: 'error' });
+  const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
+  const context = await model.createContext({
+    contextSize: job.contextSize,
+    threads: job.threads,
+    batchSize: 512,
+    flashAttention: 'auto',  // what llama_context_default_params() gives amulet-llm
+    sequences: 1,
+  });
+  const sequence = context.getSequence();
+  const systemPrompt = `${job.systemPrompt} ${job.preferences[0]}`;
+  const chatWrapper = job.chatTemplate === 'gemma' ? new nlc.GemmaChatWrapper() : undefined;
+  const session = new nlc.LlamaChatSession({ contextSequence: sequence, systemPrompt, ...(chatWrapper && { chatWrapper }) });
+  const peer = {
+    package: 'node-llama-cpp@3.21.1',
+    api: mode === 'raw' ? 'LlamaContextSequence.evaluate' : 'LlamaChatSession.prompt',
+    binary: llama.buildType,
+    system: llama.systemInfo?.trim(),
+    chatWrapper: session.chatWrapper?.wrapperName,
+  };
+  const promptTokens = (question) => {
+    const { contextText } = session.chatWrapper.generateContextState({
+      chatHistory: [{ type: 'system', text: systemPrompt }, { type: 'user', text: question }, { type: 'model', response: [] }],
+    });
+    return contextText.tokenize(model.tokenizer);
+  };
+  const samples = [];
+  try {
+    for (const [index, question] of job.prompts.entries()) {
+      const times = [];
+      let start;
+      if (mode === 'raw') {
+        const tokens = promptTokens(question);
+        await sequence.clearHistory();
+        start = performance.now();
+        for await (const token of sequence.evaluate(tokens, { temperature: 0 })) {
+          if (model.isEogToken(token)) break;
+          times.push(performance.now());
+          if (times.length >= job.maxTokens) break;
+        }
+      } else {
+        session.resetChatHistory();
+        start = performance.now();
+        await session.prompt(question, {
+          maxTokens: job.maxTokens,
+          temperature: 0,
+          onToken: (tokens) => {
+            const now = performance.now();
+            for (let k = 0; k < tokens.length; ++k) times.push(now);
+          },
+        });
+      }
+      if (index >= job.warmup && times.length > 0) {
+        samples.push(sample(times.length, times[times.length - 1] - times[0], times[0] - start, null, 1));
+      }
+    }
+  } finally {
+    session.dispose({ disposeSequence: false });
+    sequence.dispose();
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+  }
+  return { samples, peer };
+}
+
+/**
+ * Question selection: how many tokens the plain and the amulet answers to
+ * each candidate question run to, so that run.mjs can keep questions whose
+ * answers reach maxTokens and every method decodes the same number of tokens.
+ */
+async function runSelection() {
+  const { loadModel } = require(path.join(root, 'dist', 'lib', 'index.js'));
+  const model = await loadModel({ path: job.model, chatTemplate: job.chatTemplate || undefined });
+  const lengths = [];
+  try {
+    const sessions = ['pref', 'amulet'].map((method) => model.createSession({
+      systemPrompt: job.systemPrompt,
+      preferences: job.preferences,
+      method,
+      threads: job.threads,
+      contextSize: job.contextSize,
+    }));
+    for (const question of job.prompts) {
+      const tokens = [];
+      for (const session of sessions) {
+        session.clearHistory();
+        tokens.push((await session.prompt(question, { maxTokens: job.maxTokens })).tokenCount);
+      }
+      lengths.push({ question, plain: tokens[0], amulet: tokens[1] });
+      if (lengths.filter((entry) => Math.min(entry.plain, entry.amulet) >= job.maxTokens).length >= job.wanted) break;
+    }
+    for (const session of sessions) await session.dispose();
+  } finally {
+    await model.dispose();
+  }
+  return lengths;
+}
+
+async function main() {
+  if (job.kind === 'select') {
+    process.stdout.write(`${JSON.stringify({ lengths: await runSelection() })}\n`);
+    return;
+  }
+  let samples;
+  let extra = {};
+  if (job.kind === 'ceiling') samples = await runCeiling();
+  else if (job.kind === 'node-llama-cpp') ({ samples, ...extra } = await runNodeLlamaCpp('chat'));
+  else if (job.kind === 'node-llama-cpp-raw') ({ samples, ...extra } = await runNodeLlamaCpp('raw'));
+  else samples = await runAmulet();
+  // ru_maxrss in KiB: the peak resident set of this process, model included.
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(`${JSON.stringify({ samples, peakRssMb, ...extra })}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench worker (${job.label}) failed: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});
