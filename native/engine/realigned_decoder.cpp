@@ -213,6 +213,7 @@ void RealignedDecoder::begin(const GenerationRequest & request, const std::atomi
         }
     }
     chain_ = build_sampler_chain(realign_, request.sampling, model_->n_vocab());
+    greedy_ = is_plain_greedy(request.sampling);
     guidance_scale_ = amulet::guidance_scale(plan.realign);
     capture_logits_ = request.capture_logits;
     max_tokens_ = request.max_tokens;
@@ -352,6 +353,14 @@ std::string RealignedDecoder::finish_text() {
     return finish_reason_ == FinishReason::Stop ? rest : std::string();
 }
 
+llama_token RealignedDecoder::sample(int32_t primary_row) {
+    if (!greedy_) return llama_sampler_sample(chain_.get(), ctx_.get(), primary_row);
+    if (realign_ != nullptr) return realign_sampler_sample_greedy(realign_);
+    const float * logits = llama_get_logits_ith(ctx_.get(), primary_row);
+    if (logits == nullptr) throw EngineError(error_code::kDecode, "no logits for the sampled row");
+    return greedy_token(logits, static_cast<size_t>(model_->n_vocab()));
+}
+
 std::optional<GeneratedToken> RealignedDecoder::next() {
     if (finished_) return std::nullopt;
     if (aborted()) throw EngineError(error_code::kAborted, "generation was aborted");
@@ -370,7 +379,7 @@ std::optional<GeneratedToken> RealignedDecoder::next() {
     const Clock::time_point sample_start = Clock::now();
     if (realign_ != nullptr) realign_sampler_set_rows(realign_, rows_.data(), rows_.size());
     const int32_t primary_row = rows_[rows_.size() > 1 ? 1 : 0];
-    const llama_token token = llama_sampler_sample(chain_.get(), ctx_.get(), primary_row);
+    const llama_token token = sample(primary_row);
     stats_.sampler_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
     stats_.generation_ms = elapsed_ms(first_token_time_);
 

@@ -148,6 +148,7 @@ class RealignedDecoder {
     void evaluate_prompts(const std::vector<std::vector<llama_token>> & prompts);
     void decode_batch(const char * stage);
     void decode_next_token();
+    llama_token sample(int32_t primary_row);
     void inject_fault();
     bool aborted() const { return abort_ != nullptr && abort_->load(std::memory_order_relaxed); }
 
@@ -161,6 +162,7 @@ class RealignedDecoder {
     // State of the current generation.
     SamplerHandle chain_;
     llama_sampler * realign_ = nullptr;  // owned by chain_
+    bool greedy_ = false;                // chain_ is plain greedy: sample() skips building candidates
     const std::atomic<bool> * abort_ = nullptr;
     std::vector<llama_seq_id> slot_of_;  // KV sequence of each of this generation's sequences
     std::vector<int32_t> rows_;          // output row of each sequence in the last decode

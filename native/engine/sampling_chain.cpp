@@ -2,14 +2,22 @@
 
 namespace amulet {
 
+namespace {
+
+bool penalises(const SamplingParams & params) {
+    return params.repeat_penalty != 1.0f || params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
+}
+
+}  // namespace
+
+bool is_plain_greedy(const SamplingParams & params) { return params.temperature <= 0.0f && !penalises(params); }
+
 SamplerHandle build_sampler_chain(llama_sampler * first, const SamplingParams & params, int32_t n_vocab) {
     llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
     chain_params.no_perf = true;
     SamplerHandle chain(llama_sampler_chain_init(chain_params));
     if (first != nullptr) llama_sampler_chain_add(chain.get(), first);
-    const bool penalises = params.repeat_penalty != 1.0f || params.frequency_penalty != 0.0f ||
-                           params.presence_penalty != 0.0f;
-    if (penalises) {
+    if (penalises(params)) {
         llama_sampler_chain_add(chain.get(), llama_sampler_init_penalties(n_vocab, params.repeat_last_n, params.repeat_penalty,
                                                                           params.frequency_penalty,
                                                                           params.presence_penalty));

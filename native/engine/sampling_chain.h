@@ -20,6 +20,14 @@ struct SamplingParams {
     uint32_t seed = LLAMA_DEFAULT_SEED;
 };
 
+/**
+ * True when the chain for `params` is exactly greedy (no temperature, no
+ * penalties): its pick is the argmax of the first link's output, which the
+ * decoder computes straight from the logits instead of filling n_vocab
+ * candidates.
+ */
+bool is_plain_greedy(const SamplingParams & params);
+
 /** Builds the chain; takes ownership of `first` (may be null). */
 SamplerHandle build_sampler_chain(llama_sampler * first, const SamplingParams & params, int32_t n_vocab);
 

@@ -115,17 +115,10 @@ struct RealignSampler {
         if (params.method == RealignMethod::BatchCeiling) {
             const float * pref = llama_get_logits_ith(ctx, rows[1]);
             if (pref == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
-            return first_max(pref);
+            return greedy_token(pref, n_vocab);
         }
         realign();
-        return first_max(realigned.data());
-    }
-
-    // llama.cpp's greedy sampler keeps candidate 0 unless a later one is
-    // larger, so a row with no finite entry gives token 0, not -1.
-    llama_token first_max(const float * row) const {
-        const int32_t token = arg_max(row, n_vocab);
-        return token < 0 ? 0 : token;
+        return greedy_token(realigned.data(), n_vocab);
     }
 
     void apply(llama_token_data_array * cur_p) {
@@ -185,6 +178,13 @@ void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t
     RealignSampler & state = state_of(smpl);
     if (n_rows != state.rows.size()) throw std::logic_error("realign sampler: wrong number of output rows");
     state.rows.assign(rows, rows + n_rows);
+}
+
+llama_token greedy_token(const float * row, size_t n_vocab) {
+    // llama.cpp's greedy sampler keeps candidate 0 unless a later one is
+    // larger, so a row with no finite entry gives token 0, not -1.
+    const int32_t token = arg_max(row, n_vocab);
+    return token < 0 ? 0 : token;
 }
 
 llama_token realign_sampler_sample_greedy(llama_sampler * smpl) { return state_of(smpl).sample_greedy(); }

@@ -46,6 +46,9 @@ void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t
  */
 llama_token realign_sampler_sample_greedy(llama_sampler * smpl);
 
+/** The token llama_sampler_init_greedy() picks from a row of n_vocab logits. */
+llama_token greedy_token(const float * row, size_t n_vocab);
+
 /** The trace of the last apply (only filled when created with trace = true). */
 const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl);
 
