@@ -20,6 +20,9 @@ import {
 } from '../lib/index';
 import { parseCommandLine, UsageError, type RunRequest } from './arguments';
 import { answerStatistics, renderComparison } from './compare-view';
+import { parseEvalCommandLine } from './eval-arguments';
+import { EvalSetupError, runEval } from './eval-command';
+import { evalHelpText } from './eval-help';
 import { helpText } from './help-text';
 import { packageVersion } from './package-version';
 import { ProgressBar } from './progress-bar';
@@ -255,8 +258,50 @@ async function runRequest(request: RunRequest, signal: AbortSignal): Promise<voi
   }
 }
 
+/** Runs a stoppable task, mapping failures to exit codes as `amulet` does. */
+async function runStoppable(task: (signal: AbortSignal) => Promise<void>): Promise<number> {
+  const controller = new AbortController();
+  const removeInterruptHandler = stopOnInterrupt(controller);
+  stopOnClosedOutput(controller);
+  try {
+    await task(controller.signal);
+  } catch (error) {
+    // Whatever failed after a stop request (ERR_ABORTED, or pip killed by the same Ctrl-C) is the stop itself.
+    if (!controller.signal.aborted) {
+      printError(isAmuletError(error) ? `${error.code}: ${error.message}`
+        : error instanceof Error ? error.message : String(error));
+      return error instanceof EvalSetupError ? EXIT_USAGE : EXIT_FAILURE;
+    }
+  } finally {
+    removeInterruptHandler();
+  }
+  const stopReason = controller.signal.reason as StopReason | undefined;
+  if (stopReason === 'interrupted') return EXIT_INTERRUPTED;
+  return EXIT_SUCCESS;
+}
+
+/** `amulet eval ...`: the evaluation harness. */
+async function evalMain(args: readonly string[]): Promise<number> {
+  let commandLine;
+  try {
+    commandLine = parseEvalCommandLine(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    printError(`${error.message} (see amulet eval --help)`);
+    return EXIT_USAGE;
+  }
+  if (commandLine.kind === 'help') {
+    process.stdout.write(evalHelpText());
+    return EXIT_SUCCESS;
+  }
+  const { request } = commandLine;
+  const shown = ['npx', 'amulet', 'eval', ...args].map((arg) => (/^[\w./,:=@-]+$/.test(arg) ? arg : JSON.stringify(arg)));
+  return runStoppable((signal) => runEval(request, signal, shown.join(' ')));
+}
+
 /** Runs the command line and returns the exit code. */
 async function main(args: readonly string[]): Promise<number> {
+  if (args[0] === 'eval') return evalMain(args.slice(1));
   let commandLine;
   try {
     commandLine = parseCommandLine(args);
@@ -274,24 +319,8 @@ async function main(args: readonly string[]): Promise<number> {
     return EXIT_SUCCESS;
   }
 
-  const controller = new AbortController();
-  const removeInterruptHandler = stopOnInterrupt(controller);
-  stopOnClosedOutput(controller);
-  try {
-    await runRequest(commandLine.request, controller.signal);
-  } catch (error) {
-    // Whatever failed after a stop request (ERR_ABORTED, or pip killed by the same Ctrl-C) is the stop itself.
-    if (!controller.signal.aborted) {
-      printError(isAmuletError(error) ? `${error.code}: ${error.message}`
-        : error instanceof Error ? error.message : String(error));
-      return EXIT_FAILURE;
-    }
-  } finally {
-    removeInterruptHandler();
-  }
-  const stopReason = controller.signal.reason as StopReason | undefined;
-  if (stopReason === 'interrupted') return EXIT_INTERRUPTED;
-  return EXIT_SUCCESS;
+  const { request } = commandLine;
+  return runStoppable((signal) => runRequest(request, signal));
 }
 
 main(process.argv.slice(2)).then(

@@ -32,6 +32,7 @@ while it decodes.
 
 Usage:
   amulet "<question>" --preference "<text>[:<weight>]" [options]
+  amulet eval --questions <json> [options]    (see amulet eval --help)
 
 Amulet (Zhang et al., ICLR 2025) compares, at every token, what the model would
 say with and without your preference in the system prompt, and solves a small

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AmuletError, type AmuletErrorCode } from './errors';
 import type { ModelInfo } from './model';
+import type { RealignOn } from './options';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
@@ -43,6 +44,8 @@ export interface NativeGenerationRequest {
   maxTokens: number;
   trace: boolean;
   captureLogits: boolean;
+  /** Absent: `'auto'`. */
+  realignOn?: RealignOn;
   contextOverflow: 'error' | 'dropOldestTurns';
   /** Test hook: a native failure to provoke at the `atToken`-th generation step. */
   fault?: NativeFault;
@@ -86,6 +89,7 @@ export interface NativeOutcome {
   promptMs: number;
   generationMs: number;
   samplerUs: number;
+  realignedOn: 'cpu' | 'backend';
   guidanceScale: number;
   error?: AmuletError;
 }
@@ -116,6 +120,35 @@ export interface NativeModel {
   dispose(): void;
 }
 
+/** A beam search as the addon reads it (all fields present; lib/beam-search.ts validated them). */
+export interface NativeBeamSearchRequest {
+  systemPrompt: string;
+  turns: { role: 'user' | 'assistant'; content: string }[];
+  beams: number;
+  maxTokens: number;
+  lengthPenalty: number;
+  threads: number;
+  batchSize: number;
+}
+
+export interface NativeBeamSearchResult {
+  text: string;
+  tokens: number[];
+  sumLogProb: number;
+  score: number;
+  stopped: boolean;
+  promptTokens: number;
+  decodedTokens: number;
+  promptMs: number;
+  generationMs: number;
+}
+
+/** [async] A running beam search: its result, and abort() to stop it between two steps. */
+export interface NativeBeamSearch {
+  promise: Promise<NativeBeamSearchResult>;
+  abort(): void;
+}
+
 export interface NativeBinding {
   loadModel(
     path: string,
@@ -125,6 +158,8 @@ export interface NativeBinding {
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   guidanceScale(realign: NativeRealign): number;
   systemInfo(): { system: string; gpuOffload: boolean };
+  /** [async] Runs a beam search on its own context, off the JS thread. Throws ERR_DISPOSED. */
+  beamSearch(model: NativeModel, request: NativeBeamSearchRequest): NativeBeamSearch;
 }
 
 let loaded: NativeBinding | undefined;

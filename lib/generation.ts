@@ -97,6 +97,11 @@ export interface GenerationResult {
   /** Mean time per token in the sampler chain (realignment + sampling), in µs. */
   samplerMicrosecondsPerToken: number;
   /**
+   * Where the realignment and sampling ran: `'backend'` in llama.cpp's compute
+   * graph (see {@link RealignOn}), `'cpu'` on the host.
+   */
+  realignedOn: 'cpu' | 'backend';
+  /**
    * The effective guidance scale s: the realigned distribution is
    * softmax(l_p + s (l_p − l_b)). s = a_K − 1 for `amulet` (4.6487 with the
    * paper's defaults), `ratio` for `la`, 0 for `pref`, −1 for `base`.
@@ -222,6 +227,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       promptEvaluationMs: outcome.promptMs,
       samplerMicrosecondsPerToken: generated > 0 ? outcome.samplerUs / generated : 0,
       guidanceScale: outcome.guidanceScale,
+      realignedOn: outcome.realignedOn,
     };
     this.#finished = true;
     this.#setup.onComplete(result);

@@ -16,6 +16,7 @@ import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
 export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
+export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,
@@ -32,6 +33,7 @@ export {
   type Preference,
   type PreferenceInput,
   type RealignMethod,
+  type RealignOn,
   type RealignOptions,
   type SamplingOptions,
 } from './options';

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { open } from 'node:fs/promises';
+import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
 import { nativeBinding, type NativeModel } from './binding';
 import { AmuletError } from './errors';
 import { booleanOption, defaults, integerOption, objectOption, stringOption } from './options';
@@ -143,6 +144,16 @@ export class Model {
     }
     this.#sessions.add(session);
     return session;
+  }
+
+  /**
+   * Beam search over the preference prompt (the paper's beam-search
+   * baseline), on a context of its own, off the JavaScript thread. Rejects
+   * with `ERR_ABORTED` when `signal` fires, `ERR_CONTEXT_CREATE`, `ERR_DECODE`.
+   */
+  beamSearch(question: string, options: BeamSearchOptions = {}): Promise<BeamSearchResult> {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
+    return runBeamSearch(nativeBinding(), this.#native, question, options);
   }
 
   /** Disposes every session of this model, then frees the model. */

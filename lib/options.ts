@@ -28,6 +28,33 @@ export const realignMethods: readonly RealignMethod[] = Object.freeze([
   'base',
 ]);
 
+/**
+ * Where the realignment, and the sampling after it, run.
+ * - `auto` (default): in the compute graph when the model's logits are on a
+ *   GPU (`gpuLayers` above the model's layer count), else on the CPU.
+ * - `cpu`: on the host, from the logits llama.cpp copies back each token.
+ * - `backend`: in llama.cpp's compute graph, on whichever device holds the
+ *   logits (the CPU too), so no vocabulary-sized row is copied per token.
+ *
+ * The backend path covers `amulet`, `la` and `pref` with greedy or
+ * temperature/topK/topP/minP sampling. `amulet-iterative`, `trace`,
+ * repetition penalties and more sequences than `batchSize` run on the CPU
+ * whatever is asked; {@link GenerationResult.realignedOn} says where a prompt ran.
+ */
+export type RealignOn = 'auto' | 'cpu' | 'backend';
+
+/** Every {@link RealignOn} value. */
+export const realignOnValues: readonly RealignOn[] = Object.freeze(['auto', 'cpu', 'backend']);
+
+/** A {@link RealignOn} value, or the default when undefined. */
+export function realignOnOption(value: unknown, fallback: RealignOn): RealignOn {
+  if (value === undefined) return fallback;
+  if (!realignOnValues.includes(value as RealignOn)) {
+    throw invalid(`realignOn must be one of ${realignOnValues.join(', ')} (got ${describe(value)})`);
+  }
+  return value as RealignOn;
+}
+
 /** A user preference, appended to the system prompt of its own sequence. */
 export interface Preference {
   /** The preference, e.g. "Your answer should be concise as much as possible." */

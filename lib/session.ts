@@ -14,6 +14,7 @@ import {
   defaults,
   integerOption,
   objectOption,
+  realignOnOption,
   resolvePreferences,
   resolveRealign,
   resolveSampling,
@@ -21,6 +22,7 @@ import {
   type Preference,
   type PreferenceInput,
   type RealignMethod,
+  type RealignOn,
   type RealignOptions,
   type SamplingOptions,
 } from './options';
@@ -75,6 +77,8 @@ export interface SessionOptions extends RealignOptions {
   threads?: number;
   /** Tokens per prompt-evaluation batch (default 512). */
   batchSize?: number;
+  /** Where the realignment runs (default `'auto'`: in the compute graph when the logits are on a GPU). */
+  realignOn?: RealignOn;
 }
 
 /** Options of {@link Session.prompt}; realignment and sampling options override the session's for this prompt. */
@@ -95,6 +99,8 @@ export interface PromptOptions extends RealignOptions {
    * Costs a few vocabulary-sized arrays per token; meant for tests and research.
    */
   captureLogits?: boolean;
+  /** Where the realignment runs, for this prompt only. */
+  realignOn?: RealignOn;
 }
 
 function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[] {
@@ -144,6 +150,7 @@ export class Session {
   readonly #realign: NativeRealign;
   readonly #sampling: NativeSampling;
   readonly #contextOverflow: ContextOverflow;
+  readonly #realignOn: RealignOn;
   #preferences: Required<Preference>[];
   #history: ChatMessage[];
   #queue: Promise<void> = Promise.resolve();
@@ -160,6 +167,7 @@ export class Session {
     this.#sampling = resolveSampling(options.sampling);
     this.#preferences = resolvePreferences(options.preferences);
     this.#history = checkHistory(options.history);
+    this.#realignOn = realignOnOption(options.realignOn, 'auto');
     const overflow = options.contextOverflow ?? 'error';
     if (!contextOverflowPolicies.includes(overflow)) {
       throw new AmuletError('ERR_INVALID_OPTION',
@@ -229,6 +237,7 @@ export class Session {
       maxTokens,
       trace: booleanOption('trace', settings.trace, false),
       captureLogits: booleanOption('captureLogits', settings.captureLogits, false),
+      realignOn: realignOnOption(settings.realignOn, this.#realignOn),
       contextOverflow: this.#contextOverflow,
     };
     const fault = checkFault((settings as { [faultInjection]?: unknown })[faultInjection]);

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "addon/addon_beam_search.h"
 #include "addon/addon_errors.h"
 #include "addon/addon_generation.h"
 #include "addon/addon_model.h"
@@ -62,6 +63,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
     exports.Set("guidanceScale", Napi::Function::New<GuidanceScale>(env, "guidanceScale"));
     exports.Set("systemInfo", Napi::Function::New<SystemInfo>(env, "systemInfo"));
+    exports.Set("beamSearch", Napi::Function::New<BeamSearchStart>(env, "beamSearch"));
     return exports;
 }
 

@@ -16,8 +16,8 @@ bool forward_progress(float progress, void * user_data) {
 
 }  // namespace
 
-LoadedModel::LoadedModel(ModelHandle model, std::string chat_template_override)
-    : model_(std::move(model)), chat_template_(std::move(chat_template_override)) {
+LoadedModel::LoadedModel(ModelHandle model, std::string chat_template_override, int32_t gpu_layers)
+    : model_(std::move(model)), chat_template_(std::move(chat_template_override)), gpu_layers_(gpu_layers) {
     const char * tmpl = llama_model_chat_template(model_.get(), nullptr);
     if (chat_template_.empty() && tmpl != nullptr) chat_template_ = tmpl;
 }
@@ -26,6 +26,12 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const ModelLoadOptions & options)
     init_llama_backend();
     if (!std::ifstream(options.path, std::ios::binary).good()) {
         throw EngineError(error_code::kModelLoad, "cannot open model file: " + options.path);
+    }
+    // llama.cpp quietly keeps every layer on the CPU when it has no GPU; asking
+    // for layers there is the caller's mistake, not a request to ignore.
+    if (options.gpu_layers > 0 && !llama_supports_gpu_offload()) {
+        throw EngineError(error_code::kInvalidOption,
+                          "gpuLayers > 0 needs a GPU: this build of amulet-llm has no GPU backend, or it found no GPU");
     }
     llama_model_params params = llama_model_default_params();
     params.n_gpu_layers = options.gpu_layers;
@@ -49,7 +55,7 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const ModelLoadOptions & options)
     if (llama_model_has_encoder(model.get()) && !llama_model_has_decoder(model.get())) {
         throw EngineError(error_code::kModelLoad, "the model is encoder-only and cannot generate text: " + options.path);
     }
-    return std::make_shared<LoadedModel>(std::move(model), options.chat_template);
+    return std::make_shared<LoadedModel>(std::move(model), options.chat_template, options.gpu_layers);
 }
 
 std::string LoadedModel::description() const {

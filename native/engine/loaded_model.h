@@ -35,13 +35,19 @@ class LoadedModel {
     std::string description() const;
     uint64_t size_bytes() const { return llama_model_size(model_.get()); }
     uint64_t n_params() const { return llama_model_n_params(model_.get()); }
+    /**
+     * True when llama.cpp put the output layer, and so the logits, on a GPU:
+     * it offloads it once gpu_layers exceeds the repeating layers.
+     */
+    bool logits_on_gpu() const { return gpu_layers_ > llama_model_n_layer(model_.get()); }
 
     /** Takes ownership of an already loaded model (use load()). */
-    LoadedModel(ModelHandle model, std::string chat_template_override);
+    LoadedModel(ModelHandle model, std::string chat_template_override, int32_t gpu_layers = 0);
 
   private:
     ModelHandle model_;
     std::string chat_template_;
+    int32_t gpu_layers_;  // as asked for; 0 when llama.cpp has no GPU backend
 };
 
 }  // namespace amulet

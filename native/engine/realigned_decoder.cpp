@@ -10,8 +10,10 @@
 #include <malloc.h>
 #endif
 
+#include "engine/checked_decode.h"
 #include "engine/engine_error.h"
 #include "engine/llama_log.h"
+#include "sampler/realign_math.h"
 
 namespace amulet {
 
@@ -62,6 +64,7 @@ RealignedDecoder::~RealignedDecoder() { free_context(); }
 
 void RealignedDecoder::free_context() {
     const bool had_context = ctx_ != nullptr;
+    detach_backend_samplers();
     chain_.reset();  // the realign sampler points at the context it was made for
     realign_ = nullptr;
     batch_.reset();
@@ -118,6 +121,9 @@ void RealignedDecoder::ensure_context(int32_t n_sequences) {
     params.n_batch = static_cast<uint32_t>(batch_size);
     params.n_ubatch = static_cast<uint32_t>(options_.batch_size);
     params.n_seq_max = static_cast<uint32_t>(n_sequences);
+    // Every decode asks for at most one row per sequence; a backend sampler
+    // is then sized for one (and the dist sampler draws as on the CPU).
+    params.n_outputs_max_per_seq = 1;
     // One KV stream per sequence: a sequence attends only to its own cells, so
     // a batched step computes what a single-sequence step would.
     params.kv_unified = false;
@@ -203,6 +209,7 @@ void RealignedDecoder::begin(const GenerationRequest & request, const std::atomi
     abort_ = abort;
     llama_set_abort_callback(ctx_.get(), abort != nullptr ? abort_requested : nullptr,
                              const_cast<std::atomic<bool> *>(abort));
+    detach_backend_samplers();
     chain_.reset();
     realign_ = nullptr;
     if (plan.realigns) {
@@ -214,8 +221,12 @@ void RealignedDecoder::begin(const GenerationRequest & request, const std::atomi
     }
     chain_ = build_sampler_chain(realign_, request.sampling, model_->n_vocab());
     greedy_ = is_plain_greedy(request.sampling);
-    guidance_scale_ = amulet::guidance_scale(plan.realign);
     capture_logits_ = request.capture_logits;
+    on_backend_ = wants_backend(request, n_sequences);
+    // A capture reads the realigned row, so only then does the chain keep it.
+    if (on_backend_ && !capture_logits_) llama_sampler_chain_add(chain_.get(), token_only_sampler_init());
+    stats_.on_backend = on_backend_;
+    guidance_scale_ = amulet::guidance_scale(plan.realign);
     max_tokens_ = request.max_tokens;
     fault_ = request.fault;
     stats_.sequences = n_sequences;
@@ -236,6 +247,8 @@ void RealignedDecoder::evaluate_prompts(const std::vector<std::vector<llama_toke
     // What the cache holds after a failed or aborted decode of an earlier turn.
     slots_.resync();
     slot_of_ = assign_slots(prompts, slots_.all());
+    // Before the first decode: the last prompt decode samples the first token.
+    if (on_backend_) attach_backend_samplers();
 
     // 1. Each sequence keeps the longest prefix its KV sequence shares with its
     //    prompt, less the last token, whose logits start the generation.
@@ -300,15 +313,7 @@ void RealignedDecoder::evaluate_prompts(const std::vector<std::vector<llama_toke
 }
 
 void RealignedDecoder::decode_batch(const char * stage) {
-    const int32_t status = llama_decode(ctx_.get(), batch_->get());
-    if (status == 0) return;
-    if (status == 2 || aborted()) throw EngineError(error_code::kAborted, "generation was aborted");
-    if (status == 1) {
-        throw EngineError(error_code::kContextFull, std::string("no room left in the context during ") + stage);
-    }
-    const std::string why = take_llama_log_errors();
-    throw EngineError(error_code::kDecode, std::string("llama_decode failed during ") + stage + " (status " +
-                                               std::to_string(status) + ")" + (why.empty() ? "" : ": " + why));
+    checked_decode(ctx_.get(), batch_->get(), stage, abort_, "generation");
 }
 
 void RealignedDecoder::decode_next_token() {
@@ -353,12 +358,71 @@ std::string RealignedDecoder::finish_text() {
     return finish_reason_ == FinishReason::Stop ? rest : std::string();
 }
 
+bool RealignedDecoder::wants_backend(const GenerationRequest & request, int32_t n_sequences) const {
+    if (request.realign_on == RealignOn::Cpu) return false;
+    if (request.realign_on == RealignOn::Auto && !model_->logits_on_gpu()) return false;
+    // The graph combines rows of one micro-batch, so every sequence's row must be in it.
+    if (n_sequences > options_.batch_size) return false;
+    if (realign_ != nullptr && !realign_sampler_backend_capable(realign_)) return false;
+    // A capture reads the realigned row as the sampled logits, which filters would cut down.
+    if (request.capture_logits && !greedy_) return false;
+    return backend_samplable(request.sampling);
+}
+
+void RealignedDecoder::attach_backend_samplers() {
+    if (realign_ != nullptr) realign_sampler_set_sequences(realign_, slot_of_.data(), slot_of_.size());
+    const size_t primary = slot_of_.size() > 1 ? 1 : 0;
+    for (size_t i = 0; i < slot_of_.size(); ++i) {
+        llama_sampler * sampler = chain_.get();
+        if (i != primary) {
+            // Left without a backend sampler, a sequence makes llama.cpp copy
+            // every raw row of the batch to the host: what a capture wants.
+            if (capture_logits_) continue;
+            llama_sampler_chain_params params = llama_sampler_chain_default_params();
+            params.no_perf = true;
+            SamplerHandle companion(llama_sampler_chain_init(params));
+            llama_sampler_chain_add(companion.get(), token_only_sampler_init());
+            sampler = companion.get();
+            companions_.push_back(std::move(companion));
+        }
+        attached_.push_back(slot_of_[i]);
+        if (!llama_set_sampler(ctx_.get(), slot_of_[i], sampler)) {
+            throw EngineError(error_code::kDecode, "llama.cpp cannot run the sampler of sequence " +
+                                                       std::to_string(slot_of_[i]) + " on the backend");
+        }
+    }
+}
+
+void RealignedDecoder::detach_backend_samplers() {
+    // llama.cpp holds the samplers by pointer: they are detached before they are freed.
+    for (const llama_seq_id seq : attached_) llama_set_sampler(ctx_.get(), seq, nullptr);
+    attached_.clear();
+    companions_.clear();
+}
+
 llama_token RealignedDecoder::sample(int32_t primary_row) {
+    if (on_backend_) {
+        const llama_token token = llama_get_sampled_token_ith(ctx_.get(), primary_row);
+        if (token == LLAMA_TOKEN_NULL) throw EngineError(error_code::kDecode, "the backend sampler produced no token");
+        llama_sampler_accept(chain_.get(), token);  // as llama_sampler_sample does: the chain's state follows the token
+        return token;
+    }
     if (!greedy_) return llama_sampler_sample(chain_.get(), ctx_.get(), primary_row);
     if (realign_ != nullptr) return realign_sampler_sample_greedy(realign_);
     const float * logits = llama_get_logits_ith(ctx_.get(), primary_row);
     if (logits == nullptr) throw EngineError(error_code::kDecode, "no logits for the sampled row");
     return greedy_token(logits, static_cast<size_t>(model_->n_vocab()));
+}
+
+std::vector<float> RealignedDecoder::backend_log_probs(int32_t primary_row) const {
+    const auto n_vocab = static_cast<size_t>(model_->n_vocab());
+    const float * logits = llama_get_sampled_logits_ith(ctx_.get(), primary_row);
+    if (logits == nullptr || llama_get_sampled_logits_count_ith(ctx_.get(), primary_row) != n_vocab) {
+        throw EngineError(error_code::kDecode, "the backend sampler returned no realigned row");
+    }
+    std::vector<float> log_probs(n_vocab);
+    log_softmax(logits, n_vocab, log_probs.data());
+    return log_probs;
 }
 
 std::optional<GeneratedToken> RealignedDecoder::next() {
@@ -404,8 +468,12 @@ std::optional<GeneratedToken> RealignedDecoder::next() {
                 const float * logits = llama_get_logits_ith(ctx_.get(), row);
                 generated.captured_rows.emplace_back(logits, logits + n_vocab);
             }
-            const float * log_probs = realign_sampler_last_log_probs(realign_);
-            generated.captured_log_probs.assign(log_probs, log_probs + n_vocab);
+            if (on_backend_) {
+                generated.captured_log_probs = backend_log_probs(primary_row);
+            } else {
+                const float * log_probs = realign_sampler_last_log_probs(realign_);
+                generated.captured_log_probs.assign(log_probs, log_probs + n_vocab);
+            }
         }
     }
     last_token_ = token;

@@ -66,6 +66,17 @@ struct FaultInjection {
     int32_t at_token = 0;
 };
 
+/**
+ * Where the realignment and the sampling after it run. Backend: in the compute
+ * graph, on the device that holds the logits (the realign sampler's
+ * backend path), so no logits row is copied to the host per token. Auto picks
+ * the backend when the logits are on a GPU. The backend path covers the
+ * closed-form methods with greedy or temperature/top-k/top-p/min-p sampling;
+ * amulet-iterative, traces, repetition penalties and more sequences than a
+ * micro-batch holds run on the CPU whatever is asked.
+ */
+enum class RealignOn { Auto, Cpu, Backend };
+
 struct GenerationRequest {
     std::string system_prompt;
     std::vector<ChatMessage> turns;  // the conversation after the system prompt, ending with the user's message
@@ -75,6 +86,7 @@ struct GenerationRequest {
     int32_t max_tokens = 256;
     bool trace = false;
     bool capture_logits = false;  // diagnostic: copy the raw rows and the realigned log-probs per token
+    RealignOn realign_on = RealignOn::Auto;
     ContextOverflow overflow = ContextOverflow::Error;
     FaultInjection fault;
 };
@@ -109,6 +121,7 @@ struct GenerationStats {
     double prompt_ms = 0;
     double generation_ms = 0;  // from the end of prompt evaluation to the last sampled token
     double sampler_us = 0;     // total time in the sampler chain
+    bool on_backend = false;   // realigned and sampled in the compute graph (RealignOn)
 };
 
 class RealignedDecoder {
@@ -148,7 +161,11 @@ class RealignedDecoder {
     void evaluate_prompts(const std::vector<std::vector<llama_token>> & prompts);
     void decode_batch(const char * stage);
     void decode_next_token();
+    bool wants_backend(const GenerationRequest & request, int32_t n_sequences) const;
+    void attach_backend_samplers();
+    void detach_backend_samplers();
     llama_token sample(int32_t primary_row);
+    std::vector<float> backend_log_probs(int32_t primary_row) const;
     void inject_fault();
     bool aborted() const { return abort_ != nullptr && abort_->load(std::memory_order_relaxed); }
 
@@ -163,6 +180,11 @@ class RealignedDecoder {
     SamplerHandle chain_;
     llama_sampler * realign_ = nullptr;  // owned by chain_
     bool greedy_ = false;                // chain_ is plain greedy: sample() skips building candidates
+    // Backend sampling: chain_ is attached to the primary sequence and the
+    // chains in companions_ to the others, which only the realignment reads.
+    bool on_backend_ = false;
+    std::vector<SamplerHandle> companions_;
+    std::vector<llama_seq_id> attached_;  // sequences with a sampler attached to ctx_
     const std::atomic<bool> * abort_ = nullptr;
     std::vector<llama_seq_id> slot_of_;  // KV sequence of each of this generation's sequences
     std::vector<int32_t> rows_;          // output row of each sequence in the last decode

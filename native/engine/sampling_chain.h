@@ -28,6 +28,13 @@ struct SamplingParams {
  */
 bool is_plain_greedy(const SamplingParams & params);
 
+/**
+ * True when every link the chain adds for `params` runs in llama.cpp's
+ * compute graph: greedy, or temperature with top-k/top-p/min-p. Penalties
+ * keep the token history on the host, so they stay on the CPU path.
+ */
+bool backend_samplable(const SamplingParams & params);
+
 /** Builds the chain; takes ownership of `first` (may be null). */
 SamplerHandle build_sampler_chain(llama_sampler * first, const SamplingParams & params, int32_t n_vocab);
 

@@ -109,6 +109,11 @@ float log_sum_exp(const float * z, size_t n) {
     return m + static_cast<float>(std::log(sum));
 }
 
+void log_softmax(const float * z, size_t n, float * out) {
+    const float lse = log_sum_exp(z, n);
+    for (size_t i = 0; i < n; ++i) out[i] = std::isfinite(z[i]) ? z[i] - lse : -INFINITY;
+}
+
 int32_t arg_max(const float * z, size_t n) {
     // The first block that holds the max, by vectorised block maxima; then
     // the first entry equal to it inside that block.

@@ -16,6 +16,9 @@ namespace amulet {
 /** log(sum(exp(z))) over the finite entries of z; -inf when there are none. */
 float log_sum_exp(const float * z, size_t n);
 
+/** out[i] = z[i] - log_sum_exp(z), or -inf where z[i] is not finite (out may be z). */
+void log_softmax(const float * z, size_t n, float * out);
+
 /** Index of the largest finite entry (first on ties); -1 when there is none. */
 int32_t arg_max(const float * z, size_t n);
 

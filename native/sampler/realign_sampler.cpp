@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "ggml.h"
 #include "sampler/realign_math.h"
 
 namespace amulet {
@@ -32,6 +33,7 @@ struct RealignSampler {
         coef[0] = static_cast<float>(base_coef);
         const size_t n_rows = coef.size();
         rows.assign(n_rows, 0);
+        seqs.assign(n_rows, -1);
         row_logits.assign(n_rows, nullptr);
         row_lse.assign(n_rows, 0.0f);
         realigned.resize(n_vocab);
@@ -47,6 +49,9 @@ struct RealignSampler {
     const bool trace_enabled;
     const size_t n_vocab;
     std::vector<float> coef;  // [c_base, c_1 .. c_n], c_base = 1 - sum c_j
+
+    // The KV sequence of each row: how the backend path finds the rows in the graph.
+    std::vector<llama_seq_id> seqs;
 
     // Per-decode inputs and reused scratch: the per-token path never allocates.
     std::vector<int32_t> rows;
@@ -121,6 +126,35 @@ struct RealignSampler {
         return greedy_token(realigned.data(), n_vocab);
     }
 
+    // The literal loop has no ggml form and the trace reads the rows on the host.
+    bool backend_capable() const { return params.method != RealignMethod::AmuletIterative && !trace_enabled; }
+
+    // The output row of `seq` in the graph being built, or the sampler's own
+    // row when the graph has none: the probe graph that sizes a chain, a
+    // reserve graph, or a graph in which this sequence has no output. Those
+    // graphs never deliver the result, but they must have the same nodes.
+    static ggml_tensor * row_of(ggml_context * ctx, const llama_sampler_data & data, llama_seq_id seq) {
+        if (data.logits_all == nullptr || seq < 0 || seq >= data.n_seq_rows || data.seq_rows[seq] < 0) {
+            return data.logits;
+        }
+        const size_t offset = static_cast<size_t>(data.seq_rows[seq]) * data.logits_all->nb[1];
+        return ggml_view_1d(ctx, data.logits_all, data.logits_all->ne[0], offset);
+    }
+
+    // sum_k c_k z_k: the closed form on raw logits. It differs from the CPU
+    // path's sum_k c_k (z_k - lse_k) by a constant per token, which neither
+    // the argmax nor a softmax sees, so the graph skips the k reductions.
+    void backend_apply(ggml_context * ctx, llama_sampler_data * data) const {
+        if (params.method == RealignMethod::BatchCeiling) return;  // the first preference's own row
+        ggml_tensor * combined = nullptr;
+        for (size_t k = 0; k < seqs.size(); ++k) {
+            ggml_tensor * term = ggml_scale(ctx, row_of(ctx, *data, seqs[k]), coef[k]);
+            combined = combined == nullptr ? term : ggml_add(ctx, combined, term);
+        }
+        ggml_set_name(combined, "amulet_realigned");
+        data->logits = combined;
+    }
+
     void apply(llama_token_data_array * cur_p) {
         normalised_valid = false;
         if (params.method == RealignMethod::BatchCeiling) return;  // the preference row, as sampled
@@ -145,6 +179,15 @@ void realign_free(llama_sampler * smpl) {
     std::unique_ptr<RealignSampler> owned(static_cast<RealignSampler *>(smpl->ctx));
 }
 
+bool realign_backend_init(llama_sampler * smpl, ggml_backend_buffer_type_t /*buft*/, uint32_t /*n_outputs_max_per_seq*/) {
+    // Views, scale and add: every ggml backend has them, so only the method decides.
+    return state_of(smpl).backend_capable();
+}
+
+void realign_backend_apply(llama_sampler * smpl, ggml_context * ctx, ggml_cgraph * /*gf*/, llama_sampler_data * data) {
+    state_of(smpl).backend_apply(ctx, data);
+}
+
 llama_sampler_i realign_sampler_iface = {
     /* .name              = */ realign_name,
     /* .accept            = */ nullptr,
@@ -152,9 +195,9 @@ llama_sampler_i realign_sampler_iface = {
     /* .reset             = */ nullptr,
     /* .clone             = */ realign_clone,
     /* .free              = */ realign_free,
-    /* .backend_init      = */ nullptr,
+    /* .backend_init      = */ realign_backend_init,
     /* .backend_accept    = */ nullptr,
-    /* .backend_apply     = */ nullptr,
+    /* .backend_apply     = */ realign_backend_apply,
     /* .backend_set_input = */ nullptr,
     /* .backend_reset     = */ nullptr,
     /* .copy_state        = */ nullptr,
@@ -164,8 +207,42 @@ llama_sampler * realign_clone(const llama_sampler * smpl) {
     const RealignSampler & source = state_of(smpl);
     llama_sampler * copy = realign_sampler_init(source.ctx, source.params, source.trace_enabled);
     state_of(copy).rows = source.rows;
+    state_of(copy).seqs = source.seqs;
     return copy;
 }
+
+// The token-only link (see token_only_sampler_init): stateless.
+const char * token_only_name(const llama_sampler * /*smpl*/) { return "amulet-token-only"; }
+
+void token_only_apply(llama_sampler * /*smpl*/, llama_token_data_array * /*cur_p*/) {}
+
+llama_sampler * token_only_clone(const llama_sampler * /*smpl*/) { return token_only_sampler_init(); }
+
+bool token_only_backend_init(llama_sampler * /*smpl*/, ggml_backend_buffer_type_t /*buft*/, uint32_t /*n_outputs*/) {
+    return true;
+}
+
+void token_only_backend_apply(llama_sampler * /*smpl*/, ggml_context * /*ctx*/, ggml_cgraph * /*gf*/,
+                              llama_sampler_data * data) {
+    data->logits = nullptr;
+    data->probs = nullptr;
+    data->candidates = nullptr;
+}
+
+llama_sampler_i token_only_sampler_iface = {
+    /* .name              = */ token_only_name,
+    /* .accept            = */ nullptr,
+    /* .apply             = */ token_only_apply,
+    /* .reset             = */ nullptr,
+    /* .clone             = */ token_only_clone,
+    /* .free              = */ nullptr,
+    /* .backend_init      = */ token_only_backend_init,
+    /* .backend_accept    = */ nullptr,
+    /* .backend_apply     = */ token_only_backend_apply,
+    /* .backend_set_input = */ nullptr,
+    /* .backend_reset     = */ nullptr,
+    /* .copy_state        = */ nullptr,
+};
 
 }  // namespace
 
@@ -179,6 +256,16 @@ void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t
     if (n_rows != state.rows.size()) throw std::logic_error("realign sampler: wrong number of output rows");
     state.rows.assign(rows, rows + n_rows);
 }
+
+void realign_sampler_set_sequences(llama_sampler * smpl, const llama_seq_id * seqs, size_t n_seqs) {
+    RealignSampler & state = state_of(smpl);
+    if (n_seqs != state.seqs.size()) throw std::logic_error("realign sampler: wrong number of sequences");
+    state.seqs.assign(seqs, seqs + n_seqs);
+}
+
+bool realign_sampler_backend_capable(const llama_sampler * smpl) { return state_of(smpl).backend_capable(); }
+
+llama_sampler * token_only_sampler_init() { return llama_sampler_init(&token_only_sampler_iface, nullptr); }
 
 llama_token greedy_token(const float * row, size_t n_vocab) {
     // llama.cpp's greedy sampler keeps candidate 0 unless a later one is
@@ -200,11 +287,8 @@ const float * realign_sampler_last_log_probs(llama_sampler * smpl) {
             source = llama_get_logits_ith(state.ctx, state.rows[1]);
             if (source == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
         }
-        const float lse = log_sum_exp(source, state.n_vocab);
         state.normalised.resize(state.n_vocab);
-        for (size_t i = 0; i < state.n_vocab; ++i) {
-            state.normalised[i] = std::isfinite(source[i]) ? source[i] - lse : -INFINITY;
-        }
+        log_softmax(source, state.n_vocab, state.normalised.data());
         state.normalised_valid = true;
     }
     return state.normalised.data();

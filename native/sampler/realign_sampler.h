@@ -4,6 +4,13 @@
 // context, and writes the realigned log-probabilities into the candidates, by
 // token id. The user's sampling (greedy, temperature, top-k/p, ...) follows it
 // in the chain.
+//
+// It also has llama.cpp's backend-sampling path: attached to the first
+// preference sequence with llama_set_sampler, it adds the combination of the
+// rows to the compute graph (vendor/patches/0002 hands it the other
+// sequences' rows), on whichever backend holds the logits, and the chain's
+// greedy or dist link samples there too. Closed-form methods only (amulet,
+// la, pref, batch-ceiling), without a trace.
 #pragma once
 
 #include <cstddef>
@@ -45,6 +52,26 @@ void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t
  * ...) use llama_sampler_sample. Throws std::runtime_error if a row is missing.
  */
 llama_token realign_sampler_sample_greedy(llama_sampler * smpl);
+
+/**
+ * The KV sequence of each row, in the order of realign_sampler_set_rows (base
+ * first): the backend path finds the rows in the graph by sequence.
+ */
+void realign_sampler_set_sequences(llama_sampler * smpl, const llama_seq_id * seqs, size_t n_seqs);
+
+/** True when the sampler can run in the compute graph: a closed-form method and no trace. */
+bool realign_sampler_backend_capable(const llama_sampler * smpl);
+
+/**
+ * A backend-only chain link that drops the logits, probabilities and
+ * candidates of a backend sampler, keeping only its sampled token, so that
+ * llama.cpp copies no vocabulary-sized row to the host for it. Last in a
+ * backend chain, it leaves the token; alone in the chain of a sequence whose
+ * row only the realignment reads (the base), it leaves nothing, where no
+ * backend sampler at all would make llama.cpp copy every raw row of the
+ * batch. Its CPU apply does nothing.
+ */
+llama_sampler * token_only_sampler_init();
 
 /** The token llama_sampler_init_greedy() picks from a row of n_vocab logits. */
 llama_token greedy_token(const float * row, size_t n_vocab);

@@ -27,9 +27,12 @@ export const testModels: readonly TestModel[] = [
  */
 export const testThreads = Number(process.env.AMULET_TEST_THREADS ?? availableParallelism());
 
+/** Layers to offload (AMULET_TEST_GPU_LAYERS, default 0): bench/gpu-check.sh runs tests on a GPU with it. */
+export const testGpuLayers = Number(process.env.AMULET_TEST_GPU_LAYERS ?? 0);
+
 export async function loadTestModel(model: TestModel): Promise<Model> {
   const path = await ensureFixtureModel(model.name);
-  return loadModel({ path, chatTemplate: model.chatTemplate });
+  return loadModel({ path, chatTemplate: model.chatTemplate, gpuLayers: testGpuLayers });
 }
 
 /** The paper's preference sentence for an adjective. */

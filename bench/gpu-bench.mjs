@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Tokens/s of amulet vs plain decoding with every layer offloaded to the GPU
+// (run by bench/gpu-check.sh): for each fixture model, plain decoding of the
+// preference prompt (one sequence), and amulet (base + preference in one
+// batch) with the realignment in the compute graph and on the host. Greedy,
+// the same questions for each, one warm-up prompt first. Writes JSON to --out.
+//
+//   node bench/gpu-bench.mjs [--out file.json] [--max-tokens 128] [--gpu-layers 999]
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { loadModel, nativeBinding } = { ...require('../dist/lib/index.js'), ...require('../dist/lib/binding.js') };
+const { ensureFixtureModel } = require('../dist/lib/fixtures.js');
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const out = option('--out', 'bench/results/gpu-bench.json');
+const maxTokens = Number(option('--max-tokens', '128'));
+const gpuLayers = Number(option('--gpu-layers', '999'));
+
+// 'verbose' keeps the answers going to maxTokens, so every method decodes about as many tokens.
+const preference = 'Your answer should be verbose as much as possible.';
+const questions = [
+  'How do I boil an egg?',
+  'What should I pack for a weekend of hiking?',
+  'Explain how vaccines train the immune system.',
+];
+const methods = [
+  { label: 'plain (preference prompt, 1 sequence)', options: { method: 'pref', realignOn: 'cpu' } },
+  { label: 'amulet, realigned in the graph', options: { method: 'amulet', realignOn: 'backend' } },
+  { label: 'amulet, realigned on the host', options: { method: 'amulet', realignOn: 'cpu' } },
+];
+const models = [
+  { name: 'smollm2-135m-instruct' },
+  { name: 'gemma3-270m', chatTemplate: 'gemma' },
+];
+
+const report = { system: nativeBinding().systemInfo().system, gpuLayers, maxTokens, questions, results: [] };
+for (const { name, chatTemplate } of models) {
+  const model = await loadModel({ path: await ensureFixtureModel(name), chatTemplate, gpuLayers });
+  try {
+    for (const { label, options } of methods) {
+      let tokens = 0;
+      let ms = 0;
+      const where = new Set();
+      for (const [i, question] of [questions[0], ...questions].entries()) {
+        const session = model.createSession({ preferences: [preference], contextSize: 1024 });
+        const result = await session.prompt(question, { maxTokens, ...options });
+        await session.dispose();
+        where.add(result.realignedOn);
+        if (i === 0) continue; // warm-up: CUDA graphs and kernels are set up on the first prompt
+        tokens += result.tokenCount;
+        ms += result.tokenCount / result.tokensPerSecond * 1000;
+      }
+      const entry = { model: name, method: label, tokens, tokensPerSecond: tokens / (ms / 1000), realignedOn: [...where] };
+      report.results.push(entry);
+      console.log(`${name.padEnd(22)} ${label.padEnd(40)} ${entry.tokensPerSecond.toFixed(1).padStart(8)} tok/s (${tokens} tokens, ${entry.realignedOn})`);
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

@@ -1,0 +1,116 @@
+/**
+ * Beam search over the preference prompt: the paper's "BS" baseline (16
+ * beams), run by the addon on a context of its own (see
+ * native/engine/beam_search.h), off the JavaScript thread.
+ *
+ * @packageDocumentation
+ */
+import type { NativeBinding, NativeModel } from './binding';
+import { AmuletError } from './errors';
+import {
+  defaults,
+  integerOption,
+  numberOption,
+  objectOption,
+  resolvePreferences,
+  stringOption,
+  type PreferenceInput,
+} from './options';
+
+/** Options of {@link Model.beamSearch}. */
+export interface BeamSearchOptions {
+  /** The system prompt (default "You are a helpful assistant."); the preference texts are appended to it, as `pref` does. */
+  systemPrompt?: string;
+  /** Preferences whose texts join the system prompt; weights must not be negative (they are not used otherwise). */
+  preferences?: readonly PreferenceInput[];
+  /** Beams, 1 to 128 (default 16, the paper's setting). One beam is greedy decoding. */
+  beams?: number;
+  /** Most tokens to generate (default 256). */
+  maxTokens?: number;
+  /**
+   * Hypotheses are ranked by summed log-probability / length^lengthPenalty
+   * (default 1: the mean log-probability per token; 0: the raw sum, which
+   * favours short answers). Finite, >= 0.
+   */
+  lengthPenalty?: number;
+  /** Stops the search between two steps; the promise then rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal;
+  /** CPU threads (default: one per hardware thread). */
+  threads?: number;
+  /** Tokens per prompt-evaluation batch (default 512). */
+  batchSize?: number;
+}
+
+/** The best hypothesis of a beam search. */
+export interface BeamSearchResult {
+  /** The answer. */
+  text: string;
+  /** Its tokens (without the end-of-generation token). */
+  tokens: number[];
+  tokenCount: number;
+  /** Summed natural-log probability of the tokens (and of the end-of-generation token when it stopped). */
+  sumLogProb: number;
+  /** The ranking score: sumLogProb / length^lengthPenalty. */
+  score: number;
+  /** `stop` when the answer ended with an end-of-generation token, `maxTokens` when it was cut. */
+  finishReason: 'stop' | 'maxTokens';
+  beams: number;
+  promptTokenCount: number;
+  /** Tokens decoded after the prompt, summed over the beams: the work the search did. */
+  decodedTokenCount: number;
+  /** Answer tokens per second of generation (comparable with {@link GenerationResult.tokensPerSecond}). */
+  tokensPerSecond: number;
+  promptEvaluationMs: number;
+  generationMs: number;
+}
+
+/** Runs one beam search on `model`. Invalid options throw `ERR_INVALID_OPTION` at once. @internal */
+export function runBeamSearch(
+  binding: NativeBinding,
+  model: NativeModel,
+  question: string,
+  options: BeamSearchOptions,
+): Promise<BeamSearchResult> {
+  if (typeof question !== 'string') throw new AmuletError('ERR_INVALID_OPTION', 'the prompt text must be a string');
+  const settings = objectOption('options', options);
+  const systemPrompt = stringOption('systemPrompt', settings.systemPrompt, defaults.systemPrompt);
+  const preferences = resolvePreferences(settings.preferences);
+  if (preferences.some((preference) => preference.weight < 0)) {
+    throw new AmuletError('ERR_INVALID_OPTION', 'beam search runs on the preference prompt, so it cannot follow a negative weight');
+  }
+  const beams = integerOption('beams', settings.beams, 16, 1, 128);
+  const maxTokens = integerOption('maxTokens', settings.maxTokens, defaults.maxTokens, 1, 1 << 16);
+  const lengthPenalty = numberOption('lengthPenalty', settings.lengthPenalty, 1, (n) => n >= 0, 'a finite number >= 0');
+  const threads = integerOption('threads', settings.threads, 0, 0, 1024);
+  const batchSize = integerOption('batchSize', settings.batchSize, defaults.batchSize, 8, 1 << 16);
+  const signal = settings.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
+  }
+  if (signal?.aborted) return Promise.reject(new AmuletError('ERR_ABORTED', 'the beam search was aborted'));
+  // The same joining as the decoder's `pref` sequence, and the same NUL handling as Session.prompt.
+  const clean = (value: string): string => value.replaceAll('\u0000', '\uFFFD');
+  const fullSystemPrompt = [systemPrompt, ...preferences.map((preference) => preference.text)]
+    .filter((part) => part !== '').join(' ');
+  const handle = binding.beamSearch(model, {
+    systemPrompt: clean(fullSystemPrompt),
+    turns: [{ role: 'user', content: clean(question) }],
+    beams, maxTokens, lengthPenalty, threads, batchSize,
+  });
+  const onAbort = (): void => handle.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return handle.promise.then((native) => ({
+    text: native.text,
+    tokens: native.tokens,
+    tokenCount: native.tokens.length,
+    sumLogProb: native.sumLogProb,
+    score: native.score,
+    finishReason: native.stopped ? 'stop' as const : 'maxTokens' as const,
+    beams,
+    promptTokenCount: native.promptTokens,
+    decodedTokenCount: native.decodedTokens,
+    tokensPerSecond: native.generationMs > 0 ? (native.tokens.length * 1000) / native.generationMs : 0,
+    promptEvaluationMs: native.promptMs,
+    generationMs: native.generationMs,
+  })).finally(() => signal?.removeEventListener('abort', onAbort));
+}

@@ -1,0 +1,185 @@
+/**
+ * Produces the planned answers on one model and stores each as a
+ * {@link ResponseRecord} as soon as it is done, skipping those the store
+ * already has.
+ *
+ * @packageDocumentation
+ */
+import type { Model } from '../model';
+import type { Session } from '../session';
+import type { RealignMethod } from '../options';
+import { measureAll, type ProxyName } from './proxies/index';
+import type { EvalJob, EvalMethod } from './plan';
+import type { JsonlStore } from './store';
+
+/** The settings every answer of a run is produced with (recorded with each answer). */
+export interface EvalParameters {
+  systemPrompt: string;
+  maxTokens: number;
+  alpha: number;
+  lambda: number;
+  eta: number;
+  iterations: number;
+  ratio: number;
+  beams: number;
+  lengthPenalty: number;
+}
+
+/** A stretch of an `amulet` answer's text, marked where Amulet's token differed from the preference prompt's top token. */
+export interface TextSegment {
+  text: string;
+  differs: boolean;
+}
+
+/** One line of responses.jsonl. */
+export interface ResponseRecord {
+  key: string;
+  questionSet: string;
+  questionIndex: number;
+  question: string;
+  /** The preference's name; null for `base`. */
+  preference: string | null;
+  preferenceText: string | null;
+  method: EvalMethod;
+  parameters: EvalParameters;
+  response: string;
+  tokens: number;
+  finishReason: string;
+  timing: { totalMs: number; promptMs: number; tokensPerSecond: number };
+  proxies: Record<ProxyName, number>;
+  /** `amulet` only: the answer split where realignment picked another token than the preference prompt would. */
+  segments?: TextSegment[];
+}
+
+/** Progress of a run, after each answer. */
+export interface RunProgress {
+  done: number;
+  total: number;
+  /** Answers produced by this process (not read back from an earlier run). */
+  producedNow: number;
+  /** Milliseconds this process has spent producing them. */
+  elapsedMs: number;
+  last: ResponseRecord;
+}
+
+/** What {@link runJobs} needs besides the jobs. */
+export interface RunOptions {
+  parameters: EvalParameters;
+  threads?: number;
+  contextSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: RunProgress) => void;
+}
+
+/** Joins neighbouring chunks with the same mark, so a record stores a few segments rather than one per token. */
+function appendSegment(segments: TextSegment[], text: string, differs: boolean): void {
+  const last = segments.at(-1);
+  if (last && last.differs === differs) last.text += text;
+  else if (text !== '') segments.push({ text, differs });
+}
+
+async function answerWithSession(session: Session, job: EvalJob, options: RunOptions): Promise<Omit<ResponseRecord,
+  'key' | 'questionSet' | 'questionIndex' | 'question' | 'preference' | 'preferenceText' | 'method' | 'parameters' | 'proxies'>> {
+  const { parameters } = options;
+  const started = performance.now();
+  session.clearHistory();
+  const traced = job.method === 'amulet';
+  const stream = session.prompt(job.question.question, {
+    method: job.method as RealignMethod,
+    preferences: job.preference ? [job.preference.text] : [],
+    maxTokens: parameters.maxTokens,
+    trace: traced,
+    signal: options.signal,
+  });
+  const segments: TextSegment[] = [];
+  for await (const chunk of stream) {
+    if (traced) {
+      const differs = (chunk.traces ?? []).some((trace) => trace.realignedToken !== trace.preferenceToken);
+      appendSegment(segments, chunk.text, differs);
+    }
+  }
+  const result = await stream.result;
+  return {
+    response: result.text,
+    tokens: result.tokenCount,
+    finishReason: result.finishReason,
+    timing: {
+      totalMs: performance.now() - started,
+      promptMs: result.promptEvaluationMs,
+      tokensPerSecond: result.tokensPerSecond,
+    },
+    ...(traced && { segments }),
+  };
+}
+
+/**
+ * Produces every job the store lacks, in order, appending each record as it
+ * is done. Rejects with `ERR_ABORTED` when `signal` fires; what was stored
+ * stays, and a later call continues from there.
+ */
+export async function runJobs(
+  model: Model,
+  jobs: readonly EvalJob[],
+  store: JsonlStore<ResponseRecord>,
+  options: RunOptions,
+): Promise<void> {
+  const { parameters } = options;
+  const session = model.createSession({
+    systemPrompt: parameters.systemPrompt,
+    alpha: parameters.alpha,
+    lambda: parameters.lambda,
+    eta: parameters.eta,
+    iterations: parameters.iterations,
+    ratio: parameters.ratio,
+    threads: options.threads,
+    contextSize: options.contextSize,
+  });
+  const start = performance.now();
+  let done = jobs.filter((job) => store.has(job.key)).length;
+  let producedNow = 0;
+  try {
+    for (const job of jobs) {
+      if (store.has(job.key)) continue;
+      let answer;
+      if (job.method === 'beam') {
+        const started = performance.now();
+        const result = await model.beamSearch(job.question.question, {
+          systemPrompt: parameters.systemPrompt,
+          preferences: job.preference ? [job.preference.text] : [],
+          beams: parameters.beams,
+          lengthPenalty: parameters.lengthPenalty,
+          maxTokens: parameters.maxTokens,
+          threads: options.threads,
+          signal: options.signal,
+        });
+        answer = {
+          response: result.text,
+          tokens: result.tokenCount,
+          finishReason: result.finishReason,
+          timing: { totalMs: performance.now() - started, promptMs: result.promptEvaluationMs,
+            tokensPerSecond: result.tokensPerSecond },
+        };
+      } else {
+        answer = await answerWithSession(session, job, options);
+      }
+      const record: ResponseRecord = {
+        key: job.key,
+        questionSet: job.question.set,
+        questionIndex: job.question.index,
+        question: job.question.question,
+        preference: job.preference?.name ?? null,
+        preferenceText: job.preference?.text ?? null,
+        method: job.method,
+        parameters,
+        ...answer,
+        proxies: measureAll(answer.response),
+      };
+      store.append(record);
+      done += 1;
+      producedNow += 1;
+      options.onProgress?.({ done, total: jobs.length, producedNow, elapsedMs: performance.now() - start, last: record });
+    }
+  } finally {
+    await session.dispose();
+  }
+}

@@ -1,0 +1,102 @@
+#include "addon/addon_beam_search.h"
+
+#include <atomic>
+#include <memory>
+
+#include "addon/addon_errors.h"
+#include "addon/addon_model.h"
+#include "engine/beam_search.h"
+#include "engine/engine_error.h"
+
+namespace amulet {
+
+namespace {
+
+class BeamSearchWorker : public Napi::AsyncWorker {
+  public:
+    BeamSearchWorker(Napi::Env env, std::shared_ptr<LoadedModel> model, BeamSearchRequest request,
+                     std::shared_ptr<std::atomic<bool>> abort)
+        : Napi::AsyncWorker(env, "amulet:beamSearch"), deferred_(Napi::Promise::Deferred::New(env)),
+          search_(std::move(model), std::move(request)), abort_(std::move(abort)) {}
+
+    Napi::Promise promise() const { return deferred_.Promise(); }
+
+  protected:
+    void Execute() override {
+        try {
+            result_ = search_.run(abort_.get());
+        } catch (...) {
+            error_ = describe_current_exception();
+        }
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (error_.is_set()) {
+            deferred_.Reject(make_error(env, error_.code.c_str(), error_.message).Value());
+            return;
+        }
+        Napi::Object object = Napi::Object::New(env);
+        object.Set("text", result_.text);
+        Napi::Array tokens = Napi::Array::New(env, result_.tokens.size());
+        for (uint32_t i = 0; i < result_.tokens.size(); ++i) tokens.Set(i, result_.tokens[i]);
+        object.Set("tokens", tokens);
+        object.Set("sumLogProb", result_.sum_log_prob);
+        object.Set("score", result_.score);
+        object.Set("stopped", result_.stopped);
+        object.Set("promptTokens", result_.prompt_tokens);
+        object.Set("decodedTokens", result_.decoded_tokens);
+        object.Set("promptMs", result_.prompt_ms);
+        object.Set("generationMs", result_.generation_ms);
+        deferred_.Resolve(object);
+    }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    BeamSearch search_;
+    std::shared_ptr<std::atomic<bool>> abort_;
+    BeamSearchResult result_;
+    ErrorInfo error_;
+};
+
+std::string text(const Napi::Object & object, const char * key) {
+    return object.Get(key).As<Napi::String>().Utf8Value();
+}
+int32_t integer(const Napi::Object & object, const char * key) {
+    return object.Get(key).As<Napi::Number>().Int32Value();
+}
+
+// lib/beam-search.ts has validated every field; this only converts.
+BeamSearchRequest parse_request(const Napi::Object & request) {
+    BeamSearchRequest parsed;
+    parsed.system_prompt = text(request, "systemPrompt");
+    const Napi::Array turns = request.Get("turns").As<Napi::Array>();
+    for (uint32_t i = 0; i < turns.Length(); ++i) {
+        const Napi::Object turn = turns.Get(i).As<Napi::Object>();
+        parsed.turns.push_back({text(turn, "role"), text(turn, "content")});
+    }
+    parsed.beams = integer(request, "beams");
+    parsed.max_tokens = integer(request, "maxTokens");
+    parsed.length_penalty = request.Get("lengthPenalty").As<Napi::Number>().DoubleValue();
+    parsed.threads = integer(request, "threads");
+    parsed.batch_size = integer(request, "batchSize");
+    return parsed;
+}
+
+}  // namespace
+
+Napi::Value BeamSearchStart(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const AddonModel * model = AddonModel::Unwrap(info[0].As<Napi::Object>());
+    const std::shared_ptr<LoadedModel> & loaded = model->model(env);
+    auto abort = std::make_shared<std::atomic<bool>>(false);
+    // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
+    auto * worker = new BeamSearchWorker(env, loaded, parse_request(info[1].As<Napi::Object>()), abort);
+    worker->Queue();
+    Napi::Object handle = Napi::Object::New(env);
+    handle.Set("promise", worker->promise());
+    handle.Set("abort", Napi::Function::New(env, [abort](const Napi::CallbackInfo &) { abort->store(true); }, "abort"));
+    return handle;
+}
+
+}  // namespace amulet

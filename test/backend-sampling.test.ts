@@ -1,0 +1,221 @@
+/**
+ * The realignment in llama.cpp's compute graph (`realignOn: 'backend'`, the
+ * realign sampler's backend path over vendor/patches/0002) against the host
+ * path (`realignOn: 'cpu'`), forced onto the CPU backend so that it runs
+ * without a GPU: the same greedy tokens, and realigned log-probabilities
+ * within the oracle test's tolerance. Also: what falls back to the host, the
+ * sampler attachments across turns, and the gpuLayers and realignOn options.
+ */
+import { nativeBinding } from '../lib/binding';
+import { ensureFixtureModel } from '../lib/fixtures';
+import {
+  AmuletError,
+  loadModel,
+  type GenerationResult,
+  type Model,
+  type PromptOptions,
+  type Session,
+} from '../lib/index';
+import { loadTestModel, paperPreference, testGpuLayers, testModels, testThreads } from './support/models';
+
+/** As test/oracle.test.ts: float32 rows and float32 combines, compared above a floor. */
+const LOG_PROB_TOLERANCE = 1e-4;
+const LOG_PROB_FLOOR = -30;
+/** The issue asks for 64 tokens or more of identical greedy tokens (amulet); the other methods check fewer. */
+const TOKENS = 64;
+const SHORT = 32;
+
+const question = 'Explain in detail how a refrigerator keeps food cold, step by step.';
+const concise = paperPreference('concise');
+const verbose = paperPreference('verbose');
+
+interface Run {
+  tokens: number[];
+  logProbs: Float32Array[];
+  result: GenerationResult;
+}
+
+async function generate(model: Model, options: PromptOptions, maxTokens = TOKENS): Promise<Run> {
+  const session = model.createSession({ threads: testThreads });
+  try {
+    return await prompt(session, question, options, maxTokens);
+  } finally {
+    await session.dispose();
+  }
+}
+
+async function prompt(session: Session, text: string, options: PromptOptions, maxTokens: number): Promise<Run> {
+  const run: Run = { tokens: [], logProbs: [], result: undefined as unknown as GenerationResult };
+  const stream = session.prompt(text, { maxTokens, ...options });
+  for await (const chunk of stream) {
+    for (const capture of chunk.captures ?? []) {
+      run.tokens.push(capture.token);
+      run.logProbs.push(capture.realignedLogProbs);
+    }
+  }
+  run.result = await stream;
+  return run;
+}
+
+/** max |a - b| over the entries where the host path's log-prob is above the floor. */
+function maxLogProbDiff(host: Float32Array, backend: Float32Array): number {
+  let worst = 0;
+  for (let v = 0; v < host.length; v++) {
+    if (!(host[v] > LOG_PROB_FLOOR)) continue;
+    const d = host[v] > backend[v] ? host[v] - backend[v] : backend[v] - host[v];
+    if (!(d <= worst)) worst = d; // NaN is kept as the worst
+  }
+  return worst;
+}
+
+describe.each(testModels)('backend realignment vs the host path on $name', (testModel) => {
+  let model: Model;
+  const summary: string[] = [];
+
+  beforeAll(async () => {
+    model = await loadTestModel(testModel);
+  });
+  afterAll(async () => {
+    await model?.dispose();
+    console.log(`${testModel.name}: backend vs host realignment\n${summary.join('\n')}`);
+  });
+
+  /** Captures both paths and compares every position. */
+  async function compareCaptured(label: string, options: PromptOptions, maxTokens: number): Promise<Run> {
+    const host = await generate(model, { ...options, realignOn: 'cpu', captureLogits: true }, maxTokens);
+    const backend = await generate(model, { ...options, realignOn: 'backend', captureLogits: true }, maxTokens);
+    expect(host.result.realignedOn).toBe('cpu');
+    expect(backend.result.realignedOn).toBe('backend');
+    expect(backend.tokens).toEqual(host.tokens);
+    let worst = 0;
+    for (let p = 0; p < host.logProbs.length; p++) worst = Math.max(worst, maxLogProbDiff(host.logProbs[p], backend.logProbs[p]));
+    summary.push(`  ${label}: ${host.tokens.length} identical tokens, max |log-prob diff| ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(LOG_PROB_TOLERANCE);
+    return host;
+  }
+
+  it('amulet: the same 64 greedy tokens and log-probs within 1e-4; the production path agrees', async () => {
+    const options: PromptOptions = { method: 'amulet', preferences: [verbose] };
+    const host = await compareCaptured('amulet', options, TOKENS);
+    expect(host.tokens.length).toBeGreaterThanOrEqual(TOKENS);
+    // Without a capture the base row stays on the device and only the token comes back.
+    const backend = await generate(model, { ...options, realignOn: 'backend' });
+    expect(backend.result.realignedOn).toBe('backend');
+    expect(backend.result.text).toBe(host.result.text);
+    expect(backend.result.tokenCount).toBe(host.tokens.length);
+  });
+
+  it('amulet with two weighted preferences (three sequences) agrees', async () => {
+    const preferences = [{ text: verbose, weight: 1 }, { text: concise, weight: -0.5 }];
+    const host = await compareCaptured('amulet, weights [1, -0.5]', { method: 'amulet', preferences }, SHORT);
+    const backend = await generate(model, { method: 'amulet', preferences, realignOn: 'backend' }, SHORT);
+    expect(backend.result.text).toBe(host.result.text);
+  });
+
+  it('la and pref agree', async () => {
+    await compareCaptured('la', { method: 'la', preferences: [verbose] }, SHORT);
+    const host = await generate(model, { method: 'pref', preferences: [verbose], realignOn: 'cpu' }, SHORT);
+    const backend = await generate(model, { method: 'pref', preferences: [verbose], realignOn: 'backend' }, SHORT);
+    expect(backend.result.realignedOn).toBe('backend');
+    expect(backend.result.text).toBe(host.result.text);
+  });
+});
+
+describe('backend realignment on the first fixture model', () => {
+  let model: Model;
+
+  beforeAll(async () => {
+    model = await loadTestModel(testModels[0]);
+  });
+  afterAll(async () => {
+    await model?.dispose();
+  });
+
+  it('keeps agreeing over a conversation, with sequences re-attached each turn and a method change', async () => {
+    const turns = ['Name a fruit.', 'Why is it healthy?'];
+    const texts = async (realignOn: 'cpu' | 'backend'): Promise<string[]> => {
+      const session = model.createSession({ threads: testThreads, realignOn, preferences: [verbose] });
+      try {
+        const out: string[] = [];
+        for (const [i, turn] of turns.entries()) {
+          const run = await prompt(session, turn, { method: i === 0 ? 'amulet' : 'la' }, 24);
+          expect(run.result.realignedOn).toBe(realignOn);
+          out.push(run.result.text);
+        }
+        // More sequences than before: the context is recreated with the samplers detached first.
+        const wider = await prompt(session, 'And another one?', { preferences: [verbose, concise] }, 16);
+        out.push(wider.result.text);
+        return out;
+      } finally {
+        await session.dispose();
+      }
+    };
+    expect(await texts('backend')).toEqual(await texts('cpu'));
+  });
+
+  it('samples with temperature and top-k on the backend', async () => {
+    const run = await generate(model, {
+      preferences: [verbose],
+      realignOn: 'backend',
+      sampling: { temperature: 0.8, topK: 40, topP: 0.95, seed: 7 },
+    }, 16);
+    expect(run.result.realignedOn).toBe('backend');
+    expect(run.result.tokenCount).toBeGreaterThan(0);
+  });
+
+  it('runs on the host what the backend path does not cover, whatever is asked', async () => {
+    const fallbacks: [string, PromptOptions][] = [
+      ['amulet-iterative', { method: 'amulet-iterative' }],
+      ['a trace', { trace: true }],
+      ['a repetition penalty', { sampling: { repeatPenalty: 1.1 } }],
+      ['a capture with temperature sampling', { captureLogits: true, sampling: { temperature: 0.7, seed: 1 } }],
+    ];
+    for (const [label, options] of fallbacks) {
+      const run = await generate(model, { preferences: [verbose], realignOn: 'backend', ...options }, 4);
+      expect([label, run.result.realignedOn]).toEqual([label, 'cpu']);
+    }
+    // More sequences than a micro-batch holds: the graph could not see every row.
+    const session = model.createSession({ threads: testThreads, batchSize: 8, realignOn: 'backend' });
+    try {
+      const preferences = Array.from({ length: 8 }, (_, i) => `${concise} (${i})`);
+      const run = await prompt(session, 'Hi.', { preferences }, 2);
+      expect(run.result.realignedOn).toBe('cpu');
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('auto realigns in the graph exactly when the logits are on a GPU', async () => {
+    const run = await generate(model, { preferences: [verbose] }, 2);
+    expect(run.result.realignedOn).toBe(testGpuLayers > 0 ? 'backend' : 'cpu');
+  });
+});
+
+describe('gpuLayers and realignOn options', () => {
+  it('gpuLayers > 0 without a GPU backend fails with ERR_INVALID_OPTION; gpuLayers 0 loads', async () => {
+    const path = await ensureFixtureModel(testModels[0].name);
+    if (nativeBinding().systemInfo().gpuOffload) return; // a GPU build on a GPU machine: gpu-check.sh covers it
+    const error = await loadModel({ path, gpuLayers: 99 }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(AmuletError);
+    expect((error as AmuletError).code).toBe('ERR_INVALID_OPTION');
+    expect((error as AmuletError).message).toMatch(/gpuLayers.*build:cuda/);
+    const model = await loadModel({ path, gpuLayers: 0 });
+    await model.dispose();
+  });
+
+  it('rejects an unknown realignOn with ERR_INVALID_OPTION, on the session and on a prompt', async () => {
+    const model = await loadTestModel(testModels[0]);
+    try {
+      for (const value of ['gpu', '', 1, null, true]) {
+        expect(() => model.createSession({ realignOn: value as never })).toThrow(
+          expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/realignOn/) }));
+      }
+      const session = model.createSession({ preferences: [concise] });
+      expect(() => session.prompt('Hi.', { realignOn: 'GPU' as never })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/realignOn must be one of auto, cpu, backend/) }));
+      await session.dispose();
+    } finally {
+      await model.dispose();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * Beam search on the SmolLM2 fixture: one beam is greedy decoding of the
+ * preference prompt (the `pref` method), more beams find a sequence at least
+ * as likely, and the search validates its options and can be aborted.
+ */
+import { isAmuletError, type Model } from '../lib/index';
+import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+
+const question = 'How do I boil an egg?';
+const preferences = [paperPreference('concise')];
+const maxTokens = 24;
+let model: Model;
+
+beforeAll(async () => {
+  model = await loadTestModel(testModels[0]!);
+});
+afterAll(async () => {
+  await model.dispose();
+});
+
+it('with one beam, equals greedy decoding with the preference prompt', async () => {
+  const session = model.createSession({ preferences, method: 'pref', threads: testThreads });
+  const greedy = await session.prompt(question, { maxTokens });
+  await session.dispose();
+  const beam = await model.beamSearch(question, { preferences, beams: 1, maxTokens, threads: testThreads });
+  expect(beam.text).toBe(greedy.text);
+  expect(beam.tokenCount).toBe(greedy.tokenCount);
+  expect(beam.finishReason).toBe(greedy.finishReason);
+  expect(beam.sumLogProb).toBeLessThan(0);
+});
+
+it('with four beams, finds a sequence at least as likely as greedy decoding (raw sum, lengthPenalty 0)', async () => {
+  const options = { preferences, maxTokens, lengthPenalty: 0, threads: testThreads };
+  const greedy = await model.beamSearch(question, { ...options, beams: 1 });
+  const beam = await model.beamSearch(question, { ...options, beams: 4 });
+  expect(beam.sumLogProb).toBeGreaterThanOrEqual(greedy.sumLogProb - 1e-6);
+  expect(beam.score).toBeCloseTo(beam.sumLogProb);
+  expect(beam.decodedTokenCount).toBeGreaterThan(beam.tokenCount);  // several beams were decoded per step
+  expect(beam.beams).toBe(4);
+});
+
+it('validates options with typed errors', () => {
+  const invalid = (options: object): unknown => {
+    try {
+      void model.beamSearch(question, options);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+  for (const options of [{ beams: 0 }, { beams: 129 }, { beams: 1.5 }, { lengthPenalty: -1 }, { maxTokens: 0 },
+    { preferences: [{ text: 'Be concise.', weight: -1 }] }, { signal: 'stop' }]) {
+    expect(isAmuletError(invalid(options), 'ERR_INVALID_OPTION')).toBe(true);
+  }
+});
+
+it('aborts with ERR_ABORTED, before or while it runs', async () => {
+  const controller = new AbortController();
+  controller.abort();
+  await expect(model.beamSearch(question, { preferences, signal: controller.signal })).rejects.toMatchObject(
+    { code: 'ERR_ABORTED' });
+  const running = new AbortController();
+  const search = model.beamSearch(question, { preferences, beams: 8, maxTokens: 256, signal: running.signal,
+    threads: testThreads });
+  setTimeout(() => running.abort(), 50);
+  await expect(search).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+});

@@ -1,0 +1,135 @@
+/**
+ * `amulet eval` end to end on the SmolLM2 fixture: a small run (2 questions,
+ * 2 preferences, short answers) that is interrupted with Ctrl-C, continued
+ * without repeating an answer, and reported; plus its usage errors.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ensureFixtureModel } from '../lib/fixtures';
+import { dataDir, testThreads } from './support/models';
+
+const root = resolve(__dirname, '..');
+const cliPath = join(root, 'dist', 'cli', 'amulet.js');
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `amulet eval`; `interruptWhen` sends SIGINT once stderr matches it. */
+function runEval(args: readonly string[], interruptWhen?: RegExp): Promise<Outcome> {
+  return new Promise((resolveOutcome, rejectOutcome) => {
+    const child = spawn(process.execPath, [cliPath, 'eval', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let interrupted = false;
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+      if (interruptWhen && !interrupted && interruptWhen.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.on('error', rejectOutcome);
+    child.on('close', (code) => resolveOutcome({ code, stdout, stderr }));
+  });
+}
+
+let out: string;
+let modelPath: string;
+
+beforeAll(async () => {
+  modelPath = await ensureFixtureModel('smollm2-135m-instruct');
+  // Tested as users run it: compiled (errors elsewhere in the tree do not stop tsc from emitting).
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+      { cwd: root, stdio: 'pipe' });
+  } catch (error) {
+    const output = String((error as { stdout?: string }).stdout ?? error);
+    if (/(^|\n)(cli|lib\/eval)\//.test(output)) throw new Error(`the eval command does not compile:\n${output}`);
+  }
+  out = mkdtempSync(join(tmpdir(), 'amulet-eval-cli-'));
+});
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+it('runs, resumes after Ctrl-C without duplicates, and writes the report', async () => {
+  const argsWith = (maxTokens: string): string[] => ['--model', modelPath, '--questions', join(dataDir, 'questions', 'personal_preference_eval.json'),
+    '--limit', '2', '--preferences', 'concise,uplifting', '--methods', 'base,pref,la,amulet', '--max-tokens', maxTokens,
+    '--threads', String(testThreads), '--out', out];
+  const args = argsWith('12');
+  const first = await runEval(args, /answering 3\//);
+  expect(first.code).toBe(130);
+  const keysAfterInterrupt = readFileSync(join(out, 'responses.jsonl'), 'utf8').trim().split('\n').length;
+  expect(keysAfterInterrupt).toBeGreaterThanOrEqual(3);
+  expect(keysAfterInterrupt).toBeLessThan(14);
+
+  const second = await runEval(args);
+  expect(second.stderr).toContain(`14 answers planned, ${keysAfterInterrupt} already in`);
+  expect(second.code).toBe(0);
+  const records = readFileSync(join(out, 'responses.jsonl'), 'utf8').trim().split('\n')
+    .map((line) => JSON.parse(line) as { key: string; method: string; segments?: unknown[]; timing: object });
+  // 2 base answers + 2 questions x 2 preferences x 3 methods.
+  expect(records).toHaveLength(14);
+  expect(new Set(records.map((record) => record.key)).size).toBe(14);
+  expect(records.filter((record) => record.method === 'base')).toHaveLength(2);
+  expect(records.filter((record) => record.method === 'amulet').every((record) => Array.isArray(record.segments))).toBe(true);
+
+  const third = await runEval(args);
+  expect(third.stderr).toContain('14 answers planned, 14 already in');
+  expect(readFileSync(join(out, 'responses.jsonl'), 'utf8').trim().split('\n')).toHaveLength(14);
+
+  for (const file of ['scores.json', 'report.md', 'charts/proxy-win-vs-base.svg', 'run.json']) {
+    expect(existsSync(join(out, file))).toBe(true);
+  }
+  const report = readFileSync(join(out, 'report.md'), 'utf8');
+  expect(report).toContain('### concise');
+  expect(report).toContain('| amulet |');
+  const scores = JSON.parse(readFileSync(join(out, 'scores.json'), 'utf8')) as { preferences: { name: string }[] };
+  expect(scores.preferences.map((preference) => preference.name)).toEqual(['concise', 'uplifting']);
+
+  // Other settings in the same folder would mix answers: refused.
+  const mismatched = await runEval(argsWith('13'));
+  expect(mismatched.code).toBe(2);
+  expect(mismatched.stderr).toContain('holds a run with other settings');
+});
+
+it('judges every pair in both orders with a local model', async () => {
+  const judged = mkdtempSync(join(tmpdir(), 'amulet-eval-judge-'));
+  try {
+    const outcome = await runEval(['--model', modelPath, '--questions', join(dataDir, 'questions', 'personal_preference_eval.json'),
+      '--limit', '1', '--preferences', 'concise', '--methods', 'base,pref,amulet', '--max-tokens', '8',
+      '--threads', String(testThreads), '--judge', modelPath, '--out', judged]);
+    expect(outcome.code).toBe(0);
+    const judgements = readFileSync(join(judged, 'judgements.jsonl'), 'utf8').trim().split('\n')
+      .map((line) => JSON.parse(line) as { method: string; reference: string; verdicts: string[]; replies: string[] });
+    // pref vs base, amulet vs base, amulet vs pref: each read twice, the answers swapped.
+    expect(judgements.map((j) => `${j.method}/${j.reference}`).sort()).toEqual(['amulet/base', 'amulet/pref', 'pref/base']);
+    for (const judgement of judgements) {
+      expect(judgement.replies).toHaveLength(2);
+      expect(judgement.verdicts).toHaveLength(2);
+    }
+    const scores = JSON.parse(readFileSync(join(judged, 'scores.json'), 'utf8')) as
+      { overall: Record<string, { judgeWinRate: { base: number | null }; judgeAgreement: number | null }> };
+    expect(scores.overall.amulet!.judgeWinRate.base).toEqual(expect.any(Number));
+    expect(scores.overall.amulet!.judgeAgreement).toEqual(expect.any(Number));
+  } finally {
+    rmSync(judged, { recursive: true, force: true });
+  }
+});
+
+it.each([
+  [[], '--questions'],
+  [['--questions', 'q.json', '--methods', 'base,magic'], '--methods'],
+  [['--questions', 'q.json', '--preferences', 'concise', '--preference-file', 'p.json'], 'either'],
+  [['--questions', 'q.json', '--beams', '0'], '--beams'],
+])('refuses %j with a usage error', async (args, message) => {
+  const outcome = await runEval(args);
+  expect(outcome.code).toBe(2);
+  expect(outcome.stderr).toContain(message);
+});
