@@ -224,6 +224,7 @@ async function answerWithModel(model: Model, request: RunRequest, signal: AbortS
     sampling: request.sampling,
     contextSize: request.contextSize,
     threads: request.threads,
+    realignOn: request.realignOn,
   });
   const streams = !request.json && !request.compare;
   const answers: DecodedAnswer[] = [];

@@ -6,7 +6,9 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
-import { defaults, realignMethods, type Preference, type RealignMethod, type SamplingOptions } from '../lib/index';
+import {
+  defaults, realignMethods, realignOnValues, type Preference, type RealignMethod, type RealignOn, type SamplingOptions,
+} from '../lib/index';
 
 /** A mistake on the command line; the CLI prints its message and exits with code 2. */
 export class UsageError extends Error {
@@ -39,6 +41,7 @@ export const commandLineOptions = {
   model: { type: 'string' },
   'chat-template': { type: 'string' },
   'gpu-layers': { type: 'string' },
+  'realign-on': { type: 'string' },
   compare: { type: 'boolean' },
   json: { type: 'boolean' },
   trace: { type: 'boolean' },
@@ -77,6 +80,8 @@ export interface RunRequest {
   modelPath: string | undefined;
   chatTemplate: string | undefined;
   gpuLayers: number | undefined;
+  /** Where the realignment runs; undefined leaves the library's 'auto'. */
+  realignOn: RealignOn | undefined;
   threads: number | undefined;
   contextSize: number | undefined;
 }
@@ -236,6 +241,13 @@ function methodValue(value: string | undefined): RealignMethod {
 }
 
 /** Checks the combinations the library would refuse, so that they are usage errors too. */
+function realignOnValue(value: string | undefined): RealignOn | undefined {
+  if (value === undefined) return undefined;
+  const realignOn = realignOnValues.find((known) => known === value);
+  if (!realignOn) throw new UsageError(`--realign-on must be one of ${realignOnValues.join(', ')} (got ${quote(value)})`);
+  return realignOn;
+}
+
 function checkMethodCombination(method: RealignMethod, compare: boolean, preferences: readonly Required<Preference>[]): void {
   if (compare && !realigningMethods.includes(method)) {
     throw new UsageError(`--compare already shows base and pref; --method must be one of ${realigningMethods.join(', ')}`);
@@ -322,6 +334,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     modelPath,
     chatTemplate: values['chat-template'],
     gpuLayers: numericValue('gpu-layers', values['gpu-layers']),
+    realignOn: realignOnValue(values['realign-on']),
     threads: numericValue('threads', values.threads),
     contextSize: numericValue('context-size', values['context-size']),
   };

@@ -100,6 +100,8 @@ Examples:
     option('    --chat-template <name>',
       'A llama.cpp template name (chatml, gemma, llama3, ...) or template text (default: the GGUF\'s own).'),
     option('    --gpu-layers <n>', 'Layers to offload to the GPU; needs a CUDA build (default 0).'),
+    option('    --realign-on <where>', 'Where the realignment runs: auto (in the compute graph when the logits are on ' +
+      'a GPU), cpu, or backend (default auto).'),
     option('    --threads <n>', 'CPU threads (default: one per hardware thread).'),
     option('    --context-size <n>', `Context size in tokens, per sequence (default ${defaults.contextSize}).`),
   ]);

@@ -29,6 +29,7 @@ export {
 export {
   defaults,
   realignMethods,
+  realignOnValues,
   samplingDefaults,
   type Preference,
   type PreferenceInput,

@@ -116,6 +116,7 @@ describe('parseCommandLine', () => {
     const request = parsedRequest([
       'q', '-p', 'A', '--compare', '--method', 'la', '--ratio', '0', '--temperature', '0.7', '--top-k', '40',
       '--top-p', '0.9', '--min-p', '0.05', '--repeat-penalty', '1.1', '--seed', '7', '--max-tokens', '12',
+      '--realign-on', 'backend',
     ]);
     expect(request).toMatchObject({
       compare: true,
@@ -123,6 +124,7 @@ describe('parseCommandLine', () => {
       realign: { ratio: 0 },
       sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1, seed: 7 },
       maxTokens: 12,
+      realignOn: 'backend',
     });
   });
 
@@ -173,6 +175,7 @@ describe('amulet command', () => {
   it.each([
     [['q', '-p', 'x', '--alpha', 'nan'], /^amulet: --alpha must be a number > 0 \(got "nan"\)/],
     [['q', '-p', 'x', '--method', 'nope'], /^amulet: --method must be one of amulet, amulet-iterative, la, pref, base/],
+    [['q', '-p', 'x', '--realign-on', 'gpu'], /^amulet: --realign-on must be one of auto, cpu, backend \(got "gpu"\)/],
     [['q', '-p', 'x', '--max-tokens', '-1'], /^amulet: --max-tokens must be an integer from 1 to \d+ \(got "-1"\)/],
     [['q', '-p', 'x', '--top-p', '1.5'], /^amulet: --top-p must be a number in \(0, 1\]/],
     [['q', '-p', 'x', '--seed', '2.5'], /^amulet: --seed must be an integer/],
