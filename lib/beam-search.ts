@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { NativeBinding, NativeModel } from './binding';
+import { cString, type NativeBinding, type NativeModel } from './binding';
 import { AmuletError } from './errors';
 import {
   defaults,
@@ -88,13 +88,10 @@ export function runBeamSearch(
     throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
   }
   if (signal?.aborted) return Promise.reject(new AmuletError('ERR_ABORTED', 'the beam search was aborted'));
-  // The same joining as the decoder's `pref` sequence, and the same NUL handling as Session.prompt.
-  const clean = (value: string): string => value.replaceAll('\u0000', '\uFFFD');
-  const fullSystemPrompt = [systemPrompt, ...preferences.map((preference) => preference.text)]
-    .filter((part) => part !== '').join(' ');
   const handle = binding.beamSearch(model, {
-    systemPrompt: clean(fullSystemPrompt),
-    turns: [{ role: 'user', content: clean(question) }],
+    systemPrompt: cString(systemPrompt),
+    preferences: preferences.map((preference) => cString(preference.text)),
+    turns: [{ role: 'user', content: cString(question) }],
     beams, maxTokens, lengthPenalty, threads, batchSize,
   });
   const onAbort = (): void => handle.abort();

@@ -121,8 +121,18 @@ export interface NativeModel {
 }
 
 /** A beam search as the addon reads it (all fields present; lib/beam-search.ts validated them). */
+/**
+ * A text as it crosses into native code: llama.cpp takes C strings, so a NUL
+ * would cut the text short; it travels as U+FFFD instead. @internal
+ */
+export function cString(value: string): string {
+  return value.replaceAll('\u0000', '\uFFFD');
+}
+
 export interface NativeBeamSearchRequest {
   systemPrompt: string;
+  /** Preference texts, joined to the system prompt natively as for the `pref` method. */
+  preferences: string[];
   turns: { role: 'user' | 'assistant'; content: string }[];
   beams: number;
   maxTokens: number;

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { NativeFault, NativeRealign, NativeSampling, NativeSession } from './binding';
+import { cString, type NativeFault, type NativeRealign, type NativeSampling, type NativeSession } from './binding';
 import { AmuletError } from './errors';
 import { GenerationStream } from './generation';
 import {
@@ -246,16 +246,14 @@ export class Session {
       start: () => {
         this.#checkAlive();
         // Built when the prompt starts: a queued prompt sees the exchanges before it.
-        // llama.cpp takes C strings, so a NUL would cut a text short: it travels as U+FFFD.
-        const clean = (value: string): string => value.replaceAll('\u0000', '\uFFFD');
         sent = this.#history;
         return this.#native.generate({
           ...request,
           ...(fault && { fault }),
-          systemPrompt: clean(request.systemPrompt),
-          preferences: request.preferences.map((preference) => ({ ...preference, text: clean(preference.text) })),
+          systemPrompt: cString(request.systemPrompt),
+          preferences: request.preferences.map((preference) => ({ ...preference, text: cString(preference.text) })),
           turns: [...this.#history, { role: 'user' as const, content: text }]
-            .map((message) => ({ ...message, content: clean(message.content) })),
+            .map((message) => ({ ...message, content: cString(message.content) })),
         });
       },
       method: realign.method as RealignMethod,

@@ -5,6 +5,7 @@
 
 #include "addon/addon_errors.h"
 #include "addon/addon_model.h"
+#include "addon/generation_request_parser.h"
 #include "engine/beam_search.h"
 #include "engine/engine_error.h"
 
@@ -59,30 +60,6 @@ class BeamSearchWorker : public Napi::AsyncWorker {
     ErrorInfo error_;
 };
 
-std::string text(const Napi::Object & object, const char * key) {
-    return object.Get(key).As<Napi::String>().Utf8Value();
-}
-int32_t integer(const Napi::Object & object, const char * key) {
-    return object.Get(key).As<Napi::Number>().Int32Value();
-}
-
-// lib/beam-search.ts has validated every field; this only converts.
-BeamSearchRequest parse_request(const Napi::Object & request) {
-    BeamSearchRequest parsed;
-    parsed.system_prompt = text(request, "systemPrompt");
-    const Napi::Array turns = request.Get("turns").As<Napi::Array>();
-    for (uint32_t i = 0; i < turns.Length(); ++i) {
-        const Napi::Object turn = turns.Get(i).As<Napi::Object>();
-        parsed.turns.push_back({text(turn, "role"), text(turn, "content")});
-    }
-    parsed.beams = integer(request, "beams");
-    parsed.max_tokens = integer(request, "maxTokens");
-    parsed.length_penalty = request.Get("lengthPenalty").As<Napi::Number>().DoubleValue();
-    parsed.threads = integer(request, "threads");
-    parsed.batch_size = integer(request, "batchSize");
-    return parsed;
-}
-
 }  // namespace
 
 Napi::Value BeamSearchStart(const Napi::CallbackInfo & info) {
@@ -91,7 +68,7 @@ Napi::Value BeamSearchStart(const Napi::CallbackInfo & info) {
     const std::shared_ptr<LoadedModel> & loaded = model->model(env);
     auto abort = std::make_shared<std::atomic<bool>>(false);
     // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
-    auto * worker = new BeamSearchWorker(env, loaded, parse_request(info[1].As<Napi::Object>()), abort);
+    auto * worker = new BeamSearchWorker(env, loaded, parse_beam_search_request(info[1].As<Napi::Object>()), abort);
     worker->Queue();
     Napi::Object handle = Napi::Object::New(env);
     handle.Set("promise", worker->promise());

@@ -15,6 +15,15 @@ std::string text(const Napi::Object & object, const char * key) {
     return object.Get(key).As<Napi::String>().Utf8Value();
 }
 
+std::vector<ChatMessage> parse_turns(const Napi::Array & turns) {
+    std::vector<ChatMessage> parsed;
+    for (uint32_t i = 0; i < turns.Length(); ++i) {
+        const Napi::Object turn = turns.Get(i).As<Napi::Object>();
+        parsed.push_back({text(turn, "role"), text(turn, "content")});
+    }
+    return parsed;
+}
+
 }  // namespace
 
 RealignParams parse_realign_params(const Napi::Object & options) {
@@ -39,11 +48,7 @@ ContextOptions parse_context_options(const Napi::Object & options) {
 GenerationRequest parse_generation_request(const Napi::Object & request) {
     GenerationRequest parsed;
     parsed.system_prompt = text(request, "systemPrompt");
-    const Napi::Array turns = request.Get("turns").As<Napi::Array>();
-    for (uint32_t i = 0; i < turns.Length(); ++i) {
-        const Napi::Object turn = turns.Get(i).As<Napi::Object>();
-        parsed.turns.push_back({text(turn, "role"), text(turn, "content")});
-    }
+    parsed.turns = parse_turns(request.Get("turns").As<Napi::Array>());
     parsed.realign = parse_realign_params(request.Get("realign").As<Napi::Object>());
     const Napi::Array preferences = request.Get("preferences").As<Napi::Array>();
     for (uint32_t i = 0; i < preferences.Length(); ++i) {
@@ -86,6 +91,22 @@ GenerationRequest parse_generation_request(const Napi::Object & request) {
         else throw std::invalid_argument("unknown fault kind '" + kind + "'");
         parsed.fault.at_token = integer(settings, "atToken");
     }
+    return parsed;
+}
+
+BeamSearchRequest parse_beam_search_request(const Napi::Object & request) {
+    BeamSearchRequest parsed;
+    parsed.system_prompt = text(request, "systemPrompt");
+    const Napi::Array preferences = request.Get("preferences").As<Napi::Array>();
+    for (uint32_t i = 0; i < preferences.Length(); ++i) {
+        parsed.preference_texts.push_back(preferences.Get(i).As<Napi::String>().Utf8Value());
+    }
+    parsed.turns = parse_turns(request.Get("turns").As<Napi::Array>());
+    parsed.beams = integer(request, "beams");
+    parsed.max_tokens = integer(request, "maxTokens");
+    parsed.length_penalty = number(request, "lengthPenalty");
+    parsed.threads = integer(request, "threads");
+    parsed.batch_size = integer(request, "batchSize");
     return parsed;
 }
 

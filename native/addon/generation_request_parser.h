@@ -1,10 +1,11 @@
-// Maps the camelCase request object built by lib/ onto the engine's
-// GenerationRequest, once, at the binding boundary. lib/ has validated every
-// field with exact messages; this only converts.
+// Maps the camelCase request objects built by lib/ onto the engine's
+// GenerationRequest and BeamSearchRequest, once, at the binding boundary.
+// lib/ has validated every field with exact messages; this only converts.
 #pragma once
 
 #include <napi.h>
 
+#include "engine/beam_search.h"
 #include "engine/realigned_decoder.h"
 
 namespace amulet {
@@ -17,5 +18,8 @@ RealignParams parse_realign_params(const Napi::Object & options);
 
 /** Reads { contextSize, threads, batchSize }. */
 ContextOptions parse_context_options(const Napi::Object & options);
+
+/** Reads lib/beam-search.ts's request: { systemPrompt, preferences (texts), turns, beams, maxTokens, ... }. */
+BeamSearchRequest parse_beam_search_request(const Napi::Object & request);
 
 }  // namespace amulet

@@ -4,11 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <thread>
 
-#include "engine/checked_decode.h"
 #include "engine/engine_error.h"
-#include "engine/llama_log.h"
+#include "engine/llama_calls.h"
 #include "engine/utf8_stream.h"
 #include "sampler/realign_math.h"
 
@@ -21,8 +19,6 @@ using Clock = std::chrono::steady_clock;
 double elapsed_ms(Clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
-
-bool abort_requested(void * flag) { return static_cast<const std::atomic<bool> *>(flag)->load(); }
 
 // Two sequence ids per beam: while a step reassigns beams, the parents still
 // hold their cells and the children may need fresh ids to copy them into.
@@ -56,22 +52,10 @@ void BeamSearch::create_context(int32_t prompt_tokens) {
     params.n_seq_max = static_cast<uint32_t>(beams * kSequencesPerBeam);
     // Unified: llama_memory_seq_cp then shares cells instead of copying a whole stream.
     params.kv_unified = true;
-    const int32_t threads = request_.threads > 0 ? request_.threads
-                                                 : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
-    params.n_threads = threads;
-    params.n_threads_batch = threads;
-    params.no_perf = true;
-    take_llama_log_errors();
-    ctx_.reset(llama_init_from_model(model_->get(), params));
-    if (!ctx_) {
-        const std::string why = take_llama_log_errors();
-        throw EngineError(error_code::kContextCreate, "failed to create a context for a beam search of " +
-                                                          std::to_string(beams) + " beams" +
-                                                          (why.empty() ? "" : ": " + why));
-    }
+    ctx_ = amulet::create_context(*model_, params, resolve_threads(request_.threads),
+                                  "a beam search of " + std::to_string(beams) + " beams");
     batch_ = std::make_unique<BatchHandle>(static_cast<int32_t>(params.n_batch), 1);
-    llama_set_abort_callback(ctx_.get(), abort_ != nullptr ? abort_requested : nullptr,
-                             const_cast<std::atomic<bool> *>(abort_));
+    set_abort_flag(ctx_.get(), abort_);
 }
 
 void BeamSearch::decode(const char * stage) {
@@ -98,10 +82,8 @@ BeamSearchResult BeamSearch::run(const std::atomic<bool> * abort) {
     if (request_.max_tokens < 1) throw EngineError(error_code::kInvalidOption, "maxTokens must be >= 1");
     abort_ = abort;
     BeamSearchResult result;
-    std::vector<ChatMessage> messages;
-    if (!request_.system_prompt.empty()) messages.push_back({"system", request_.system_prompt});
-    messages.insert(messages.end(), request_.turns.begin(), request_.turns.end());
-    const std::vector<llama_token> prompt = tokenize_prompt(*model_, format_chat(*model_, messages));
+    const std::vector<llama_token> prompt = render_conversation(
+        *model_, join_system_prompt(request_.system_prompt, request_.preference_texts), request_.turns);
     result.prompt_tokens = static_cast<int32_t>(prompt.size());
 
     const Clock::time_point start = Clock::now();

@@ -27,7 +27,8 @@
 namespace amulet {
 
 struct BeamSearchRequest {
-    std::string system_prompt;         // with the preference texts already appended
+    std::string system_prompt;
+    std::vector<std::string> preference_texts;  // joined to the system prompt as for the `pref` method
     std::vector<ChatMessage> turns;    // the conversation after the system prompt, ending with the user's message
     int32_t beams = 16;
     int32_t max_tokens = 128;

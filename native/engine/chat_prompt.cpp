@@ -21,6 +21,23 @@ int32_t apply_template(const char * tmpl, const std::vector<llama_chat_message> 
 
 }  // namespace
 
+std::string join_system_prompt(const std::string & system_prompt, const std::vector<std::string> & additions) {
+    std::string joined = system_prompt;
+    for (const auto & text : additions) {
+        if (!joined.empty()) joined += ' ';
+        joined += text;
+    }
+    return joined;
+}
+
+std::vector<llama_token> render_conversation(const LoadedModel & model, const std::string & system_prompt,
+                                             const std::vector<ChatMessage> & turns, size_t first) {
+    std::vector<ChatMessage> messages;
+    if (!system_prompt.empty()) messages.push_back({"system", system_prompt});
+    messages.insert(messages.end(), turns.begin() + static_cast<std::ptrdiff_t>(first), turns.end());
+    return tokenize_prompt(model, format_chat(model, messages));
+}
+
 std::string format_chat(const LoadedModel & model, const std::vector<ChatMessage> & messages) {
     std::vector<llama_chat_message> chat;
     chat.reserve(messages.size());

@@ -21,6 +21,20 @@ struct ChatMessage {
  */
 std::string format_chat(const LoadedModel & model, const std::vector<ChatMessage> & messages);
 
+/**
+ * The system prompt of a sequence that follows `additions` (preference
+ * texts): the prompt, then each addition after a space (no leading space when
+ * the prompt is empty). The paper appends the preference this way.
+ */
+std::string join_system_prompt(const std::string & system_prompt, const std::vector<std::string> & additions);
+
+/**
+ * The tokens of a conversation: the system prompt (none when empty), then
+ * `turns` from `first` on, rendered with format_chat and tokenised.
+ */
+std::vector<llama_token> render_conversation(const LoadedModel & model, const std::string & system_prompt,
+                                             const std::vector<ChatMessage> & turns, size_t first = 0);
+
 /** Tokenises rendered prompt text (special tokens parsed, BOS added if the model wants one). */
 std::vector<llama_token> tokenize_prompt(const LoadedModel & model, const std::string & text);
 

@@ -4,15 +4,13 @@
 #include <limits>
 #include <new>
 #include <stdexcept>
-#include <thread>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
-#include "engine/checked_decode.h"
 #include "engine/engine_error.h"
-#include "engine/llama_log.h"
+#include "engine/llama_calls.h"
 #include "sampler/realign_math.h"
 
 namespace amulet {
@@ -24,17 +22,6 @@ using Clock = std::chrono::steady_clock;
 double elapsed_ms(Clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
-
-std::string join_system_prompt(const std::string & system_prompt, const std::vector<std::string> & additions) {
-    std::string joined = system_prompt;
-    for (const auto & text : additions) {
-        if (!joined.empty()) joined += ' ';
-        joined += text;
-    }
-    return joined;
-}
-
-bool abort_requested(void * flag) { return static_cast<const std::atomic<bool> *>(flag)->load(); }
 
 }  // namespace
 
@@ -127,19 +114,9 @@ void RealignedDecoder::ensure_context(int32_t n_sequences) {
     // One KV stream per sequence: a sequence attends only to its own cells, so
     // a batched step computes what a single-sequence step would.
     params.kv_unified = false;
-    const int32_t threads =
-        options_.threads > 0 ? options_.threads : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
-    params.n_threads = threads;
-    params.n_threads_batch = threads;
-    params.no_perf = true;
-    take_llama_log_errors();
-    ctx_.reset(llama_init_from_model(model_->get(), params));
-    if (!ctx_) {
-        const std::string why = take_llama_log_errors();
-        throw EngineError(error_code::kContextCreate, "failed to create a context for " + std::to_string(n_sequences) +
-                                                          " sequences of " + std::to_string(options_.context_size) +
-                                                          " tokens" + (why.empty() ? "" : ": " + why));
-    }
+    ctx_ = create_context(*model_, params, resolve_threads(options_.threads),
+                          std::to_string(n_sequences) + " sequences of " + std::to_string(options_.context_size) +
+                              " tokens");
     batch_ = std::make_unique<BatchHandle>(batch_size, n_sequences);
     n_sequences_ = n_sequences;
     slots_.reset(ctx_.get(), n_sequences, llama_model_n_swa(model_->get()));
@@ -150,11 +127,7 @@ std::vector<std::vector<llama_token>> RealignedDecoder::render_prompts(const Pla
                                                                       size_t first_turn) const {
     std::vector<std::vector<llama_token>> prompts;
     for (const auto & system_prompt : plan.system_prompts) {
-        std::vector<ChatMessage> messages;
-        if (!system_prompt.empty()) messages.push_back({"system", system_prompt});
-        messages.insert(messages.end(), request.turns.begin() + static_cast<std::ptrdiff_t>(first_turn),
-                        request.turns.end());
-        prompts.push_back(tokenize_prompt(*model_, format_chat(*model_, messages)));
+        prompts.push_back(render_conversation(*model_, system_prompt, request.turns, first_turn));
     }
     return prompts;
 }
@@ -207,8 +180,7 @@ void RealignedDecoder::begin(const GenerationRequest & request, const std::atomi
 
     ensure_context(n_sequences);
     abort_ = abort;
-    llama_set_abort_callback(ctx_.get(), abort != nullptr ? abort_requested : nullptr,
-                             const_cast<std::atomic<bool> *>(abort));
+    set_abort_flag(ctx_.get(), abort);
     detach_backend_samplers();
     chain_.reset();
     realign_ = nullptr;

@@ -1,0 +1,38 @@
+// The llama.cpp calls every decode loop of the engine (realigned generation,
+// beam search) makes the same way, with their failures turned into
+// EngineErrors that carry what llama.cpp logged.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "engine/llama_handles.h"
+#include "engine/loaded_model.h"
+
+namespace amulet {
+
+/** `requested` threads, or one per hardware thread when it is 0. */
+int32_t resolve_threads(int32_t requested);
+
+/**
+ * llama_init_from_model with `threads` for both single-token and batch work
+ * and llama.cpp's perf counters off. Throws ERR_CONTEXT_CREATE: "failed to
+ * create a context for <what>", with llama.cpp's logged reason.
+ */
+ContextHandle create_context(const LoadedModel & model, llama_context_params params, int32_t threads,
+                             const std::string & what);
+
+/** Makes llama.cpp poll `abort` (may be null: never) during its computations. */
+void set_abort_flag(llama_context * ctx, const std::atomic<bool> * abort);
+
+/**
+ * Runs llama_decode on `batch`. On failure throws ERR_ABORTED ("<what> was
+ * aborted") when the abort callback fired or `abort` is set, ERR_CONTEXT_FULL
+ * when no KV cell is left, and otherwise ERR_DECODE with what llama.cpp
+ * logged; `stage` ("prompt", "generation") says where it happened.
+ */
+void checked_decode(llama_context * ctx, const llama_batch & batch, const char * stage,
+                    const std::atomic<bool> * abort, const char * what);
+
+}  // namespace amulet
