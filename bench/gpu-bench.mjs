@@ -6,6 +6,7 @@
 // the same questions for each, one warm-up prompt first. Writes JSON to --out.
 //
 //   node bench/gpu-bench.mjs [--out file.json] [--max-tokens 128] [--gpu-layers 999]
+//                            [--models smollm2-135m-instruct,gemma3-270m]
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -20,8 +21,10 @@ const out = option('--out', 'bench/results/gpu-bench.json');
 const maxTokens = Number(option('--max-tokens', '128'));
 const gpuLayers = Number(option('--gpu-layers', '999'));
 
-// 'verbose' keeps the answers going to maxTokens, so every method decodes about as many tokens.
-const preference = 'Your answer should be verbose as much as possible.';
+// With 'formal', the plain and amulet answers of both fixture models to these
+// questions all run to 128 tokens on the CPU, so every method decodes as many
+// tokens ('verbose' makes SmolLM2's amulet answers stop within a dozen).
+const preference = 'Your answer should be formal as much as possible.';
 const questions = [
   'How do I boil an egg?',
   'What should I pack for a weekend of hiking?',
@@ -36,9 +39,11 @@ const models = [
   { name: 'smollm2-135m-instruct' },
   { name: 'gemma3-270m', chatTemplate: 'gemma' },
 ];
+const wanted = option('--models', models.map(({ name }) => name).join(',')).split(',');
+const chosen = models.filter(({ name }) => wanted.includes(name));
 
 const report = { system: nativeBinding().systemInfo().system, gpuLayers, maxTokens, questions, results: [] };
-for (const { name, chatTemplate } of models) {
+for (const { name, chatTemplate } of chosen) {
   const model = await loadModel({ path: await ensureFixtureModel(name), chatTemplate, gpuLayers });
   try {
     for (const { label, options } of methods) {

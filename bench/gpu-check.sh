@@ -1,43 +1,110 @@
 #!/usr/bin/env bash
-# The GPU check of issue 7, for a machine with an NVIDIA GPU: builds the addon
-# with CUDA, runs the backend-vs-host realignment equivalence test with every
-# layer offloaded, then measures amulet vs plain tokens/s on the GPU, and
-# writes everything under $OUT (default bench/results/gpu-check/).
+# The GPU check of issue 7, for a machine with an NVIDIA GPU: gets a CUDA
+# build of the addon, runs the backend-vs-host realignment equivalence test
+# with every layer offloaded, then measures amulet vs plain tokens/s on the
+# GPU, and writes everything under $OUT (default bench/results/gpu-check/).
+# Every step has a time limit, so the whole stays under 10 minutes.
 #
-#   bash bench/gpu-check.sh            # about 6-9 minutes on 16 cores, 10 at most
+#   bash bench/gpu-check.sh                  # a development machine: builds with CUDA here
+#   bash bench/gpu-check.sh --pack DIR       # a bare machine: unpacks bench/gpu-pack.sh's parts from DIR
+#   options: --gpu-layers N (default 999: all), --models a,b (default: every fixture model, or the packed ones)
 #
-# Needs: the CUDA toolkit (nvcc, cuBLAS; CUDAToolkit_ROOT or nvcc on PATH),
-# CMake >= 3.19, Node.js >= 20, `npm ci` done (node_modules with jest), the
-# materialised vendor/llama.cpp and the two fixture models in the cache
-# (~/.cache/amulet-llm/models, or AMULET_CACHE_DIR): a machine without network
-# gets them copied along. AMULET_CUDA_ARCHITECTURES picks the GPU generation
-# (default 90: H100/H200; 89 for Ada, 86 for Ampere). The build goes to
-# build/, where the addon is loaded from: run `npm run build` afterwards to
-# return to a CPU-only build.
+# On a development machine it needs the CUDA toolkit (nvcc, cuBLAS), CMake,
+# Node.js >= 20, `npm ci` done and the fixture models cached; it builds into
+# build/, where the addon is loaded from (`npm run build` returns to a CPU
+# build). AMULET_CUDA_ARCHITECTURES picks the GPU generation (default 90:
+# H100/H200; 89 for Ada, 86 for Ampere).
+#
+# With --pack it needs only the CUDA runtime and cuBLAS 13 (found through
+# ldconfig, /usr/local/cuda*, Python's nvidia-* wheels, or AMULET_CUDA_LIB_DIRS)
+# and Python 3 or xz: Node.js, the addon built elsewhere, dist/, node_modules/
+# and the models come from the pack, and nothing is compiled.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/results/gpu-check}"
 mkdir -p "$OUT"
 export AMULET_CUDA_ARCHITECTURES="${AMULET_CUDA_ARCHITECTURES:-90}"
+
+pack=
+gpu_layers=999
+models=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pack) pack=$2; shift 2 ;;
+    --gpu-layers) gpu_layers=$2; shift 2 ;;
+    --models) models=$2; shift 2 ;;
+    *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
 started=$(date +%s)
 status=0
-step() {  # step NAME SECONDS COMMAND...: a time limit per step, so the whole stays under 10 minutes
+: >"$OUT/summary.txt"
+note() { echo "$*" >>"$OUT/summary.txt"; }
+step() {  # step NAME SECONDS COMMAND...: runs one step under its own time limit
   local name=$1 limit=$2; shift 2
   local t0=$(date +%s)
   timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.log" 2>&1
   local rc=$?
-  echo "$name: rc=$rc, $(( $(date +%s) - t0 )) s" | tee -a "$OUT/summary.txt"
+  note "$name: rc=$rc, $(( $(date +%s) - t0 )) s"
   [ "$rc" -eq 0 ] || status=1
   return "$rc"
 }
-: >"$OUT/summary.txt"
+
+decompress() {  # xz where the image has it, else Python's lzma
+  if command -v xz >/dev/null; then xz -dc
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), sys.stdout.buffer)'
+  fi
+}
+
+# Adds to LD_LIBRARY_PATH the folder of each CUDA library the addon links
+# that the dynamic loader does not already know.
+find_cuda_libraries() {
+  local roots=() lib found
+  IFS=: read -ra roots <<<"${AMULET_CUDA_LIB_DIRS:-}"
+  roots+=(/usr/local /usr/lib/x86_64-linux-gnu /opt)
+  roots+=($(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null))
+  for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
+    ldconfig -p | grep -q " $lib " && continue
+    found=$(find "${roots[@]}" -maxdepth 8 -name "$lib" 2>/dev/null | head -1)
+    [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  done
+}
+
+unpack() {  # unpack DIR: places Node.js, the addon, dist/, node_modules/ and the models
+  local dir=/tmp/amulet-gpu
+  (cd "$1" && sha256sum -c --quiet SHA256SUMS) || { note "pack: a part is missing or damaged"; return 1; }
+  rm -rf "$dir" && mkdir -p "$dir"
+  cat "$1"/part-* | decompress | tar -C "$dir" -xf - || return 1
+  rm -rf dist node_modules && mv "$dir/dist" "$dir/node_modules" .
+  mkdir -p build/Release && mv "$dir/addon/amulet.node" build/Release/amulet.node
+  export PATH="$dir/bin:$PATH" AMULET_MODELS_DIR="$dir/models"
+  export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  [ -n "$models" ] || models=$(cat "$dir/models.txt")
+}
+
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
-  nvcc --version | tail -1; node --version; nproc; } >>"$OUT/summary.txt" 2>&1
-step build 330 node scripts/build.mjs --cuda || { cat "$OUT/summary.txt"; exit 1; }
+  nvcc --version 2>/dev/null | tail -1; nproc; } >>"$OUT/summary.txt" 2>&1
+if [ -n "$pack" ]; then
+  # In this shell, not under `step`: its exports are for the steps that follow.
+  t0=$(date +%s)
+  unpack "$pack" >"$OUT/unpack.log" 2>&1 || { note "unpack failed"; cat "$OUT/unpack.log" "$OUT/summary.txt"; exit 1; }
+  note "unpack: $(( $(date +%s) - t0 )) s"
+else
+  step build 330 node scripts/build.mjs --cuda || { cat "$OUT/summary.txt"; exit 1; }
+fi
+find_cuda_libraries
+note "node $(node --version) at $(command -v node)"
 ldd build/Release/amulet.node >"$OUT/ldd.txt" 2>&1
+if grep -q 'not found' "$OUT/ldd.txt"; then
+  note "the addon's libraries are missing (set AMULET_CUDA_LIB_DIRS):"; grep 'not found' "$OUT/ldd.txt" >>"$OUT/summary.txt"
+  cat "$OUT/summary.txt"; exit 1
+fi
+export AMULET_TEST_MODELS="$models"
 # The equivalence test with every layer on the GPU: the logits never leave it on the backend path.
-AMULET_TEST_GPU_LAYERS=999 step equivalence 150 npx jest --ci test/backend-sampling.test.ts
-step bench 90 node bench/gpu-bench.mjs --out "$OUT/bench.json"
-echo "total: $(( $(date +%s) - started )) s" | tee -a "$OUT/summary.txt"
+AMULET_TEST_GPU_LAYERS=$gpu_layers step equivalence 180 node node_modules/jest/bin/jest.js --ci test/backend-sampling.test.ts
+step bench 120 node bench/gpu-bench.mjs --out "$OUT/bench.json" --gpu-layers "$gpu_layers" ${models:+--models "$models"}
+cat "$OUT/bench.log" >>"$OUT/summary.txt"
+note "total: $(( $(date +%s) - started )) s"
 cat "$OUT/summary.txt"
 exit "$status"

@@ -144,6 +144,9 @@ struct RealignSampler {
     // sum_k c_k z_k: the closed form on raw logits. It differs from the CPU
     // path's sum_k c_k (z_k - lse_k) by a constant per token, which neither
     // the argmax nor a softmax sees, so the graph skips the k reductions.
+    // This sampler is first in every chain, so the rows are the model's own
+    // outputs, which are finite: the host path's rule that a -inf logit stays
+    // -inf (a negative c_k would turn it into +inf) has nothing to act on.
     void backend_apply(ggml_context * ctx, llama_sampler_data * data) const {
         if (params.method == RealignMethod::BatchCeiling) return;  // the first preference's own row
         ggml_tensor * combined = nullptr;

@@ -1,6 +1,7 @@
-import { ensureAllFixtureModels } from '../../lib/fixtures';
+import { ensureFixtureModel } from '../../lib/fixtures';
+import { testModels } from './models';
 
 /** Fetches (once, then from the cache) the real models the end-to-end tests run on. */
 export default async function globalSetup(): Promise<void> {
-  await ensureAllFixtureModels();
+  for (const model of testModels) await ensureFixtureModel(model.name);
 }

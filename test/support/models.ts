@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureFixtureModel, type FixtureModelName } from '../../lib/fixtures';
+import { ensureFixtureModel, isFixtureModelName, type FixtureModelName } from '../../lib/fixtures';
 import { loadModel, type Model } from '../../lib/index';
 
 export interface TestModel {
@@ -15,10 +15,26 @@ export interface TestModel {
   chatTemplate?: string;
 }
 
-export const testModels: readonly TestModel[] = [
+const allTestModels: readonly TestModel[] = [
   { name: 'smollm2-135m-instruct' },
   { name: 'gemma3-270m', chatTemplate: 'gemma' },
 ];
+
+/**
+ * The fixture models named in AMULET_TEST_MODELS (comma-separated), else
+ * all of them. bench/gpu-check.sh names one where only one could be carried
+ * to the GPU machine; tests that need a single model take the first.
+ */
+export const testModels: readonly TestModel[] = selectTestModels(process.env.AMULET_TEST_MODELS);
+
+function selectTestModels(list: string | undefined): readonly TestModel[] {
+  if (list === undefined || list.trim() === '') return allTestModels;
+  const names = list.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!isFixtureModelName(name)) throw new Error(`AMULET_TEST_MODELS: ${JSON.stringify(name)} is no fixture model`);
+  }
+  return allTestModels.filter((model) => names.includes(model.name));
+}
 
 /**
  * CPU threads per test session: AMULET_TEST_THREADS, else every core. Set it
