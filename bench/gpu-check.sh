@@ -26,6 +26,7 @@ mkdir -p "$OUT"
 export AMULET_CUDA_ARCHITECTURES="${AMULET_CUDA_ARCHITECTURES:-90}"
 
 pack=
+unpacked=/tmp/amulet-gpu  # where --pack unpacks to
 gpu_layers=999
 models=
 while [ $# -gt 0 ]; do
@@ -72,7 +73,7 @@ find_cuda_libraries() {
 }
 
 unpack() {  # unpack DIR: places Node.js, the addon, dist/, node_modules/ and the models
-  local dir=/tmp/amulet-gpu
+  local dir=$unpacked
   (cd "$1" && sha256sum -c --quiet SHA256SUMS) || { note "pack: a part is missing or damaged"; return 1; }
   rm -rf "$dir" && mkdir -p "$dir"
   cat "$1"/part-* | decompress | tar -C "$dir" -xf - || return 1
@@ -96,6 +97,11 @@ fi
 find_cuda_libraries
 note "node $(node --version) at $(command -v node)"
 ldd build/Release/amulet.node >"$OUT/ldd.txt" 2>&1
+if [ -n "$pack" ] && grep -q "GLIBCXX_.*not found" "$OUT/ldd.txt"; then
+  note "the image's libstdc++ is older than the addon's: using the packed one"
+  export LD_LIBRARY_PATH="$unpacked/lib-fallback:$LD_LIBRARY_PATH"
+  ldd build/Release/amulet.node >"$OUT/ldd.txt" 2>&1
+fi
 if grep -q 'not found' "$OUT/ldd.txt"; then
   note "the addon's libraries are missing (set AMULET_CUDA_LIB_DIRS):"; grep 'not found' "$OUT/ldd.txt" >>"$OUT/summary.txt"
   cat "$OUT/summary.txt"; exit 1

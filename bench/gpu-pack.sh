@@ -42,6 +42,10 @@ strip --strip-unneeded -o "$stage/addon/amulet.node" "$addon"
 # OpenMP comes with GCC, which a CUDA image need not have at run time.
 gomp=$(ldd "$addon" | awk '/libgomp/ { print $3 }')
 [ -z "$gomp" ] || cp "$gomp" "$stage/lib/"
+# The addon needs this machine's libstdc++ version or newer; gpu-check.sh
+# uses the copy only where the image's is older.
+mkdir -p "$stage/lib-fallback"
+cp "$(ldd "$addon" | awk '/libstdc\+\+/ { print $3 }')" "$stage/lib-fallback/libstdc++.so.6"
 cp -r dist node_modules "$stage/"
 IFS=, read -ra names <<<"$models"
 for name in "${names[@]}"; do
