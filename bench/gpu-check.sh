@@ -66,7 +66,8 @@ find_cuda_libraries() {
   roots+=(/usr/local /usr/lib/x86_64-linux-gnu /opt)
   roots+=($(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null))
   for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
-    ldconfig -p | grep -q " $lib " && continue
+    # Not a pipe: grep -q quits at the first match, and the writer's SIGPIPE would fail it under pipefail.
+    grep -q " $lib " <(ldconfig -p) && continue
     found=$(find "${roots[@]}" -maxdepth 8 -name "$lib" 2>/dev/null | head -1)
     [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   done

@@ -28,9 +28,9 @@ done
 
 fail() { echo "gpu-pack: $*" >&2; exit 1; }
 [ -f "$addon" ] || fail "no addon at $addon; build it first: AMULET_CUDA_ARCHITECTURES=90 npm run build:cuda -- --out build-cuda"
-readelf -S "$addon" | grep -q '\.nv_fatbin' || fail "$addon has no CUDA kernels (.nv_fatbin): not a CUDA build"
-stale=$(find native vendor/patches CMakeLists.txt -newer "$addon" -type f | head -3)
-[ -z "$stale" ] || fail "$addon is older than $(echo $stale | tr ' ' ','): rebuild it"
+grep -q '\.nv_fatbin' <(readelf -S "$addon") || fail "$addon has no CUDA kernels (.nv_fatbin): not a CUDA build"
+stale=$(find native vendor/patches CMakeLists.txt -newer "$addon" -type f -print -quit)
+[ -z "$stale" ] || fail "$addon is older than $stale: rebuild it"
 [ -f dist/lib/index.js ] && [ -d node_modules/jest ] || fail "run npm ci and npm run build:ts first"
 
 stage=$(mktemp -d)
