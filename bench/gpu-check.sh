@@ -26,7 +26,7 @@ mkdir -p "$OUT"
 export AMULET_CUDA_ARCHITECTURES="${AMULET_CUDA_ARCHITECTURES:-90}"
 
 pack=
-unpacked=/tmp/amulet-gpu  # where --pack unpacks to
+unpacked="${TMPDIR:-/tmp}/amulet-gpu"  # where --pack unpacks to
 gpu_layers=999
 models=
 while [ $# -gt 0 ]; do

@@ -7,19 +7,26 @@
 # travel one per call. Writes .gpu-pack/ (git-ignored) and prints the calls.
 #
 #   AMULET_CUDA_ARCHITECTURES=90 npm run build:cuda -- --out build-cuda   # once, here
-#   bash bench/gpu-pack.sh [--addon build-cuda/Release/amulet.node]
+#   bash bench/gpu-pack.sh [--addon build-cuda/Release/amulet.node] [--out .gpu-pack]
 #                          [--models smollm2-135m-instruct] [--part-mib 56]
 #
 # The Gemma fixture alone is 253 MB, five more calls: the default packs SmolLM2.
+# --cpu-rehearsal takes a CPU-only addon, for rehearsing the whole path on a
+# machine without a GPU (gpu-check.sh --pack DIR --gpu-layers 0), as
+# test/gpu-check.test.ts does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 addon=build-cuda/Release/amulet.node
+out=.gpu-pack
 models=smollm2-135m-instruct
 part_mib=56
+rehearsal=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --addon) addon=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --cpu-rehearsal) rehearsal=true; shift ;;
     --models) models=$2; shift 2 ;;
     --part-mib) part_mib=$2; shift 2 ;;
     *) echo "gpu-pack: unknown option $1" >&2; exit 2 ;;
@@ -28,7 +35,7 @@ done
 
 fail() { echo "gpu-pack: $*" >&2; exit 1; }
 [ -f "$addon" ] || fail "no addon at $addon; build it first: AMULET_CUDA_ARCHITECTURES=90 npm run build:cuda -- --out build-cuda"
-grep -q '\.nv_fatbin' <(readelf -S "$addon") || fail "$addon has no CUDA kernels (.nv_fatbin): not a CUDA build"
+$rehearsal || grep -q '\.nv_fatbin' <(readelf -S "$addon") || fail "$addon has no CUDA kernels (.nv_fatbin): not a CUDA build"
 stale=$(find native vendor/patches CMakeLists.txt -newer "$addon" -type f -print -quit)
 [ -z "$stale" ] || fail "$addon is older than $stale: rebuild it"
 [ -f dist/lib/index.js ] && [ -d node_modules/jest ] || fail "run npm ci and npm run build:ts first"
@@ -54,19 +61,22 @@ for name in "${names[@]}"; do
 done
 printf '%s\n' "$models" >"$stage/models.txt"
 
-rm -rf .gpu-pack
-mkdir -p .gpu-pack
-tar -C "$stage" -cf - . | xz -T0 -6 | split -b "${part_mib}M" -d -a 2 - .gpu-pack/part-
-(cd .gpu-pack && sha256sum part-* >SHA256SUMS)
+if [ -d "$out" ] && [ ! -f "$out/SHA256SUMS" ] && [ -n "$(ls -A "$out")" ]; then
+  fail "$out holds files and no earlier pack: not replacing it"
+fi
+rm -rf "$out"
+mkdir -p "$out"
+tar -C "$stage" -cf - . | xz -T0 -6 | split -b "${part_mib}M" -d -a 2 - "$out/part-"
+(cd "$out" && sha256sum part-* >SHA256SUMS)
 
-parts=(.gpu-pack/part-*)
-echo "gpu-pack: ${#parts[@]} parts in .gpu-pack/ ($(du -sh .gpu-pack | cut -f1)). One device call per part, each started"
+parts=("$out"/part-*)
+echo "gpu-pack: ${#parts[@]} parts in $out/ ($(du -sh "$out" | cut -f1)). One device call per part, each started"
 echo "within the machine's 30 s warm window of the last; the last call runs the check:"
 for ((i = 0; i < ${#parts[@]}; i++)); do
   part=${parts[$i]}
   if ((i < ${#parts[@]} - 1)); then
     echo "  carry [\"$part\"]: mkdir -p /tmp/amulet-pack && cp $part /tmp/amulet-pack/"
   else
-    echo "  carry [\"$part\", \".gpu-pack/SHA256SUMS\"]: mkdir -p /tmp/amulet-pack && cp $part .gpu-pack/SHA256SUMS /tmp/amulet-pack/ && bash bench/gpu-check.sh --pack /tmp/amulet-pack"
+    echo "  carry [\"$part\", \"$out/SHA256SUMS\"]: mkdir -p /tmp/amulet-pack && cp $part $out/SHA256SUMS /tmp/amulet-pack/ && bash bench/gpu-check.sh --pack /tmp/amulet-pack"
   fi
 done
