@@ -7,6 +7,7 @@
 //
 //   node bench/gpu-bench.mjs [--out file.json] [--max-tokens 128] [--gpu-layers 999]
 //                            [--models smollm2-135m-instruct,gemma3-270m]
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -42,7 +43,16 @@ const models = [
 const wanted = option('--models', models.map(({ name }) => name).join(',')).split(',');
 const chosen = models.filter(({ name }) => wanted.includes(name));
 
-const report = { system: nativeBinding().systemInfo().system, gpuLayers, maxTokens, questions, results: [] };
+/** The GPU's name as nvidia-smi gives it, for the README's table. */
+function gpuName() {
+  try {
+    return execFileSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8' }).split('\n')[0].trim();
+  } catch {
+    return 'no GPU (nvidia-smi failed)';
+  }
+}
+
+const report = { gpu: gpuName(), system: nativeBinding().systemInfo().system, gpuLayers, maxTokens, questions, results: [] };
 for (const { name, chatTemplate } of chosen) {
   const model = await loadModel({ path: await ensureFixtureModel(name), chatTemplate, gpuLayers });
   try {
@@ -66,6 +76,11 @@ for (const { name, chatTemplate } of chosen) {
   } finally {
     await model.dispose();
   }
+}
+// The README's "On a GPU" table rows: tokens/s of each method, in the order of `methods`.
+for (const { name } of chosen) {
+  const cells = report.results.filter((entry) => entry.model === name).map((entry) => entry.tokensPerSecond.toFixed(1));
+  console.log(`| ${report.gpu} | ${name} | ${cells.join(' | ')} |`);
 }
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
