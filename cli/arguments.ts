@@ -79,7 +79,7 @@ export interface RunRequest {
   /** A GGUF path; undefined means the SmolLM2 fixture model. */
   modelPath: string | undefined;
   chatTemplate: string | undefined;
-  gpuLayers: number | undefined;
+  gpuLayers: number | 'max' | undefined;
   /** Where the realignment runs; undefined leaves the library's 'auto'. */
   realignOn: RealignOn | undefined;
   threads: number | undefined;
@@ -164,7 +164,7 @@ const numericRules = {
   seed: integerIn(0, 0xffff_fffe),
   threads: integerIn(1, 1024),
   'context-size': integerIn(64, 1 << 20),
-  'gpu-layers': integerIn(0, 100_000),
+  'gpu-layers': { ...integerIn(0, 100_000), requirement: 'an integer from 0 to 100000, or max' },
 } satisfies Partial<Record<OptionName, NumericRule>>;
 
 type NumericOption = keyof typeof numericRules;
@@ -333,7 +333,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     systemPrompt: values.system ?? defaults.systemPrompt,
     modelPath,
     chatTemplate: values['chat-template'],
-    gpuLayers: numericValue('gpu-layers', values['gpu-layers']),
+    gpuLayers: values['gpu-layers']?.trim() === 'max' ? 'max' : numericValue('gpu-layers', values['gpu-layers']),
     realignOn: realignOnValue(values['realign-on']),
     threads: numericValue('threads', values.threads),
     contextSize: numericValue('context-size', values['context-size']),

@@ -99,7 +99,7 @@ Examples:
       '$AMULET_MODELS_DIR or ~/.cache/amulet-llm/models).'),
     option('    --chat-template <name>',
       'A llama.cpp template name (chatml, gemma, llama3, ...) or template text (default: the GGUF\'s own).'),
-    option('    --gpu-layers <n>', 'Layers to offload to the GPU; needs a CUDA build (default 0).'),
+    option('    --gpu-layers <n|max>', 'Layers to offload to the GPU, max for all; needs a CUDA build (default 0).'),
     option('    --realign-on <where>', 'Where the realignment runs: auto (in the compute graph when the logits are on ' +
       'a GPU), cpu, or backend (default auto).'),
     option('    --threads <n>', 'CPU threads (default: one per hardware thread).'),

@@ -8,15 +8,19 @@ import { open } from 'node:fs/promises';
 import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
 import { nativeBinding, type NativeModel } from './binding';
 import { AmuletError } from './errors';
-import { booleanOption, defaults, integerOption, objectOption, stringOption } from './options';
+import { booleanOption, defaults, integerOption, numberOption, objectOption, stringOption } from './options';
 import { Session, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
   /** Path of a local GGUF file. */
   path: string;
-  /** Layers to offload to the GPU (default 0; needs a CUDA build). */
-  gpuLayers?: number;
+  /**
+   * Layers to offload to the GPU (default 0; needs a CUDA build). `'max'`, or
+   * any number above the model's layer count, offloads every layer and the
+   * output layer.
+   */
+  gpuLayers?: number | 'max';
   /** Memory-map the file instead of reading it (default true). */
   useMmap?: boolean;
   /**
@@ -68,6 +72,9 @@ async function checkModelFile(path: string): Promise<void> {
   if (magic !== GGUF_MAGIC) throw new AmuletError('ERR_MODEL_LOAD', `${path} is not a GGUF file`);
 }
 
+/** More layers than any model has: llama.cpp offloads all of them, and the output layer. */
+const MAX_GPU_LAYERS = 100_000;
+
 /**
  * Loads a GGUF model from a local path. Loading runs off the JavaScript
  * thread. Rejects with `ERR_MODEL_NOT_FOUND` or `ERR_MODEL_LOAD`.
@@ -76,7 +83,9 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
   const settings = objectOption('options', typeof options === 'string' ? { path: options } : options);
   const path = stringOption('path', settings.path, '');
   if (path === '') throw new AmuletError('ERR_INVALID_OPTION', 'path must name a GGUF file');
-  const gpuLayers = integerOption('gpuLayers', settings.gpuLayers, 0, 0, 100_000);
+  const gpuLayers = settings.gpuLayers === 'max' ? MAX_GPU_LAYERS
+    : numberOption('gpuLayers', settings.gpuLayers, 0, (n) => Number.isInteger(n) && n >= 0 && n <= MAX_GPU_LAYERS,
+      `an integer in [0, ${MAX_GPU_LAYERS}] or 'max'`);
   const useMmap = booleanOption('useMmap', settings.useMmap, true);
   const chatTemplate = stringOption('chatTemplate', settings.chatTemplate, '');
   const onProgress = settings.onProgress;

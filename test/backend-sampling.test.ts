@@ -192,15 +192,25 @@ describe('backend realignment on the first fixture model', () => {
 });
 
 describe('gpuLayers and realignOn options', () => {
-  it('gpuLayers > 0 without a GPU backend fails with ERR_INVALID_OPTION; gpuLayers 0 loads', async () => {
+  it('gpuLayers > 0 or max without a GPU backend fails with ERR_INVALID_OPTION; gpuLayers 0 loads', async () => {
     const path = await ensureFixtureModel(testModels[0].name);
     if (nativeBinding().systemInfo().gpuOffload) return; // a GPU build on a GPU machine: gpu-check.sh covers it
-    const error = await loadModel({ path, gpuLayers: 99 }).then(() => undefined, (e: unknown) => e);
-    expect(error).toBeInstanceOf(AmuletError);
-    expect((error as AmuletError).code).toBe('ERR_INVALID_OPTION');
-    expect((error as AmuletError).message).toMatch(/gpuLayers.*build:cuda/);
+    for (const gpuLayers of [99, 'max'] as const) {
+      const error = await loadModel({ path, gpuLayers }).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(AmuletError);
+      expect((error as AmuletError).code).toBe('ERR_INVALID_OPTION');
+      expect((error as AmuletError).message).toMatch(/gpuLayers.*build:cuda/);
+    }
     const model = await loadModel({ path, gpuLayers: 0 });
     await model.dispose();
+  });
+
+  it('rejects a gpuLayers that is neither a layer count nor max', async () => {
+    const path = await ensureFixtureModel(testModels[0].name);
+    for (const gpuLayers of ['all', 'MAX', -1, 1.5, Number.NaN, 100_001]) {
+      await expect(loadModel({ path, gpuLayers: gpuLayers as never })).rejects.toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/^gpuLayers must be an integer in \[0, 100000\] or 'max'/) }));
+    }
   });
 
   it('rejects an unknown realignOn with ERR_INVALID_OPTION, on the session and on a prompt', async () => {

@@ -116,7 +116,7 @@ describe('parseCommandLine', () => {
     const request = parsedRequest([
       'q', '-p', 'A', '--compare', '--method', 'la', '--ratio', '0', '--temperature', '0.7', '--top-k', '40',
       '--top-p', '0.9', '--min-p', '0.05', '--repeat-penalty', '1.1', '--seed', '7', '--max-tokens', '12',
-      '--realign-on', 'backend',
+      '--realign-on', 'backend', '--gpu-layers', 'max',
     ]);
     expect(request).toMatchObject({
       compare: true,
@@ -125,7 +125,9 @@ describe('parseCommandLine', () => {
       sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1, seed: 7 },
       maxTokens: 12,
       realignOn: 'backend',
+      gpuLayers: 'max',
     });
+    expect(parsedRequest(['q', '-p', 'A', '--gpu-layers', '12']).gpuLayers).toBe(12);
   });
 
   it('lets --help and --version win over everything else', () => {
@@ -179,6 +181,7 @@ describe('amulet command', () => {
     [['q', '-p', 'x', '--max-tokens', '-1'], /^amulet: --max-tokens must be an integer from 1 to \d+ \(got "-1"\)/],
     [['q', '-p', 'x', '--top-p', '1.5'], /^amulet: --top-p must be a number in \(0, 1\]/],
     [['q', '-p', 'x', '--seed', '2.5'], /^amulet: --seed must be an integer/],
+    [['q', '-p', 'x', '--gpu-layers', 'all'], /^amulet: --gpu-layers must be an integer from 0 to 100000, or max \(got "all"\)/],
     [['q', '-p', 'x', '--iterations'], /^amulet: Option '--iterations <value>' argument missing/],
     [['q', '-p', 'x', '--frobnicate'], /^amulet: unknown option --frobnicate/],
     [['q', '--weight', '2', '-p', 'x'], /^amulet: --weight 2 has no --preference without a weight before it/],
