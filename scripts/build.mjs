@@ -7,6 +7,8 @@
 //   --portable                  a baseline x86-64 CPU (AVX2) and no OpenMP, as the prebuild uses
 //   --out <dir>                 cmake-js build folder (default build/, where
 //                               node-gyp-build looks; the prebuild uses build-portable/)
+//   --CD<VAR>=<value>           a CMake cache entry, passed on to cmake-js, e.g.
+//                               --CDCUDA_cublas_LIBRARY=/opt/cublas/lib/libcublas.so
 // Compiler outputs are cached by ccache when it is installed (CCACHE_DIR
 // defaults to ~/.cache/amulet-llm/ccache), so a fresh clone rebuilds
 // llama.cpp from the cache instead of from scratch.
@@ -43,6 +45,7 @@ function buildNative() {
     // thread pool replaces OpenMP). libstdc++ stays shared: linked in, it
     // would raise the glibc it needs from 2.34 to 2.36 (arc4random).
     `--CDGGML_OPENMP=${portable ? 'OFF' : 'ON'}`,
+    ...argv.filter((arg) => arg.startsWith('--CD')),
   ];
   const env = {
     ...process.env,
