@@ -202,7 +202,12 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       contextSize: request.contextSize ?? null,
       threads: request.threads ?? null,
     },
-    model: { path: model.path, description: model.info.description },
+    model: {
+      path: model.path,
+      description: model.info.description,
+      offloadedLayers: model.info.offloadedLayers,
+      outputOnGpu: model.info.outputOnGpu,
+    },
     runs: answers.map(({ result }) => ({
       method: result.method,
       text: result.text,
@@ -210,6 +215,7 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       tokensPerSecond: result.tokensPerSecond,
       finishReason: result.finishReason,
       guidanceScale: result.guidanceScale,
+      realignedOn: result.realignedOn,
     })),
   };
   return `${JSON.stringify(report, null, 2)}\n`;

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AmuletError, type AmuletErrorCode } from './errors';
 import type { ModelInfo } from './model';
+import type { SystemInfo } from './system-info';
 import type { RealignOn } from './options';
 
 /** Realignment settings as the addon reads them (all fields present). */
@@ -167,7 +168,7 @@ export interface NativeBinding {
   ): Promise<NativeModel>;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   guidanceScale(realign: NativeRealign): number;
-  systemInfo(): { system: string; gpuOffload: boolean };
+  systemInfo(): SystemInfo;
   /** [async] Runs a beam search on its own context, off the JS thread. Throws ERR_DISPOSED. */
   beamSearch(model: NativeModel, request: NativeBeamSearchRequest): NativeBeamSearch;
 }

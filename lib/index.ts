@@ -17,6 +17,7 @@ import { objectOption, resolveRealign, type RealignOptions } from './options';
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
 export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
+export { systemInfo, type SystemInfo } from './system-info';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,

@@ -49,6 +49,16 @@ export interface ModelInfo {
   trainContextSize: number;
   sizeBytes: number;
   parameters: number;
+  /** The model's repeating (transformer) layers. */
+  layerCount: number;
+  /** How many of those layers are on the GPU: `min(gpuLayers, layerCount)`. */
+  offloadedLayers: number;
+  /**
+   * Whether the output layer, and so the logits, is on the GPU (`gpuLayers`
+   * above `layerCount`, or `'max'`): then `realignOn: 'auto'` realigns in the
+   * compute graph.
+   */
+  outputOnGpu: boolean;
 }
 
 const GGUF_MAGIC = 'GGUF';

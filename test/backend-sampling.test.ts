@@ -11,6 +11,7 @@ import { ensureFixtureModel } from '../lib/fixtures';
 import {
   AmuletError,
   loadModel,
+  systemInfo,
   type GenerationResult,
   type Model,
   type PromptOptions,
@@ -203,6 +204,21 @@ describe('gpuLayers and realignOn options', () => {
     }
     const model = await loadModel({ path, gpuLayers: 0 });
     await model.dispose();
+  });
+
+  it('systemInfo and model.info say what is on the GPU', async () => {
+    const system = systemInfo();
+    expect(system.gpuOffload).toBe(nativeBinding().systemInfo().gpuOffload);
+    expect(system.system).toMatch(/CPU/);
+    const model = await loadTestModel(testModels[0]);
+    try {
+      const { layerCount, offloadedLayers, outputOnGpu } = model.info;
+      expect(layerCount).toBe(testModels[0].name === 'smollm2-135m-instruct' ? 30 : 18);
+      expect(offloadedLayers).toBe(Math.min(testGpuLayers, layerCount));
+      expect(outputOnGpu).toBe(testGpuLayers > layerCount);
+    } finally {
+      await model.dispose();
+    }
   });
 
   it('rejects a gpuLayers that is neither a layer count nor max', async () => {

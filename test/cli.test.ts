@@ -227,10 +227,11 @@ describe('amulet command', () => {
         preferences: [{ text: 'Your answer should be concise as much as possible.', weight: 1.5 }],
         method: 'amulet',
         parameters: { alpha: 2, lambda: 2, eta: 10, iterations: 60, maxTokens: 16 },
+        model: { offloadedLayers: 0, outputOnGpu: false },
       });
       expect(report.runs).toHaveLength(1);
       const [run] = report.runs;
-      expect(run).toMatchObject({ method: 'amulet', text: expect.any(String), finishReason: expect.any(String) });
+      expect(run).toMatchObject({ method: 'amulet', text: expect.any(String), finishReason: expect.any(String), realignedOn: 'cpu' });
       expect(run!.tokenCount).toBeGreaterThan(0);
       expect(run!.tokenCount).toBeLessThanOrEqual(16);
       expect(run!.tokensPerSecond).toBeGreaterThan(0);

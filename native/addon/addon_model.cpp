@@ -115,6 +115,9 @@ Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
     result.Set("trainContextSize", loaded.n_ctx_train());
     result.Set("sizeBytes", static_cast<double>(loaded.size_bytes()));
     result.Set("parameters", static_cast<double>(loaded.n_params()));
+    result.Set("layerCount", loaded.n_layer());
+    result.Set("offloadedLayers", loaded.offloaded_layers());
+    result.Set("outputOnGpu", loaded.logits_on_gpu());
     return result;
 }
 

@@ -2,6 +2,7 @@
 // from it so the weights outlive the last session that uses them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,11 +36,15 @@ class LoadedModel {
     std::string description() const;
     uint64_t size_bytes() const { return llama_model_size(model_.get()); }
     uint64_t n_params() const { return llama_model_n_params(model_.get()); }
+    /** The repeating (transformer) layers. */
+    int32_t n_layer() const { return llama_model_n_layer(model_.get()); }
+    /** How many repeating layers llama.cpp put on a GPU. */
+    int32_t offloaded_layers() const { return std::min(gpu_layers_, n_layer()); }
     /**
      * True when llama.cpp put the output layer, and so the logits, on a GPU:
      * it offloads it once gpu_layers exceeds the repeating layers.
      */
-    bool logits_on_gpu() const { return gpu_layers_ > llama_model_n_layer(model_.get()); }
+    bool logits_on_gpu() const { return gpu_layers_ > n_layer(); }
 
     /** Takes ownership of an already loaded model (use load()). */
     LoadedModel(ModelHandle model, std::string chat_template_override, int32_t gpu_layers = 0);
