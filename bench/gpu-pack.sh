@@ -75,7 +75,7 @@ echo "within the machine's 30 s warm window of the last; the last call runs the 
 for ((i = 0; i < ${#parts[@]}; i++)); do
   part=${parts[$i]}
   if ((i < ${#parts[@]} - 1)); then
-    echo "  carry [\"$part\"]: mkdir -p /tmp/amulet-pack && cp $part /tmp/amulet-pack/"
+    echo "  carry [\"$part\"]: mkdir -p /tmp/amulet-pack && cp $part /tmp/amulet-pack/ && ls -l /tmp/amulet-pack"
   else
     echo "  carry [\"$part\", \"$out/SHA256SUMS\"]: mkdir -p /tmp/amulet-pack && cp $part $out/SHA256SUMS /tmp/amulet-pack/ && bash bench/gpu-check.sh --pack /tmp/amulet-pack"
   fi
