@@ -3,7 +3,10 @@
 // (run by bench/gpu-check.sh): for each fixture model, plain decoding of the
 // preference prompt (one sequence), and amulet (base + preference in one
 // batch) with the realignment in the compute graph and on the host. Greedy,
-// the same questions for each, one warm-up prompt first. Writes JSON to --out.
+// the same questions for each, one warm-up prompt first. Then, against the
+// same model on the CPU, how many leading greedy amulet tokens agree: GPU
+// kernels round differently, so a long answer may part ways at a near-tie,
+// which is reported, not failed. Writes JSON to --out.
 //
 //   node bench/gpu-bench.mjs [--out file.json] [--max-tokens 128] [--gpu-layers 999]
 //                            [--models smollm2-135m-instruct,gemma3-270m]
@@ -13,7 +16,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { loadModel, nativeBinding } = { ...require('../dist/lib/index.js'), ...require('../dist/lib/binding.js') };
+const { loadModel, systemInfo } = require('../dist/lib/index.js');
 const { ensureFixtureModel } = require('../dist/lib/fixtures.js');
 
 const args = process.argv.slice(2);
@@ -52,9 +55,40 @@ function gpuName() {
   }
 }
 
-const report = { gpu: gpuName(), system: nativeBinding().systemInfo().system, gpuLayers, maxTokens, questions, results: [] };
+/** The greedy tokens of one answer, in a fresh session. */
+async function answerTokens(model, question, options) {
+  const session = model.createSession({ preferences: [preference], contextSize: 1024 });
+  try {
+    const tokens = [];
+    for await (const chunk of session.prompt(question, { maxTokens, ...options })) tokens.push(...chunk.tokens);
+    return tokens;
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** Per question, how many leading amulet tokens the model as loaded and the same model on the CPU share. */
+async function agreementWithCpu(model, load) {
+  const cpuModel = await loadModel({ ...load, gpuLayers: 0 });
+  try {
+    const agreement = [];
+    for (const question of questions) {
+      const here = await answerTokens(model, question, { method: 'amulet', realignOn: 'auto' });
+      const onCpu = await answerTokens(cpuModel, question, { method: 'amulet', realignOn: 'cpu' });
+      let same = 0;
+      while (same < here.length && same < onCpu.length && here[same] === onCpu[same]) same += 1;
+      agreement.push({ question, agreeingTokens: same, tokens: here.length, cpuTokens: onCpu.length });
+    }
+    return agreement;
+  } finally {
+    await cpuModel.dispose();
+  }
+}
+
+const report = { gpu: gpuName(), system: systemInfo().system, gpuLayers, maxTokens, questions, results: [], cpuAgreement: [] };
 for (const { name, chatTemplate } of chosen) {
-  const model = await loadModel({ path: await ensureFixtureModel(name), chatTemplate, gpuLayers });
+  const load = { path: await ensureFixtureModel(name), chatTemplate };
+  const model = await loadModel({ ...load, gpuLayers });
   try {
     for (const { label, options } of methods) {
       let tokens = 0;
@@ -72,6 +106,11 @@ for (const { name, chatTemplate } of chosen) {
       const entry = { model: name, method: label, tokens, tokensPerSecond: tokens / (ms / 1000), realignedOn: [...where] };
       report.results.push(entry);
       console.log(`${name.padEnd(22)} ${label.padEnd(40)} ${entry.tokensPerSecond.toFixed(1).padStart(8)} tok/s (${tokens} tokens, ${entry.realignedOn})`);
+    }
+    for (const entry of await agreementWithCpu(model, load)) {
+      report.cpuAgreement.push({ model: name, ...entry });
+      console.log(`${name.padEnd(22)} amulet here vs on the CPU: the first ${entry.agreeingTokens} of ` +
+        `${entry.tokens} / ${entry.cpuTokens} tokens agree (${entry.question})`);
     }
   } finally {
     await model.dispose();

@@ -67,7 +67,14 @@ test('the packed check runs the equivalence test and the bench from the pack alo
   expect(checked.output).toContain(`at ${path.join(temp, 'amulet-gpu', 'bin', 'node')}`);
   const bench = JSON.parse(fs.readFileSync(path.join(out, 'bench.json'), 'utf8')) as {
     results: { model: string; tokensPerSecond: number; realignedOn: string[] }[];
+    cpuAgreement: { agreeingTokens: number; tokens: number; cpuTokens: number }[];
   };
+  // Without a GPU both sides run on the CPU, so they must agree to the last token.
+  expect(bench.cpuAgreement).toHaveLength(3);
+  for (const { agreeingTokens, tokens, cpuTokens } of bench.cpuAgreement) {
+    expect(tokens).toBe(cpuTokens);
+    expect(agreeingTokens).toBe(tokens);
+  }
   expect(bench.results.map((entry) => entry.realignedOn)).toEqual([['cpu'], ['backend'], ['cpu']]);
   for (const entry of bench.results) {
     expect(entry.model).toBe('smollm2-135m-instruct');
