@@ -1,10 +1,10 @@
 /**
  * bench/gpu-pack.sh and bench/gpu-check.sh --pack, rehearsed without a GPU.
- * A session that is lent a GPU machine gets a few minutes on it and one or
- * two tries, so the path it takes is run here in full: this build's CPU addon
- * packed with --cpu-rehearsal, the parts checked against their limit, then
- * unpacked into a copy of the tracked tree, as a GPU machine receives it, and
- * the equivalence test and the bench run from the pack with --gpu-layers 0.
+ * GPU machines are borrowed for minutes, with no time to debug a script, so
+ * the whole path is run here: this build's CPU addon packed with
+ * --cpu-rehearsal, the parts checked against their size limit, then unpacked
+ * into a copy of the tracked tree, as a GPU machine receives it, and the
+ * equivalence test and the bench run from the pack with --gpu-layers 0.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
