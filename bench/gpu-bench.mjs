@@ -36,7 +36,7 @@ const questions = [
 ];
 const methods = [
   { label: 'plain (preference prompt, 1 sequence)', options: { method: 'pref', realignOn: 'cpu' } },
-  { label: 'amulet, realigned in the graph', options: { method: 'amulet', realignOn: 'backend' } },
+  { label: 'amulet, realigned in the graph', options: { method: 'amulet', realignOn: 'backend' }, comparedWithCpu: true },
   { label: 'amulet, realigned on the host', options: { method: 'amulet', realignOn: 'cpu' } },
 ];
 const models = [
@@ -55,26 +55,29 @@ function gpuName() {
   }
 }
 
-/** The greedy tokens of one answer, in a fresh session. */
-async function answerTokens(model, question, options) {
+/** One greedy answer in a fresh session: its tokens and its result. */
+async function answer(model, question, options) {
   const session = model.createSession({ preferences: [preference], contextSize: 1024 });
   try {
     const tokens = [];
-    for await (const chunk of session.prompt(question, { maxTokens, ...options })) tokens.push(...chunk.tokens);
-    return tokens;
+    const stream = session.prompt(question, { maxTokens, ...options });
+    for await (const chunk of stream) tokens.push(...chunk.tokens);
+    return { tokens, result: await stream };
   } finally {
     await session.dispose();
   }
 }
 
-/** Per question, how many leading amulet tokens the model as loaded and the same model on the CPU share. */
-async function agreementWithCpu(model, load) {
+/**
+ * Per question, how many leading tokens of `answered` (the amulet answers
+ * timed above) the same model loaded on the CPU shares.
+ */
+async function agreementWithCpu(load, answered) {
   const cpuModel = await loadModel({ ...load, gpuLayers: 0 });
   try {
     const agreement = [];
-    for (const question of questions) {
-      const here = await answerTokens(model, question, { method: 'amulet', realignOn: 'auto' });
-      const onCpu = await answerTokens(cpuModel, question, { method: 'amulet', realignOn: 'cpu' });
+    for (const [question, here] of answered) {
+      const { tokens: onCpu } = await answer(cpuModel, question, { method: 'amulet', realignOn: 'cpu' });
       let same = 0;
       while (same < here.length && same < onCpu.length && here[same] === onCpu[same]) same += 1;
       agreement.push({ question, agreeingTokens: same, tokens: here.length, cpuTokens: onCpu.length });
@@ -89,17 +92,17 @@ const report = { gpu: gpuName(), system: systemInfo().system, gpuLayers, maxToke
 for (const { name, chatTemplate } of chosen) {
   const load = { path: await ensureFixtureModel(name), chatTemplate };
   const model = await loadModel({ ...load, gpuLayers });
+  const answered = new Map();  // question -> tokens of the method compared with the CPU
   try {
-    for (const { label, options } of methods) {
+    for (const { label, options, comparedWithCpu } of methods) {
       let tokens = 0;
       let ms = 0;
       const where = new Set();
       for (const [i, question] of [questions[0], ...questions].entries()) {
-        const session = model.createSession({ preferences: [preference], contextSize: 1024 });
-        const result = await session.prompt(question, { maxTokens, ...options });
-        await session.dispose();
+        const { tokens: answerTokens, result } = await answer(model, question, options);
         where.add(result.realignedOn);
         if (i === 0) continue; // warm-up: CUDA graphs and kernels are set up on the first prompt
+        if (comparedWithCpu) answered.set(question, answerTokens);
         tokens += result.tokenCount;
         ms += result.tokenCount / result.tokensPerSecond * 1000;
       }
@@ -107,9 +110,9 @@ for (const { name, chatTemplate } of chosen) {
       report.results.push(entry);
       console.log(`${name.padEnd(22)} ${label.padEnd(40)} ${entry.tokensPerSecond.toFixed(1).padStart(8)} tok/s (${tokens} tokens, ${entry.realignedOn})`);
     }
-    for (const entry of await agreementWithCpu(model, load)) {
+    for (const entry of await agreementWithCpu(load, answered)) {
       report.cpuAgreement.push({ model: name, ...entry });
-      console.log(`${name.padEnd(22)} amulet here vs on the CPU: the first ${entry.agreeingTokens} of ` +
+      console.log(`${name.padEnd(22)} amulet in the graph vs on the CPU: the first ${entry.agreeingTokens} of ` +
         `${entry.tokens} / ${entry.cpuTokens} tokens agree (${entry.question})`);
     }
   } finally {

@@ -74,15 +74,14 @@ find_cuda_libraries() {
 }
 
 unpack() {  # unpack DIR: places Node.js, the addon, dist/, node_modules/ and the models
-  local dir=$unpacked
   (cd "$1" && sha256sum -c --quiet SHA256SUMS) || { note "pack: a part is missing or damaged"; return 1; }
-  rm -rf "$dir" && mkdir -p "$dir"
-  cat "$1"/part-* | decompress | tar -C "$dir" -xf - || return 1
-  rm -rf dist node_modules && mv "$dir/dist" "$dir/node_modules" .
-  mkdir -p build/Release && mv "$dir/addon/amulet.node" build/Release/amulet.node
-  export PATH="$dir/bin:$PATH" AMULET_MODELS_DIR="$dir/models"
-  export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  [ -n "$models" ] || models=$(cat "$dir/models.txt")
+  rm -rf "$unpacked" && mkdir -p "$unpacked"
+  cat "$1"/part-* | decompress | tar -C "$unpacked" -xf - || return 1
+  rm -rf dist node_modules && mv "$unpacked/dist" "$unpacked/node_modules" .
+  mkdir -p build/Release && mv "$unpacked/addon/amulet.node" build/Release/amulet.node
+  export PATH="$unpacked/bin:$PATH" AMULET_MODELS_DIR="$unpacked/models"
+  export LD_LIBRARY_PATH="$unpacked/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  [ -n "$models" ] || models=$(cat "$unpacked/models.txt")
 }
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
