@@ -13,7 +13,7 @@
 //   node bench/run.mjs [--model smollm2-135m-instruct | gemma3-270m | path.gguf] [--threads 2]
 //                      [--questions 4] [--repeats 3] [--max-tokens 128] [--out bench/results/latest.json]
 //                      [--methods plain,ceiling,...] [--reference-questions 1] [--no-reference] [--no-peer]
-//                      [--no-select] [--candidates 40] [--chat-template gemma]
+//                      [--no-select] [--candidates 40] [--chat-template gemma] [--question-file q.json ...]
 //
 // Needs the built addon and dist/ (npm run build). The peer and the Python
 // reference install themselves on first use: `npm install` in bench/, and a
@@ -36,9 +36,9 @@ const SYSTEM_PROMPT = 'You are a helpful assistant.';
 // 'concise' Amulet answer can end after a dozen tokens.
 const PREFERENCE = paperPreference('verbose');
 const SECOND_PREFERENCE = paperPreference('uplifting');
-// The paper's question sets; the first questions of each, in turn.
-const QUESTION_FILES = ['personal_preference_eval.json', 'HelpSteer_train.json', 'UltraFeedback_truthful_qa.json',
-  'UltraFeedback_ultrachat.json'];
+// The project's own question set; `--question-file` (repeatable) takes others,
+// e.g. the paper's, whose first questions are then taken in turn.
+const DEFAULT_QUESTION_FILE = path.join(root, 'test', 'fixtures', 'questions.json');
 
 /** The methods, in table order. `kind` picks the worker's code path. */
 const METHODS = [
@@ -71,6 +71,7 @@ function parseArgs(argv) {
     referenceQuestions: 1,
     select: true,
     candidates: 40,
+    questionFiles: [],
     peer: true,
     chatTemplate: undefined,
   };
@@ -100,6 +101,7 @@ function parseArgs(argv) {
       case '--no-select': options.select = false; break;
       case '--candidates': options.candidates = positiveInteger(arg, value()); break;
       case '--chat-template': options.chatTemplate = value(); break;
+      case '--question-file': options.questionFiles.push(path.resolve(value())); break;
       case '--help':
       case '-h':
         process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n')
@@ -113,6 +115,7 @@ function parseArgs(argv) {
   for (const id of options.methods) if (!known.has(id)) throw new Error(`unknown method ${id}`);
   if (!options.methods.includes(REFERENCE.id) && options.reference) options.methods.push(REFERENCE.id);
   if (!options.reference) options.methods = options.methods.filter((id) => id !== REFERENCE.id);
+  if (options.questionFiles.length === 0) options.questionFiles.push(DEFAULT_QUESTION_FILE);
   if (!options.peer) options.methods = options.methods.filter((id) => !id.startsWith('node-llama-cpp'));
   return options;
 }
@@ -133,17 +136,15 @@ async function resolveModel(name, chatTemplate) {
   return { name: path.basename(name), path: path.resolve(name), chatTemplate: chatTemplate ?? '' };
 }
 
-/** Candidate questions: the paper's four question sets, taken in turn. */
-function loadCandidates(count) {
-  const dataDir = process.env.AMULET_DATA_DIR ?? path.resolve(root, '..', 'shared', 'data');
-  const sets = QUESTION_FILES.map((file) =>
-    JSON.parse(fs.readFileSync(path.join(dataDir, 'questions', file), 'utf8')).map((record) => record.question));
+/** Candidate questions: the question files' first questions, taken in turn. */
+function loadCandidates(files, count) {
+  const sets = files.map((file) => JSON.parse(fs.readFileSync(file, 'utf8')).map((record) => record.question));
   const questions = [];
   for (let i = 0; questions.length < count && i < count * sets.length; ++i) {
     const question = sets[i % sets.length][Math.floor(i / sets.length)];
     if (question !== undefined) questions.push(question);
   }
-  if (questions.length === 0) throw new Error(`no questions in ${path.join(dataDir, 'questions')}`);
+  if (questions.length === 0) throw new Error(`no questions in ${files.join(', ')}`);
   return questions;
 }
 
@@ -155,7 +156,7 @@ function loadCandidates(count) {
  * few such candidates, the longest others fill up.
  */
 async function selectQuestions(model, options) {
-  const candidates = loadCandidates(options.select ? options.candidates : options.questions);
+  const candidates = loadCandidates(options.questionFiles, options.select ? options.candidates : options.questions);
   if (!options.select) return { questions: candidates, lengths: null };
   const job = { ...workerJob({ id: 'select', kind: 'select', preferences: [PREFERENCE] }, model, options, []),
     prompts: candidates, wanted: options.questions };

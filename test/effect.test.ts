@@ -1,5 +1,5 @@
 /**
- * Realignment has an effect, measured on the paper's questions: Amulet's
+ * Realignment has an effect, measured on the test questions: Amulet's
  * answers differ from the preference prompt's alone, and the "concise" and
  * "verbose" preferences move the answer length the way they say.
  */
@@ -8,7 +8,7 @@ import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads 
 
 const QUESTION_COUNT = 20;
 const MAX_TOKENS = 128;  // the paper's setting
-const questions = loadQuestions('personal_preference_eval.json', QUESTION_COUNT);
+const questions = loadQuestions(QUESTION_COUNT);
 
 interface Answers {
   texts: string[];

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureFixtureModel } from '../lib/fixtures';
-import { dataDir, testThreads } from './support/models';
+import { questionsFile, testThreads } from './support/models';
 
 const root = resolve(__dirname, '..');
 const cliPath = join(root, 'dist', 'cli', 'amulet.js');
@@ -59,7 +59,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 it('runs, resumes after Ctrl-C without duplicates, and writes the report', async () => {
-  const argsWith = (maxTokens: string): string[] => ['--model', modelPath, '--questions', join(dataDir, 'questions', 'personal_preference_eval.json'),
+  const argsWith = (maxTokens: string): string[] => ['--model', modelPath, '--questions', questionsFile,
     '--limit', '2', '--preferences', 'concise,uplifting', '--methods', 'base,pref,la,amulet', '--max-tokens', maxTokens,
     '--threads', String(testThreads), '--out', out];
   const args = argsWith('12');
@@ -102,7 +102,7 @@ it('runs, resumes after Ctrl-C without duplicates, and writes the report', async
 it('judges every pair in both orders with a local model', async () => {
   const judged = mkdtempSync(join(tmpdir(), 'amulet-eval-judge-'));
   try {
-    const outcome = await runEval(['--model', modelPath, '--questions', join(dataDir, 'questions', 'personal_preference_eval.json'),
+    const outcome = await runEval(['--model', modelPath, '--questions', questionsFile,
       '--limit', '1', '--preferences', 'concise', '--methods', 'base,pref,amulet', '--max-tokens', '8',
       '--threads', String(testThreads), '--judge', modelPath, '--out', judged]);
     expect(outcome.code).toBe(0);

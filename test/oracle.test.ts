@@ -1,6 +1,6 @@
 /**
  * The native realignment sampler against an independent float64 oracle
- * (test/support/oracle.ts, written from ALGORITHM.md): first the oracle
+ * (test/support/oracle.ts, written from docs/algorithm.md): first the oracle
  * itself and guidanceScale(), then every realigned token of short greedy
  * generations on both fixture models, from the logits the addon captured.
  */
@@ -22,7 +22,7 @@ import {
   type RowComparison,
 } from './support/oracle';
 
-/** Oracle self-consistency in float64 (ALGORITHM.md reports 2e-14). */
+/** Oracle self-consistency in float64 (docs/algorithm.md reports 2e-14). */
 const FLOAT64_TOLERANCE = 1e-12;
 /**
  * Native (float32 logits, float32 combine) vs the float64 oracle: max |diff|
@@ -88,7 +88,7 @@ function expectInvalid(run: () => unknown): void {
 }
 
 describe('oracle', () => {
-  it('collapsedScale reproduces the a_K of ALGORITHM.md', () => {
+  it('collapsedScale reproduces the a_K of docs/algorithm.md', () => {
     const { alpha, lambda, eta } = paperHyperparameters;
     expect(collapsedScale(alpha, lambda, eta, 1)).toBeCloseTo(1.9524, 4);
     expect(collapsedScale(alpha, lambda, eta, 10)).toBeCloseTo(3.8976, 4);
@@ -245,7 +245,7 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
   // Gemma's vocabulary is 262k: every captured row is ~1 MB and the literal
   // loop oracle costs ~0.4 s a token there, so it decodes fewer tokens.
   const maxTokens = testModel.name === 'gemma3-270m' ? 12 : 24;
-  const questions = loadQuestions('personal_preference_eval.json', 2);
+  const questions = loadQuestions(2);
   const concise = paperPreference('concise');
   const summary: string[] = [];
   let model: Model;

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ensureFixtureModel, isFixtureModelName, type FixtureModelName } from '../../lib/fixtures';
 import { loadModel, type Model } from '../../lib/index';
 
@@ -56,11 +56,15 @@ export function paperPreference(adjective: string): string {
   return `Your answer should be ${adjective} as much as possible.`;
 }
 
-/** The paper's question sets live in ../shared/data beside the repository (AMULET_DATA_DIR overrides). */
-export const dataDir = process.env.AMULET_DATA_DIR ?? resolve(__dirname, '..', '..', '..', 'shared', 'data');
+/**
+ * The question set the tests ask: test/fixtures/questions.json, written for
+ * this project, or any file of `{ index, question }` records named by
+ * AMULET_TEST_QUESTIONS (e.g. one of the paper's sets).
+ */
+export const questionsFile = process.env.AMULET_TEST_QUESTIONS ?? resolve(__dirname, '..', 'fixtures', 'questions.json');
 
-/** The first `count` questions of one of the paper's question sets, e.g. 'personal_preference_eval.json'. */
-export function loadQuestions(file: string, count: number): string[] {
-  const records = JSON.parse(readFileSync(join(dataDir, 'questions', file), 'utf8')) as { question: string }[];
+/** The first `count` questions of {@link questionsFile}. */
+export function loadQuestions(count: number): string[] {
+  const records = JSON.parse(readFileSync(questionsFile, 'utf8')) as { question: string }[];
   return records.slice(0, count).map((record) => record.question);
 }

@@ -1,8 +1,8 @@
 /**
  * An independent float64 oracle of what the realignment sampler computes,
- * written from /work/shared/docs/ALGORITHM.md (not from the C++ in native/).
+ * written from docs/algorithm.md (not from the C++ in native/).
  *
- * Conventions, as ALGORITHM.md states them:
+ * Conventions, as docs/algorithm.md states them:
  * - `l = log_softmax(z)` is computed stably (subtract the max of the finite
  *   entries first).
  * - A non-finite logit (-inf, +inf or NaN) is treated as -inf: the token is
@@ -26,7 +26,7 @@ export interface AmuletHyperparameters {
   iterations: number;
 }
 
-/** The reference implementation's defaults (ALGORITHM.md). */
+/** The reference implementation's defaults (docs/algorithm.md). */
 export const paperHyperparameters: Readonly<AmuletHyperparameters> = Object.freeze({
   alpha: 2,
   lambda: 2,
@@ -94,7 +94,7 @@ export function logSoftmax(z: Row): Float64Array {
 }
 
 /**
- * a_K of the collapsed loop, by the recurrence of ALGORITHM.md:
+ * a_K of the collapsed loop, by the recurrence of docs/algorithm.md:
  * a_0 = 1, S_0 = 0, S_i = S_{i-1} + a_{i-1},
  * a_i = (λ + α S_i / i + a_{i-1} / (η i)) / (λ + 1 / (η i)).
  * The realigned distribution is softmax(l_p + (a_K − 1)(l_p − l_b)).
@@ -111,7 +111,7 @@ export function collapsedScale(alpha: number, lambda: number, eta: number, itera
 }
 
 /**
- * The paper's per-token loop, literally (ALGORITHM.md):
+ * The paper's per-token loop, literally (docs/algorithm.md):
  *
  * ```
  * M_0 = l_p; Qsum = 0
@@ -155,7 +155,7 @@ export function literalAmuletLoop(baseLogits: Row, prefLogits: Row, params: Amul
 
 /**
  * The collapsed single-preference form: log_softmax(l_p + (a_K − 1)(l_p − l_b)),
- * which ALGORITHM.md shows equal to the literal loop.
+ * which docs/algorithm.md shows equal to the literal loop.
  */
 export function collapsedAmulet(baseLogits: Row, prefLogits: Row, params: AmuletHyperparameters): Float64Array {
   return multiPreferenceAmulet(baseLogits, [prefLogits], [1], params);
