@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { loadModel, systemInfo } = require('../dist/lib/index.js');
-const { ensureFixtureModel } = require('../dist/lib/fixtures.js');
+const { ensureFixtureModel } = require('../dist/test/support/fixtures.js');
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);

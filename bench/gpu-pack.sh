@@ -56,7 +56,7 @@ cp "$(ldd "$addon" | awk '/libstdc\+\+/ { print $3 }')" "$stage/lib-fallback/lib
 cp -r dist node_modules "$stage/"
 IFS=, read -ra names <<<"$models"
 for name in "${names[@]}"; do
-  gguf=$(node -e "require('./dist/lib/fixtures.js').ensureFixtureModel(process.argv[1]).then(console.log)" "$name")
+  gguf=$(node -e "require('./dist/test/support/fixtures.js').ensureFixtureModel(process.argv[1]).then(console.log)" "$name")
   cp "$gguf" "$stage/models/"
 done
 printf '%s\n' "$models" >"$stage/models.txt"

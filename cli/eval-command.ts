@@ -6,7 +6,6 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ensureFixtureModel } from '../lib/fixtures';
 import { loadModel, type Model } from '../lib/index';
 import { loadPreferences, loadQuestions, paperPreferences, selectPreferences, type EvalPreference,
   type EvalQuestion } from '../lib/eval/inputs';
@@ -121,7 +120,8 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
   const available: readonly EvalPreference[] = request.preferenceFile ? loadPreferences(request.preferenceFile)
     : paperPreferences;
   const preferences = request.preferenceNames ? selectPreferences(available, request.preferenceNames) : [...available];
-  const modelPath = request.modelPath ?? (await ensureFixtureModel('smollm2-135m-instruct'));
+  const modelPath = request.modelPath;
+  if (modelPath === undefined) throw new EvalSetupError('--model is required: the path of a GGUF file');
   const parameters: EvalParameters = {
     systemPrompt: request.systemPrompt, maxTokens: request.maxTokens, alpha: request.alpha, lambda: request.lambda,
     eta: request.eta, iterations: request.iterations, ratio: request.ratio, beams: request.beams,

@@ -1,6 +1,7 @@
 /**
- * `npm run fetch-models [-- <model>...]`: downloads, verifies and caches the
- * GGUF fixture models (all of them unless some are named), showing progress
+ * `npm run fetch-models [-- --model <name>...]`: downloads, verifies and
+ * caches the GGUF fixture models of test/support/fixtures.ts (all of them
+ * unless some are named, with --model or bare), showing progress
  * on stderr, then prints `<name>\t<absolute path>` per model on stdout so
  * other scripts can read the paths.
  *
@@ -14,7 +15,7 @@ import {
   isFixtureModelName,
   type FixtureModelName,
   type FixtureProgressEvent,
-} from '../lib/fixtures';
+} from '../test/support/fixtures';
 
 /**
  * Writes progress to stderr. On a terminal the current step is redrawn in
@@ -51,13 +52,14 @@ class ProgressPrinter {
   }
 }
 
-/** Parses the command line: optional model names, defaulting to all of them. */
+/** Parses the command line: model names, bare or after --model, defaulting to all of them. */
 function requestedModels(args: readonly string[]): FixtureModelName[] {
-  const unknown = args.filter((arg) => !isFixtureModelName(arg));
+  const names = args.filter((arg) => arg !== '--model');
+  const unknown = names.filter((name) => !isFixtureModelName(name));
   if (unknown.length > 0) {
-    throw new Error(`unknown model ${unknown.join(', ')}; usage: fetch-models [${fixtureModelNames.join(' | ')}]...`);
+    throw new Error(`unknown model ${unknown.join(', ')}; usage: fetch-models [--model ${fixtureModelNames.join(' | ')}]...`);
   }
-  return args.length === 0 ? [...fixtureModelNames] : args.filter(isFixtureModelName);
+  return names.length === 0 ? [...fixtureModelNames] : names.filter(isFixtureModelName);
 }
 
 async function main(): Promise<void> {

@@ -7,7 +7,7 @@
  * sampler attachments across turns, and the gpuLayers and realignOn options.
  */
 import { nativeBinding } from '../lib/binding';
-import { ensureFixtureModel } from '../lib/fixtures';
+import { ensureFixtureModel } from './support/fixtures';
 import {
   AmuletError,
   loadModel,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { runInThisContext } from 'node:vm';
-import { ensureFixtureModel } from '../lib/fixtures';
+import { ensureFixtureModel } from './support/fixtures';
 import {
   AmuletError,
   loadModel,

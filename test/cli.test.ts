@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { commandLineOptions, parseCommandLine, parsePreference, UsageError, type RunRequest } from '../cli/arguments';
 import { renderComparison, type ComparedAnswer } from '../cli/compare-view';
 import { wrapText } from '../cli/text-wrap';
-import { ensureFixtureModel } from '../lib/fixtures';
+import { ensureFixtureModel } from './support/fixtures';
 
 const root = resolve(__dirname, '..');
 const cliPath = join(root, 'dist', 'cli', 'amulet.js');

@@ -13,7 +13,7 @@
  */
 import { runInThisContext } from 'node:vm';
 import fc from 'fast-check';
-import { ensureFixtureModel } from '../lib/fixtures';
+import { ensureFixtureModel } from './support/fixtures';
 import {
   AmuletError,
   guidanceScale,

@@ -20,7 +20,7 @@
  * answers agree.
  */
 import { loadModel, type GenerationResult, type Model, type SessionOptions } from '../lib/index';
-import { ensureFixtureModel } from '../lib/fixtures';
+import { ensureFixtureModel } from './support/fixtures';
 import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
 
 const creative = paperPreference('creative');

@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { loadModel, type Model } from '../../lib/index';
-import { ensureFixtureModel } from '../../lib/fixtures';
+import { ensureFixtureModel } from '../support/fixtures';
 import { paperPreference, testModels, testThreads } from '../support/models';
 
 const ms = (nanoseconds: number): number => nanoseconds / 1e6;

@@ -16,7 +16,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ensureFixtureModel } from '../../lib/fixtures';
+import { ensureFixtureModel } from '../support/fixtures';
 import { AmuletError, loadModel, type Model, type Session } from '../../lib/index';
 import { paperPreference, testModels, testThreads } from '../support/models';
 

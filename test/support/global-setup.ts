@@ -1,4 +1,4 @@
-import { ensureFixtureModel } from '../../lib/fixtures';
+import { ensureFixtureModel } from './fixtures';
 import { testModels } from './models';
 
 /** Fetches (once, then from the cache) the real models the end-to-end tests run on. */

