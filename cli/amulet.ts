@@ -20,7 +20,6 @@ import {
 import { parseCommandLine, UsageError, type RunRequest } from './arguments';
 import { answerStatistics, renderComparison } from './compare-view';
 import { parseEvalCommandLine } from './eval-arguments';
-import { EvalSetupError, runEval } from './eval-command';
 import { evalHelpText } from './eval-help';
 import { helpText } from './help-text';
 import { packageVersion } from './package-version';
@@ -239,8 +238,12 @@ async function runRequest(request: RunRequest, signal: AbortSignal): Promise<voi
   }
 }
 
-/** Runs a stoppable task, mapping failures to exit codes as `amulet` does. */
-async function runStoppable(task: (signal: AbortSignal) => Promise<void>): Promise<number> {
+/**
+ * Runs a stoppable task, mapping failures to exit codes as `amulet` does:
+ * those `isUsageError` accepts exit with the usage code.
+ */
+async function runStoppable(task: (signal: AbortSignal) => Promise<void>,
+  isUsageError: (error: unknown) => boolean = () => false): Promise<number> {
   const controller = new AbortController();
   const removeInterruptHandler = stopOnInterrupt(controller);
   stopOnClosedOutput(controller);
@@ -251,7 +254,7 @@ async function runStoppable(task: (signal: AbortSignal) => Promise<void>): Promi
     if (!controller.signal.aborted) {
       printError(isAmuletError(error) ? `${error.code}: ${error.message}`
         : error instanceof Error ? error.message : String(error));
-      return error instanceof EvalSetupError ? EXIT_USAGE : EXIT_FAILURE;
+      return isUsageError(error) ? EXIT_USAGE : EXIT_FAILURE;
     }
   } finally {
     removeInterruptHandler();
@@ -259,6 +262,18 @@ async function runStoppable(task: (signal: AbortSignal) => Promise<void>): Promi
   const stopReason = controller.signal.reason as StopReason | undefined;
   if (stopReason === 'interrupted') return EXIT_INTERRUPTED;
   return EXIT_SUCCESS;
+}
+
+/** The evaluation's optional peer dependencies that cannot be found. */
+function missingEvalPackages(): string[] {
+  return ['compromise', 'sentiment'].filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }
 
 /** `amulet eval ...`: the evaluation harness. */
@@ -276,8 +291,17 @@ async function evalMain(args: readonly string[]): Promise<number> {
     return EXIT_SUCCESS;
   }
   const { request } = commandLine;
+  const missing = missingEvalPackages();
+  if (missing.length > 0) {
+    printError(`amulet eval scores answers with ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} ` +
+      `not installed: npm install ${missing.join(' ')}`);
+    return EXIT_FAILURE;
+  }
+  // Loaded only now: the harness and its NLP packages are not part of the library.
+  const { EvalSetupError, runEval } = await import('./eval-command');
   const shown = ['npx', 'amulet', 'eval', ...args].map((arg) => (/^[\w./,:=@-]+$/.test(arg) ? arg : JSON.stringify(arg)));
-  return runStoppable((signal) => runEval(request, signal, shown.join(' ')));
+  return runStoppable((signal) => runEval(request, signal, shown.join(' ')),
+    (error) => error instanceof EvalSetupError);
 }
 
 /** Runs the command line and returns the exit code. */

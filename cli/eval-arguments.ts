@@ -6,8 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { defaults } from '../lib/index';
-import { evalMethods, type EvalMethod } from '../lib/eval/plan';
-import type { EvalParameters } from '../lib/eval/runner';
+import { evalMethods, type EvalMethod } from '../eval/plan';
+import type { EvalParameters } from '../eval/runner';
 import { UsageError } from './arguments';
 
 export const evalOptions = {

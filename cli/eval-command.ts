@@ -8,13 +8,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadModel, type Model } from '../lib/index';
 import { loadPreferences, loadQuestions, paperPreferences, selectPreferences, type EvalPreference,
-  type EvalQuestion } from '../lib/eval/inputs';
-import { modelJudge, judgePair } from '../lib/eval/judge';
-import { planJobs, questionKey } from '../lib/eval/plan';
-import { writeReport } from '../lib/eval/report';
-import { runJobs, type EvalParameters, type ResponseRecord, type RunProgress } from '../lib/eval/runner';
-import { computeScores, type JudgementRecord, type Reference } from '../lib/eval/scores';
-import { JsonlStore } from '../lib/eval/store';
+  type EvalQuestion } from '../eval/inputs';
+import { modelJudge, judgePair } from '../eval/judge';
+import { planJobs, questionKey } from '../eval/plan';
+import { writeReport } from '../eval/report';
+import { runJobs, type EvalParameters, type ResponseRecord, type RunProgress } from '../eval/runner';
+import { computeScores, type JudgementRecord, type Reference } from '../eval/scores';
+import { JsonlStore } from '../eval/store';
 import type { EvalRequest } from './eval-arguments';
 import { ProgressBar } from './progress-bar';
 

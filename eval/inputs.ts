@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { AmuletError } from '../errors';
+import { AmuletError } from '../lib/index';
 
 /** One question of a set. */
 export interface EvalQuestion {

@@ -7,8 +7,8 @@
  *
  * @packageDocumentation
  */
-import type { Model } from '../model';
-import type { Session } from '../session';
+import type { Model } from '../lib/index';
+import type { Session } from '../lib/index';
 
 /** What one judgement says: the first answer (A), the second (B), a tie, or nothing readable. */
 export type Verdict = 'A' | 'B' | 'tie' | 'unparsed';

@@ -5,9 +5,9 @@
  *
  * @packageDocumentation
  */
-import type { Model } from '../model';
-import type { Session } from '../session';
-import type { RealignMethod } from '../options';
+import type { Model } from '../lib/index';
+import type { Session } from '../lib/index';
+import type { RealignMethod } from '../lib/index';
 import { measureAll, type ProxyName } from './proxies/index';
 import type { EvalJob, EvalMethod } from './plan';
 import type { JsonlStore } from './store';
