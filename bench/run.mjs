@@ -449,7 +449,7 @@ async function main() {
       cores: os.cpus().length,
       memoryGb: Math.round(os.totalmem() / 2 ** 30),
       node: process.version,
-      addon: require(path.join(root, 'dist', 'lib', 'binding.js')).nativeBinding().systemInfo().system.trim(),
+      addon: require(path.join(root, 'dist', 'lib', 'addon.js')).nativeBinding().systemInfo().system.trim(),
       loadAverageBefore,
       loadAverageAfter: loadAverage(),
     },

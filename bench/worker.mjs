@@ -69,7 +69,7 @@ async function runAmulet() {
  * binding, the way lib/session.ts does.
  */
 async function runCeiling() {
-  const { nativeBinding } = require(path.join(root, 'dist', 'lib', 'binding.js'));
+  const { nativeBinding } = require(path.join(root, 'dist', 'lib', 'addon.js'));
   const { resolveRealign, resolveSampling } = require(path.join(root, 'dist', 'lib', 'options.js'));
   const binding = nativeBinding();
   const model = await binding.loadModel(job.model, { gpuLayers: 0, useMmap: true, chatTemplate: job.chatTemplate });

@@ -5,7 +5,8 @@
  *
  * @packageDocumentation
  */
-import { cString, type NativeBinding, type NativeModel } from './binding';
+import { cString } from './addon';
+import type { NativeBinding, NativeModel } from './addon-types';
 import { AmuletError } from './errors';
 import {
   defaults,

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { NativeGeneration, NativeOutcome, NativeToken } from './binding';
+import type { NativeGeneration, NativeOutcome, NativeToken } from './addon-types';
 import { AmuletError } from './errors';
 import type { RealignMethod } from './options';
 

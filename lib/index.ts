@@ -11,7 +11,7 @@
  *
  * @packageDocumentation
  */
-import { nativeBinding } from './binding';
+import { nativeBinding } from './addon';
 import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';

@@ -6,7 +6,8 @@
  */
 import { open } from 'node:fs/promises';
 import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
-import { nativeBinding, type NativeModel } from './binding';
+import { nativeBinding } from './addon';
+import type { NativeModel } from './addon-types';
 import { AmuletError } from './errors';
 import { booleanOption, defaults, integerOption, numberOption, objectOption, stringOption } from './options';
 import { Session, type SessionOptions } from './session';

@@ -7,7 +7,8 @@
  * @packageDocumentation
  */
 import { AmuletError } from './errors';
-import { nativeBinding, type NativeRealign, type NativeSampling } from './binding';
+import { nativeBinding } from './addon';
+import type { NativeRealign, NativeSampling } from './addon-types';
 
 /**
  * How the next-token distribution is formed.

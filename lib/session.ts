@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-import { cString, type NativeFault, type NativeRealign, type NativeSampling, type NativeSession } from './binding';
+import { cString } from './addon';
+import type { NativeFault, NativeRealign, NativeSampling, NativeSession } from './addon-types';
 import { AmuletError } from './errors';
 import { GenerationStream } from './generation';
 import {

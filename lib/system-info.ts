@@ -1,4 +1,4 @@
-import { nativeBinding } from './binding';
+import { nativeBinding } from './addon';
 
 /** What this build of the addon runs on: see {@link systemInfo}. */
 export interface SystemInfo {

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { nativeBinding } from '../lib/binding';
+import { nativeBinding } from '../lib/addon';
 import type { Model } from '../lib/index';
 import { loadTestModel, paperPreference, testModels } from './support/models';
 

@@ -6,7 +6,7 @@
  * within the oracle test's tolerance. Also: what falls back to the host, the
  * sampler attachments across turns, and the gpuLayers and realignOn options.
  */
-import { nativeBinding } from '../lib/binding';
+import { nativeBinding } from '../lib/addon';
 import { ensureFixtureModel } from './support/fixtures';
 import {
   AmuletError,

@@ -71,12 +71,8 @@ GenerationRequest parse_generation_request(const Napi::Object & request) {
     parsed.max_tokens = integer(request, "maxTokens");
     parsed.trace = request.Get("trace").As<Napi::Boolean>().Value();
     parsed.capture_logits = request.Get("captureLogits").As<Napi::Boolean>().Value();
-    // Optional for native callers that predate it (benchmarks): absent means auto.
-    const Napi::Value realign_on = request.Get("realignOn");
-    if (realign_on.IsString()) {
-        const std::string where = realign_on.As<Napi::String>().Utf8Value();
-        parsed.realign_on = where == "cpu" ? RealignOn::Cpu : where == "backend" ? RealignOn::Backend : RealignOn::Auto;
-    }
+    const std::string where = text(request, "realignOn");
+    parsed.realign_on = where == "cpu" ? RealignOn::Cpu : where == "backend" ? RealignOn::Backend : RealignOn::Auto;
     parsed.overflow = text(request, "contextOverflow") == "dropOldestTurns" ? ContextOverflow::DropOldestTurns
                                                                             : ContextOverflow::Error;
     // Test hook (lib/session.ts passes it only when a test asks): { kind, atToken }.

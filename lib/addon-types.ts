@@ -1,17 +1,13 @@
 /**
- * The typed contract of the native addon (native/addon/) and its loader.
- * Names are camelCase here and mapped to llama.cpp's snake_case once, in
- * native/addon/generation_request_parser.cpp. Internal: not exported from the
- * package entry point.
+ * The typed contract of the native addon (native/addon/): what each native
+ * function takes and returns. A leaf: it imports only the error type, so
+ * every module can depend on it. Names are camelCase here and mapped to
+ * llama.cpp's snake_case once, in native/addon/generation_request_parser.cpp.
+ * Internal: not exported from the package entry point.
  *
  * @packageDocumentation
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { AmuletError, type AmuletErrorCode } from './errors';
-import type { ModelInfo } from './model';
-import type { SystemInfo } from './system-info';
-import type { RealignOn } from './options';
+import type { AmuletError } from './errors';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
@@ -45,8 +41,7 @@ export interface NativeGenerationRequest {
   maxTokens: number;
   trace: boolean;
   captureLogits: boolean;
-  /** Absent: `'auto'`. */
-  realignOn?: RealignOn;
+  realignOn: 'auto' | 'cpu' | 'backend';
   contextOverflow: 'error' | 'dropOldestTurns';
   /** Test hook: a native failure to provoke at the `atToken`-th generation step. */
   fault?: NativeFault;
@@ -113,7 +108,18 @@ export interface NativeSession {
   dispose(): void;
 }
 
-export type NativeModelInfo = ModelInfo;
+/** Facts about a loaded model (documented on the public ModelInfo). */
+export interface NativeModelInfo {
+  description: string;
+  chatTemplate: string;
+  vocabularySize: number;
+  trainContextSize: number;
+  sizeBytes: number;
+  parameters: number;
+  layerCount: number;
+  offloadedLayers: number;
+  outputOnGpu: boolean;
+}
 
 export interface NativeModel {
   info(): NativeModelInfo;
@@ -122,14 +128,6 @@ export interface NativeModel {
 }
 
 /** A beam search as the addon reads it (all fields present; lib/beam-search.ts validated them). */
-/**
- * A text as it crosses into native code: llama.cpp takes C strings, so a NUL
- * would cut the text short; it travels as U+FFFD instead. @internal
- */
-export function cString(value: string): string {
-  return value.replaceAll('\u0000', '\uFFFD');
-}
-
 export interface NativeBeamSearchRequest {
   systemPrompt: string;
   /** Preference texts, joined to the system prompt natively as for the `pref` method. */
@@ -161,48 +159,19 @@ export interface NativeBeamSearch {
 }
 
 export interface NativeBinding {
+  /** [async] Loads a GGUF off the JS thread. Rejects with ERR_MODEL_LOAD or ERR_ABORTED. */
   loadModel(
     path: string,
     options: { gpuLayers: number; useMmap: boolean; chatTemplate: string },
     onProgress?: (fraction: number) => void,
   ): Promise<NativeModel>;
+  /** [sync] Native failures become errors made by this factory (an AmuletError with the code). */
   setErrorFactory(factory: (code: string, message: string) => Error): void;
+  /** [sync] The guidance scale s of a realignment. Throws ERR_INVALID_OPTION. */
   guidanceScale(realign: NativeRealign): number;
-  systemInfo(): SystemInfo;
+  /** [sync] llama.cpp's system line and whether layers can be offloaded. */
+  systemInfo(): { system: string; gpuOffload: boolean };
   /** [async] Runs a beam search on its own context, off the JS thread. Throws ERR_DISPOSED. */
   beamSearch(model: NativeModel, request: NativeBeamSearchRequest): NativeBeamSearch;
 }
 
-let loaded: NativeBinding | undefined;
-
-/** The folder of amulet-llm's package.json, whether running from lib/ (tests) or dist/lib/. */
-function packageRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'amulet-llm') {
-      return dir;
-    }
-    if (path.dirname(dir) === dir) throw new Error(`no amulet-llm package.json above ${__dirname}`);
-  }
-}
-
-/** The addon, loaded on first use (a prebuild, or the local build in build/Release). */
-export function nativeBinding(): NativeBinding {
-  if (loaded) return loaded;
-  try {
-    // node-gyp-build finds build/Release/amulet.node, then prebuilds/<platform>-<arch>/.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (root: string) => NativeBinding;
-    loaded = load(packageRoot());
-  } catch (error) {
-    throw new AmuletError(
-      'ERR_NATIVE_MISSING',
-      `the amulet-llm native addon could not be loaded (${String(error)}); build it from source with ` +
-        '`npm rebuild amulet-llm` (its install script approved: `npm install-scripts approve amulet-llm`), ' +
-        'or `npm run build` in a checkout',
-      { cause: error },
-    );
-  }
-  loaded.setErrorFactory((code, message) => new AmuletError(code as AmuletErrorCode, message));
-  return loaded;
-}
