@@ -14,6 +14,7 @@
 //                      [--questions 4] [--repeats 3] [--max-tokens 128] [--out bench/results/latest.json]
 //                      [--methods plain,ceiling,...] [--reference-questions 1] [--no-reference] [--no-peer]
 //                      [--no-select] [--candidates 40] [--chat-template gemma] [--question-file q.json ...]
+//                      [--addon native | portable]
 //
 // Needs the built addon and dist/ (npm run build). The peer and the Python
 // reference install themselves on first use: `npm install` in bench/, and a
@@ -43,7 +44,7 @@ const DEFAULT_QUESTION_FILE = path.join(root, 'test', 'fixtures', 'questions.jso
 /** The methods, in table order. `kind` picks the worker's code path. */
 const METHODS = [
   { id: 'plain', label: 'plain (pref prompt, 1 seq)', kind: 'amulet', method: 'pref', preferences: [PREFERENCE] },
-  { id: 'ceiling', label: '2 seqs, no realignment', kind: 'ceiling', preferences: [PREFERENCE] },
+  { id: 'ceiling', label: '2 seqs, no realignment', kind: 'ceiling', method: 'amulet', preferences: [PREFERENCE] },
   { id: 'amulet', label: 'amulet (closed form)', kind: 'amulet', method: 'amulet', preferences: [PREFERENCE] },
   { id: 'amulet-iterative', label: 'amulet-iterative (K=60)', kind: 'amulet', method: 'amulet-iterative',
     preferences: [PREFERENCE] },
@@ -55,6 +56,11 @@ const METHODS = [
   { id: 'node-llama-cpp-raw', label: 'node-llama-cpp 3.21.1, sequence.evaluate', kind: 'node-llama-cpp-raw',
     preferences: [PREFERENCE] },
 ];
+/** The addon builds a run can measure: this CPU's (-march=native) and the portable one the prebuild ships (AVX2). */
+const ADDONS = {
+  native: path.join(root, 'build', 'Release', 'amulet.node'),
+  portable: path.join(root, 'build-portable', 'Release', 'amulet.node'),
+};
 const REFERENCE = { id: 'paper-reference', label: 'paper-style reference (HF, no KV cache)' };
 
 function parseArgs(argv) {
@@ -72,6 +78,7 @@ function parseArgs(argv) {
     select: true,
     candidates: 40,
     questionFiles: [],
+    addon: 'native',
     peer: true,
     chatTemplate: undefined,
   };
@@ -102,6 +109,7 @@ function parseArgs(argv) {
       case '--candidates': options.candidates = positiveInteger(arg, value()); break;
       case '--chat-template': options.chatTemplate = value(); break;
       case '--question-file': options.questionFiles.push(path.resolve(value())); break;
+      case '--addon': options.addon = value(); break;
       case '--help':
       case '-h':
         process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n')
@@ -111,6 +119,7 @@ function parseArgs(argv) {
       default: throw new Error(`unknown option ${arg} (--help lists them)`);
     }
   }
+  if (!ADDONS[options.addon]) throw new Error(`--addon must be one of ${Object.keys(ADDONS).join(', ')}`);
   const known = new Set([...METHODS.map((method) => method.id), REFERENCE.id]);
   for (const id of options.methods) if (!known.has(id)) throw new Error(`unknown method ${id}`);
   if (!options.methods.includes(REFERENCE.id) && options.reference) options.methods.push(REFERENCE.id);
@@ -118,6 +127,11 @@ function parseArgs(argv) {
   if (options.questionFiles.length === 0) options.questionFiles.push(DEFAULT_QUESTION_FILE);
   if (!options.peer) options.methods = options.methods.filter((id) => !id.startsWith('node-llama-cpp'));
   return options;
+}
+
+/** llama.cpp's system line of an addon build: the CPU features it was compiled for. */
+function addonSystemInfo(file) {
+  return require(file).systemInfo().system.trim();
 }
 
 function log(message) {
@@ -227,6 +241,7 @@ function workerJob(method, model, options, questions) {
     label: method.id,
     kind: method.kind,
     method: method.method,
+    addon: ADDONS[options.addon],
     preferences: method.preferences,
     model: model.path,
     chatTemplate: model.chatTemplate,
@@ -431,7 +446,7 @@ async function main() {
       maxTokens: options.maxTokens,
       questions,
       questionSelection: lengths && {
-        rule: `the first of the paper's questions (taken in turn from its four sets) whose plain and amulet answers ` +
+        rule: `the first questions (taken in turn from the question files) whose plain and amulet answers ` +
           `both reach ${options.maxTokens} tokens`,
         answerTokens: lengths.map(({ plain, amulet }) => ({ plain, amulet })),
       },
@@ -449,7 +464,8 @@ async function main() {
       cores: os.cpus().length,
       memoryGb: Math.round(os.totalmem() / 2 ** 30),
       node: process.version,
-      addon: require(path.join(root, 'dist', 'lib', 'addon.js')).nativeBinding().systemInfo().system.trim(),
+      addon: options.addon,
+      addonSystem: addonSystemInfo(ADDONS[options.addon]),
       loadAverageBefore,
       loadAverageAfter: loadAverage(),
     },

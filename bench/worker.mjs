@@ -31,9 +31,17 @@ function sample(tokens, decodeMs, ttftMs, samplerUsPerToken, sequences) {
   };
 }
 
-/** The public API: `method` with `preferences`, as a user would call it. */
-async function runAmulet() {
+/**
+ * The public API: `method` with `preferences`, as a user would call it, on
+ * the addon build run.mjs chose (`job.addon`). With `ceiling`, its test twin
+ * (amulet_test.node, built beside it) decodes the same sequences in the same
+ * batches and samples the preference row as it is, without realigning: the
+ * engine's own multi-sequence step, the most realigned decoding can reach.
+ */
+async function runAmulet({ ceiling = false } = {}) {
+  process.env.AMULET_ADDON = ceiling ? path.join(path.dirname(job.addon), 'amulet_test.node') : job.addon;
   const { loadModel } = require(path.join(root, 'dist', 'lib', 'index.js'));
+  if (ceiling) require(path.join(root, 'dist', 'lib', 'addon.js')).nativeBinding().setTestHooks({ ceiling: true });
   const model = await loadModel({ path: job.model, chatTemplate: job.chatTemplate || undefined });
   const session = model.createSession({
     systemPrompt: job.systemPrompt,
@@ -57,55 +65,6 @@ async function runAmulet() {
   } finally {
     await session.dispose();
     await model.dispose();
-  }
-  return samples;
-}
-
-/**
- * The engine's ceiling: the base and preference sequences decoded in one
- * batch per token exactly as `amulet` does, but the preference row sampled
- * as it is (the sampler's diagnostic method 'batch-ceiling'). The public API
- * does not offer that method, so this drives the addon through its internal
- * binding, the way lib/session.ts does.
- */
-async function runCeiling() {
-  const { nativeBinding } = require(path.join(root, 'dist', 'lib', 'addon.js'));
-  const { resolveRealign, resolveSampling } = require(path.join(root, 'dist', 'lib', 'options.js'));
-  const binding = nativeBinding();
-  const model = await binding.loadModel(job.model, { gpuLayers: 0, useMmap: true, chatTemplate: job.chatTemplate });
-  const session = model.createSession({ contextSize: job.contextSize, threads: job.threads, batchSize: 512 });
-  const samples = [];
-  try {
-    for (const [index, question] of job.prompts.entries()) {
-      const start = performance.now();
-      const generation = session.generate({
-        systemPrompt: job.systemPrompt,
-        turns: [{ role: 'user', content: question }],
-        preferences: job.preferences.map((text) => ({ text, weight: 1 })),
-        realign: { ...resolveRealign({}), method: 'batch-ceiling' },
-        sampling: resolveSampling(undefined),
-        maxTokens: job.maxTokens,
-        trace: false,
-        captureLogits: false,
-        contextOverflow: 'error',
-      });
-      let ttftMs = -1;
-      let outcome;
-      while (!outcome) {
-        const step = await generation.next();
-        if (step.tokens.length > 0 && ttftMs < 0) ttftMs = performance.now() - start;
-        outcome = step.outcome;
-      }
-      if (outcome.error) throw outcome.error;
-      const tokens = outcome.generatedTokens;
-      if (index >= job.warmup) {
-        samples.push(sample(tokens, outcome.generationMs, ttftMs, tokens > 0 ? outcome.samplerUs / tokens : 0,
-          outcome.sequences));
-      }
-    }
-  } finally {
-    session.dispose();
-    model.dispose();
   }
   return samples;
 }
@@ -191,6 +150,7 @@ async function runNodeLlamaCpp(mode) {
  * answers reach maxTokens and every method decodes the same number of tokens.
  */
 async function runSelection() {
+  process.env.AMULET_ADDON = job.addon;
   const { loadModel } = require(path.join(root, 'dist', 'lib', 'index.js'));
   const model = await loadModel({ path: job.model, chatTemplate: job.chatTemplate || undefined });
   const lengths = [];
@@ -225,7 +185,7 @@ async function main() {
   }
   let samples;
   let extra = {};
-  if (job.kind === 'ceiling') samples = await runCeiling();
+  if (job.kind === 'ceiling') samples = await runAmulet({ ceiling: true });
   else if (job.kind === 'node-llama-cpp') ({ samples, ...extra } = await runNodeLlamaCpp('chat'));
   else if (job.kind === 'node-llama-cpp-raw') ({ samples, ...extra } = await runNodeLlamaCpp('raw'));
   else samples = await runAmulet();

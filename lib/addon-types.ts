@@ -43,14 +43,6 @@ export interface NativeGenerationRequest {
   captureLogits: boolean;
   realignOn: 'auto' | 'cpu' | 'backend';
   contextOverflow: 'error' | 'dropOldestTurns';
-  /** Test hook: a native failure to provoke at the `atToken`-th generation step. */
-  fault?: NativeFault;
-}
-
-/** A native failure provoked on purpose (tests of the error paths). */
-export interface NativeFault {
-  kind: 'exception' | 'allocation' | 'decode';
-  atToken: number;
 }
 
 export interface NativeTrace {

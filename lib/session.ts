@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { cString } from './addon';
-import type { NativeFault, NativeRealign, NativeSampling, NativeSession } from './addon-types';
+import type { NativeRealign, NativeSampling, NativeSession } from './addon-types';
 import { AmuletError } from './errors';
 import { GenerationStream } from './generation';
 import {
@@ -47,15 +47,6 @@ export interface ChatMessage {
 export type ContextOverflow = 'error' | 'dropOldestTurns';
 
 const contextOverflowPolicies: readonly ContextOverflow[] = ['error', 'dropOldestTurns'];
-
-/**
- * Test hook, not public API: `session.prompt(text, { [faultInjection]: { kind, atToken } })`
- * makes the native side fail on purpose at the `atToken`-th generation step:
- * a C++ exception, an allocation that cannot succeed, or a llama_decode call
- * with an invalid batch.
- * @internal
- */
-export const faultInjection: unique symbol = Symbol.for('amulet-llm.test.faultInjection');
 
 /** Options of {@link Model.createSession}. */
 export interface SessionOptions extends RealignOptions {
@@ -113,17 +104,6 @@ function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[
     }
     return { role: message.role, content: stringOption(`history[${index}].content`, message.content, '') };
   });
-}
-
-function checkFault(value: unknown): NativeFault | undefined {
-  if (value === undefined) return undefined;
-  const fault = value as Partial<NativeFault> | null;
-  if (typeof fault !== 'object' || fault === null || !['exception', 'allocation', 'decode'].includes(fault.kind as string) ||
-      !Number.isInteger(fault.atToken) || (fault.atToken as number) < 0) {
-    throw new AmuletError('ERR_INVALID_OPTION', "the fault injection hook takes { kind: 'exception' | 'allocation' | " +
-      "'decode', atToken: integer >= 0 }");
-  }
-  return { kind: fault.kind!, atToken: fault.atToken! };
 }
 
 /**
@@ -241,7 +221,6 @@ export class Session {
       realignOn: realignOnOption(settings.realignOn, this.#realignOn),
       contextOverflow: this.#contextOverflow,
     };
-    const fault = checkFault((settings as { [faultInjection]?: unknown })[faultInjection]);
     let sent: ChatMessage[] | undefined;
     const stream: GenerationStream = new GenerationStream(this.#current, {
       start: () => {
@@ -250,7 +229,6 @@ export class Session {
         sent = this.#history;
         return this.#native.generate({
           ...request,
-          ...(fault && { fault }),
           systemPrompt: cString(request.systemPrompt),
           preferences: request.preferences.map((preference) => ({ ...preference, text: cString(preference.text) })),
           turns: [...this.#history, { role: 'user' as const, content: text }]

@@ -7,6 +7,8 @@
 //   --portable                  a baseline x86-64 CPU (AVX2) and no OpenMP, as the prebuild uses
 //   --out <dir>                 cmake-js build folder (default build/, where
 //                               node-gyp-build looks; the prebuild uses build-portable/)
+// In a checkout, the build folder also gets amulet_test.node, the addon with
+// the test hooks that the tests and the benchmark load (AMULET_TEST_ADDON).
 //   --CD<VAR>=<value>           a CMake cache entry, passed on to cmake-js, e.g.
 //                               --CDCUDA_cublas_LIBRARY=/opt/cublas/lib/libcublas.so
 // Compiler outputs are cached by ccache when it is installed (CCACHE_DIR
@@ -26,6 +28,8 @@ const outDir = outIndex >= 0 ? argv.splice(outIndex, 2)[1] : 'build';
 if (!outDir) throw new Error('--out needs a folder');
 const args = new Set(argv);
 const cacheDir = process.env.AMULET_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'amulet-llm');
+// A checkout (not an installed package) also builds what only tests and benchmarks use.
+const isCheckout = fs.existsSync(path.join(root, 'tsconfig.json'));
 
 function run(command, commandArgs, env = process.env) {
   execFileSync(command, commandArgs, { cwd: root, stdio: 'inherit', env });
@@ -45,6 +49,7 @@ function buildNative() {
     // thread pool replaces OpenMP). libstdc++ stays shared: linked in, it
     // would raise the glibc it needs from 2.34 to 2.36 (arc4random).
     `--CDGGML_OPENMP=${portable ? 'OFF' : 'ON'}`,
+    `--CDAMULET_TEST_ADDON=${isCheckout ? 'ON' : 'OFF'}`,
     ...argv.filter((arg) => arg.startsWith('--CD')),
   ];
   const env = {

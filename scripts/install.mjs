@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The package's install step. A checkout of the repository builds everything
-// (native addon and TypeScript). An installed package keeps a matching
+// The package's install step. A checkout of the repository builds everything:
+// the addon for this CPU, the TypeScript, and the portable addon the prebuild
+// is made from (build-portable/), which the tests run on too. An installed package keeps a matching
 // prebuild when there is one and otherwise builds the addon from the sources
 // it ships (vendor/llama.cpp included: no network, no node-llama-cpp).
 //
@@ -67,8 +68,11 @@ if (reason) {
   if (!isCheckout) log(`building the addon from source (${reason}): needs a C++17 compiler and CMake >= 3.19`);
   const buildArgs = isCheckout ? [] : ['--native-only'];
   if (cuda) buildArgs.push('--cuda');
+  const build = (args) => execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), ...args],
+    { stdio: 'inherit' });
   try {
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), ...buildArgs], { stdio: 'inherit' });
+    build(buildArgs);
+    if (isCheckout) build(['--native-only', '--portable', '--out', 'build-portable']);
   } catch {
     process.exit(1);
   }

@@ -10,6 +10,7 @@
 #include "addon/addon_model.h"
 #include "addon/addon_session.h"
 #include "addon/addon_state.h"
+#include "addon/addon_test_hooks.h"
 #include "addon/generation_request_parser.h"
 #include "engine/llama_log.h"
 #include "llama.h"
@@ -64,6 +65,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("guidanceScale", Napi::Function::New<GuidanceScale>(env, "guidanceScale"));
     exports.Set("systemInfo", Napi::Function::New<SystemInfo>(env, "systemInfo"));
     exports.Set("beamSearch", Napi::Function::New<BeamSearchStart>(env, "beamSearch"));
+#if defined(AMULET_TEST_HOOKS)
+    RegisterTestHooks(env, exports);
+#endif
     return exports;
 }
 

@@ -21,7 +21,7 @@ void AddonSession::Register(Napi::Env env, Napi::Object exports) {
 Napi::Object AddonSession::Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, Napi::Object options) {
     Napi::Object object = addon_state(env).session_constructor.New({});
     // The context itself is created lazily, on the generation thread: it allocates the KV cache.
-    Unwrap(object)->decoder_ = std::make_shared<RealignedDecoder>(model, parse_context_options(options));
+    Unwrap(object)->context_ = std::make_shared<SessionContext>(model, parse_context_options(options));
     return object;
 }
 
@@ -29,7 +29,7 @@ AddonSession::AddonSession(const Napi::CallbackInfo & info) : Napi::ObjectWrap<A
 
 Napi::Value AddonSession::Generate(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (!decoder_) throw make_error(env, "ERR_DISPOSED", "the session has been disposed");
+    if (!context_) throw make_error(env, "ERR_DISPOSED", "the session has been disposed");
     const std::shared_ptr<GenerationRun> active = active_.lock();
     if (active && !active->finished()) {
         throw make_error(env, "ERR_BUSY", "a generation is already running on this session");
@@ -42,14 +42,14 @@ Napi::Value AddonSession::Generate(const Napi::CallbackInfo & info) {
     } catch (...) {
         throw error_from_current_exception(env);
     }
-    auto run = std::make_shared<GenerationRun>(decoder_, std::move(request));
+    auto run = std::make_shared<GenerationRun>(context_, std::move(request));
     active_ = run;
     return AddonGeneration::Start(env, std::move(run));
 }
 
 void AddonSession::Dispose(const Napi::CallbackInfo & /*info*/) {
     if (const std::shared_ptr<GenerationRun> active = active_.lock()) active->abort();
-    decoder_.reset();
+    context_.reset();
 }
 
 }  // namespace amulet

@@ -1,5 +1,5 @@
 // JS class `AddonSession`: one llama.cpp context (all of a session's
-// sequences) and its decoder. Generations run one at a time.
+// sequences). Generations run on it one at a time.
 #pragma once
 
 #include <napi.h>
@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "engine/generation_run.h"
-#include "engine/realigned_decoder.h"
+#include "engine/session_context.h"
 
 namespace amulet {
 
@@ -24,7 +24,7 @@ class AddonSession : public Napi::ObjectWrap<AddonSession> {
     // [sync] () => void. Aborts a running generation; the context is freed once it has stopped.
     void Dispose(const Napi::CallbackInfo & info);
 
-    std::shared_ptr<RealignedDecoder> decoder_;
+    std::shared_ptr<SessionContext> context_;
     std::weak_ptr<GenerationRun> active_;
 };
 

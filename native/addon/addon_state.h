@@ -10,7 +10,7 @@ struct AddonState {
     Napi::FunctionReference model_constructor;
     Napi::FunctionReference session_constructor;
     Napi::FunctionReference generation_constructor;
-    Napi::FunctionReference error_factory;  // (code, message) => AmuletError, set by lib/binding.ts
+    Napi::FunctionReference error_factory;  // (code, message) => AmuletError, set by lib/addon.ts
 };
 
 AddonState & addon_state(Napi::Env env);

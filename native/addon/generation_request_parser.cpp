@@ -75,18 +75,6 @@ GenerationRequest parse_generation_request(const Napi::Object & request) {
     parsed.realign_on = where == "cpu" ? RealignOn::Cpu : where == "backend" ? RealignOn::Backend : RealignOn::Auto;
     parsed.overflow = text(request, "contextOverflow") == "dropOldestTurns" ? ContextOverflow::DropOldestTurns
                                                                             : ContextOverflow::Error;
-    // Test hook (lib/session.ts passes it only when a test asks): { kind, atToken }.
-    const Napi::Value fault = request.Get("fault");
-    if (fault.IsObject()) {
-        const Napi::Object settings = fault.As<Napi::Object>();
-        const std::string kind = text(settings, "kind");
-        using Kind = FaultInjection::Kind;
-        if (kind == "exception") parsed.fault.kind = Kind::Exception;
-        else if (kind == "allocation") parsed.fault.kind = Kind::Allocation;
-        else if (kind == "decode") parsed.fault.kind = Kind::Decode;
-        else throw std::invalid_argument("unknown fault kind '" + kind + "'");
-        parsed.fault.at_token = integer(settings, "atToken");
-    }
     return parsed;
 }
 

@@ -6,7 +6,8 @@
 #include <napi.h>
 
 #include "engine/beam_search.h"
-#include "engine/realigned_decoder.h"
+#include "engine/generation.h"
+#include "engine/session_context.h"
 
 namespace amulet {
 

@@ -2,8 +2,8 @@
 
 namespace amulet {
 
-GenerationRun::GenerationRun(std::shared_ptr<RealignedDecoder> decoder, GenerationRequest request, size_t capacity)
-    : decoder_(std::move(decoder)), request_(std::move(request)), capacity_(capacity) {}
+GenerationRun::GenerationRun(std::shared_ptr<SessionContext> context, GenerationRequest request, size_t capacity)
+    : context_(std::move(context)), request_(std::move(request)), capacity_(capacity) {}
 
 GenerationRun::~GenerationRun() {
     abort();
@@ -45,13 +45,14 @@ bool GenerationRun::push(GeneratedToken token) {
 
 void GenerationRun::produce() {
     GenerationOutcome outcome;
+    std::optional<Generation> generation;
     try {
-        decoder_->begin(request_, &abort_);
-        while (auto token = decoder_->next()) {
+        generation.emplace(*context_, request_, &abort_);
+        while (auto token = generation->next()) {
             if (!push(std::move(*token))) break;
         }
-        outcome.reason = abort_.load() ? FinishReason::Aborted : decoder_->finish_reason();
-        outcome.tail_text = decoder_->finish_text();
+        outcome.reason = abort_.load() ? FinishReason::Aborted : generation->finish_reason();
+        outcome.tail_text = generation->finish_text();
     } catch (...) {
         outcome.error = describe_current_exception();
         if (outcome.error.code == error_code::kAborted) {
@@ -59,8 +60,11 @@ void GenerationRun::produce() {
             outcome.error = ErrorInfo{};
         }
     }
-    outcome.stats = decoder_->stats();
-    outcome.guidance_scale = decoder_->guidance_scale();
+    if (generation) {
+        outcome.stats = generation->stats();
+        outcome.guidance_scale = generation->guidance_scale();
+    }
+    generation.reset();
     std::unique_lock<std::mutex> lock(mutex_);
     outcome_ = std::move(outcome);
     done_ = true;

@@ -15,7 +15,8 @@
 #include <vector>
 
 #include "engine/engine_error.h"
-#include "engine/realigned_decoder.h"
+#include "engine/generation.h"
+#include "engine/session_context.h"
 
 namespace amulet {
 
@@ -29,7 +30,7 @@ struct GenerationOutcome {
 
 class GenerationRun {
   public:
-    GenerationRun(std::shared_ptr<RealignedDecoder> decoder, GenerationRequest request, size_t capacity = 64);
+    GenerationRun(std::shared_ptr<SessionContext> context, GenerationRequest request, size_t capacity = 64);
     ~GenerationRun();  // aborts and joins
     GenerationRun(const GenerationRun &) = delete;
     GenerationRun & operator=(const GenerationRun &) = delete;
@@ -54,7 +55,7 @@ class GenerationRun {
     bool push(GeneratedToken token);
     void notify_if_waiting(std::unique_lock<std::mutex> & lock);
 
-    std::shared_ptr<RealignedDecoder> decoder_;
+    std::shared_ptr<SessionContext> context_;
     const GenerationRequest request_;
     const size_t capacity_;
     std::function<void()> wake_;

@@ -18,7 +18,6 @@ constexpr MethodName kMethodNames[] = {
     {RealignMethod::Amulet, "amulet"},
     {RealignMethod::AmuletIterative, "amulet-iterative"},
     {RealignMethod::LinearAlignment, "la"},
-    {RealignMethod::BatchCeiling, "batch-ceiling"},
 };
 
 void require(bool condition, const std::string & message) {
@@ -31,8 +30,7 @@ double base_scale(const RealignParams & params) {
             return amulet_preference_scale(params.alpha, params.lambda, params.eta, params.iterations);
         case RealignMethod::LinearAlignment: return 1.0 + params.ratio;
         case RealignMethod::AmuletIterative:
-        case RealignMethod::Pref:
-        case RealignMethod::BatchCeiling: return 1.0;
+        case RealignMethod::Pref: return 1.0;
         case RealignMethod::Base: return 0.0;
     }
     return 0.0;

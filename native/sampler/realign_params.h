@@ -15,17 +15,9 @@ enum class RealignMethod {
     Amulet,           // the paper's online-learning update, collapsed to a guidance scale
     AmuletIterative,  // the paper's literal K-iteration loop (research mode, same distribution)
     LinearAlignment,  // the paper's LA baseline: z_p + r (z_p - z_b) on raw logits
-    // Diagnostic, for benchmarks: decodes the base and preference sequences in
-    // one batch like the methods above, but samples the (first) preference
-    // row as it is, without realigning: the engine's own two-sequence ceiling.
-    // Parsed from "batch-ceiling"; not part of the public method list.
-    BatchCeiling,
 };
 
-/**
- * Parses "base" | "pref" | "amulet" | "amulet-iterative" | "la" (and the
- * diagnostic "batch-ceiling"); throws std::invalid_argument.
- */
+/** Parses "base" | "pref" | "amulet" | "amulet-iterative" | "la"; throws std::invalid_argument. */
 RealignMethod parse_realign_method(const std::string & name);
 const char * realign_method_name(RealignMethod method);
 
@@ -52,7 +44,7 @@ double amulet_preference_scale(double alpha, double lambda, double eta, int32_t 
 /**
  * The coefficient c_j of preference j in  l = l_b + sum_j c_j (l_j - l_b):
  * a_K * w_j for Amulet, (1 + r) * w_j for LA, w_j for the literal loop (whose
- * iterates already carry a_K), 1 for Pref and BatchCeiling, 0 for Base.
+ * iterates already carry a_K), 1 for Pref, 0 for Base.
  */
 std::vector<double> preference_coefficients(const RealignParams & params);
 

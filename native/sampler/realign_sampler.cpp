@@ -104,7 +104,7 @@ struct RealignSampler {
             kl_divergence(realigned.data(), realigned_lse, row_logits[0], row_lse[0], n_vocab));
     }
 
-    /** Fills `realigned` from the rows of the current decode (not for BatchCeiling). */
+    /** Fills `realigned` from the rows of the current decode. */
     void realign() {
         read_rows();
         if (params.method == RealignMethod::AmuletIterative) {
@@ -117,11 +117,6 @@ struct RealignSampler {
 
     llama_token sample_greedy() {
         normalised_valid = false;
-        if (params.method == RealignMethod::BatchCeiling) {
-            const float * pref = llama_get_logits_ith(ctx, rows[1]);
-            if (pref == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
-            return greedy_token(pref, n_vocab);
-        }
         realign();
         return greedy_token(realigned.data(), n_vocab);
     }
@@ -148,7 +143,6 @@ struct RealignSampler {
     // outputs, which are finite: the host path's rule that a -inf logit stays
     // -inf (a negative c_k would turn it into +inf) has nothing to act on.
     void backend_apply(ggml_context * ctx, llama_sampler_data * data) const {
-        if (params.method == RealignMethod::BatchCeiling) return;  // the first preference's own row
         ggml_tensor * combined = nullptr;
         for (size_t k = 0; k < seqs.size(); ++k) {
             ggml_tensor * term = ggml_scale(ctx, row_of(ctx, *data, seqs[k]), coef[k]);
@@ -160,7 +154,6 @@ struct RealignSampler {
 
     void apply(llama_token_data_array * cur_p) {
         normalised_valid = false;
-        if (params.method == RealignMethod::BatchCeiling) return;  // the preference row, as sampled
         realign();
         for (size_t k = 0; k < cur_p->size; ++k) {
             const llama_token id = cur_p->data[k].id;
@@ -284,19 +277,11 @@ const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl) { retu
 const float * realign_sampler_last_log_probs(llama_sampler * smpl) {
     RealignSampler & state = state_of(smpl);
     if (!state.normalised_valid) {
-        // BatchCeiling samples the first preference row untouched: that row is its distribution.
-        const float * source = state.realigned.data();
-        if (state.params.method == RealignMethod::BatchCeiling) {
-            source = llama_get_logits_ith(state.ctx, state.rows[1]);
-            if (source == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
-        }
         state.normalised.resize(state.n_vocab);
-        log_softmax(source, state.n_vocab, state.normalised.data());
+        log_softmax(state.realigned.data(), state.n_vocab, state.normalised.data());
         state.normalised_valid = true;
     }
     return state.normalised.data();
 }
-
-bool is_realign_sampler(const llama_sampler * smpl) { return smpl != nullptr && smpl->iface == &realign_sampler_iface; }
 
 }  // namespace amulet

@@ -10,7 +10,7 @@
 // rows to the compute graph (vendor/patches/0002 hands it the other
 // sequences' rows), on whichever backend holds the logits, and the chain's
 // greedy or dist link samples there too. Closed-form methods only (amulet,
-// la, pref, batch-ceiling), without a trace.
+// la, pref), without a trace.
 #pragma once
 
 #include <cstddef>
@@ -81,8 +81,5 @@ const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl);
 
 /** The realigned, normalised log-probabilities of the last apply (n_vocab floats). */
 const float * realign_sampler_last_log_probs(llama_sampler * smpl);
-
-/** True if smpl was created by realign_sampler_init. */
-bool is_realign_sampler(const llama_sampler * smpl);
 
 }  // namespace amulet

@@ -16,8 +16,10 @@
  * test/streaming.test.ts.
  */
 import { AmuletError, type AmuletErrorCode, type Model, type PromptOptions, type Session } from '../../lib/index';
-import { faultInjection } from '../../lib/session';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { useTestAddon } from '../support/test-addon';
+
+const setTestHooks = useTestAddon();
 
 const concise = paperPreference('concise');
 const question = 'Write a long story about a dragon who learns to cook.';
@@ -75,9 +77,8 @@ describe.each([
     const reference = newSession();
     try {
       const expected = await reference.prompt(question, { maxTokens: 32 });
-      const { chunks, error, rejection } = await streamUntilFailure(session, {
-        [faultInjection]: { kind, atToken: 5 },
-      } as PromptOptions);
+      setTestHooks({ fault: { kind, atToken: 5 } });
+      const { chunks, error, rejection } = await streamUntilFailure(session, {});
       expect(chunks.length).toBeGreaterThan(0);
       expect(expected.text.startsWith(chunks.join(''))).toBe(true);
       for (const failure of [error, rejection]) {
@@ -96,11 +97,6 @@ describe.each([
 });
 
 it('the fault hook itself validates its argument', () => {
-  const session = newSession();
-  try {
-    expect(() => session.prompt('Hi.', { [faultInjection]: { kind: 'segfault', atToken: 1 } } as PromptOptions))
-      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-  } finally {
-    void session.dispose();
-  }
+  expect(() => setTestHooks({ fault: { kind: 'segfault' as 'decode', atToken: 1 } }))
+    .toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
 });

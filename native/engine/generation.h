@@ -1,69 +1,39 @@
-// The multi-sequence decode loop. A generation decodes the prompt without the
-// preference (base) and the prompt with each preference as sequences of one
-// context; every generated token is appended to every sequence in ONE
-// llama_decode, and the realign sampler combines the sequences' output rows of
-// that decode.
+// One generation: a request decoded on a session's context. It decodes the
+// prompt without the preference (base) and the prompt with each preference
+// as sequences of the context; every generated token is appended to every
+// sequence in ONE llama_decode, and the realign sampler combines the
+// sequences' output rows of that decode.
 //
-// A decoder is a session's: its context lives from the first generation to
-// the session's end, and the KV cache of every sequence is kept between
-// generations. A new turn re-renders the whole conversation, but each prompt
-// continues the KV sequence that shares the longest token prefix with it
-// (KvSlots), so only the tokens after that prefix are evaluated: the new
-// exchange on an unchanged sequence, the whole history only on a sequence
-// whose preference changed. Tokens that several prompts share and no sequence
-// holds yet (a new context's system prompt) are evaluated once and copied.
+// A Generation is built fresh for each request and holds everything that
+// lives only as long as it: the sampler chain, the backend samplers attached
+// to the context, the rows of the last decode, the counters and the UTF-8
+// stream. The context and its KV cache outlive it (SessionContext).
 //
-// The context is created for the sequences the first generation needs and
-// recreated, empty, when a later one needs more; fewer reuse it, and the
-// sequences left out keep their cache for later turns.
-//
-// Reused KV entries of an answer were computed as it was generated, one token
-// per micro-batch. llama.cpp's CPU kernels round differently for different
-// micro-batch sizes, so a continued conversation and the same conversation
-// restored into a fresh session can differ in the last bits of their logits.
-//
-// Not thread-safe: one thread drives a decoder at a time.
+// Not thread-safe: one thread drives a generation.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/chat_prompt.h"
-#include "engine/kv_slots.h"
 #include "engine/llama_handles.h"
-#include "engine/loaded_model.h"
 #include "engine/sampling_chain.h"
+#include "engine/session_context.h"
+#include "engine/test_hooks.h"
 #include "engine/utf8_stream.h"
 #include "sampler/realign_params.h"
 #include "sampler/realign_sampler.h"
 
 namespace amulet {
 
-struct ContextOptions {
-    int32_t context_size = 4096;  // tokens per sequence
-    int32_t threads = 0;          // 0: one per hardware thread
-    int32_t batch_size = 512;
-};
-
 /** What to do when the conversation no longer fits in the context. */
 enum class ContextOverflow {
     Error,            // ERR_CONTEXT_FULL
     DropOldestTurns,  // drop the oldest exchanges (never the system prompt or the new message)
-};
-
-/**
- * A failure to provoke on purpose, for tests of the error paths: at the
- * `at_token`-th generation step, throw a C++ exception, make an allocation
- * that cannot succeed, or hand llama_decode an invalid batch.
- */
-struct FaultInjection {
-    enum class Kind { None, Exception, Allocation, Decode } kind = Kind::None;
-    int32_t at_token = 0;
 };
 
 /**
@@ -88,7 +58,6 @@ struct GenerationRequest {
     bool capture_logits = false;  // diagnostic: copy the raw rows and the realigned log-probs per token
     RealignOn realign_on = RealignOn::Auto;
     ContextOverflow overflow = ContextOverflow::Error;
-    FaultInjection fault;
 };
 
 /** The text of a trace's three top tokens (raw token bytes, possibly part of a character). */
@@ -124,20 +93,19 @@ struct GenerationStats {
     bool on_backend = false;   // realigned and sampled in the compute graph (RealignOn)
 };
 
-class RealignedDecoder {
+class Generation {
   public:
-    RealignedDecoder(std::shared_ptr<LoadedModel> model, ContextOptions options);
-    ~RealignedDecoder();  // frees the context and hands its freed memory back to the system
-    RealignedDecoder(const RealignedDecoder &) = delete;
-    RealignedDecoder & operator=(const RealignedDecoder &) = delete;
-
     /**
-     * Renders the prompts of a new generation and evaluates what the KV cache
+     * Renders the request's prompts and evaluates what the context's KV cache
      * does not hold yet. `abort` is polled between tokens and during prompt
      * evaluation. Throws EngineError (ERR_CONTEXT_FULL, ERR_CONTEXT_CREATE,
-     * ERR_DECODE, ERR_ABORTED, ...); the cached sequences stay consistent.
+     * ERR_DECODE, ERR_ABORTED, ERR_INVALID_OPTION, ...); the cached sequences
+     * stay consistent.
      */
-    void begin(const GenerationRequest & request, const std::atomic<bool> * abort);
+    Generation(SessionContext & context, const GenerationRequest & request, const std::atomic<bool> * abort);
+    ~Generation();  // detaches the backend samplers from the context
+    Generation(const Generation &) = delete;
+    Generation & operator=(const Generation &) = delete;
 
     /** Decodes the previous token and samples the next; nullopt once finished. Throws EngineError. */
     std::optional<GeneratedToken> next();
@@ -148,7 +116,6 @@ class RealignedDecoder {
     FinishReason finish_reason() const { return finish_reason_; }
     const GenerationStats & stats() const { return stats_; }
     double guidance_scale() const { return guidance_scale_; }
-    const std::shared_ptr<LoadedModel> & model() const { return model_; }
 
   private:
     struct Plan;
@@ -156,27 +123,20 @@ class RealignedDecoder {
     std::vector<std::vector<llama_token>> render_prompts(const Plan & plan, const GenerationRequest & request,
                                                          size_t first_turn) const;
     std::vector<std::vector<llama_token>> fit_prompts(const Plan & plan, const GenerationRequest & request);
-    void ensure_context(int32_t n_sequences);
-    void free_context();
-    void evaluate_prompts(const std::vector<std::vector<llama_token>> & prompts);
-    void decode_batch(const char * stage);
-    void decode_next_token();
-    bool wants_backend(const GenerationRequest & request, int32_t n_sequences) const;
+    bool wants_backend(const GenerationRequest & request) const;
     void attach_backend_samplers();
     void detach_backend_samplers();
     llama_token sample(int32_t primary_row);
     std::vector<float> backend_log_probs(int32_t primary_row) const;
-    void inject_fault();
     bool aborted() const { return abort_ != nullptr && abort_->load(std::memory_order_relaxed); }
+#if defined(AMULET_TEST_HOOKS)
+    void inject_fault();
+    test_hooks::Fault fault_;
+    bool ceiling_ = false;
+#endif
 
-    std::shared_ptr<LoadedModel> model_;
-    ContextOptions options_;
-    ContextHandle ctx_;
-    std::unique_ptr<BatchHandle> batch_;
-    int32_t n_sequences_ = 0;  // sequences the context was created for
-    KvSlots slots_;            // what each KV sequence of the context holds
-
-    // State of the current generation.
+    SessionContext & context_;
+    const std::atomic<bool> * const abort_;
     SamplerHandle chain_;
     llama_sampler * realign_ = nullptr;  // owned by chain_
     bool greedy_ = false;                // chain_ is plain greedy: sample() skips building candidates
@@ -184,15 +144,12 @@ class RealignedDecoder {
     // chains in companions_ to the others, which only the realignment reads.
     bool on_backend_ = false;
     std::vector<SamplerHandle> companions_;
-    std::vector<llama_seq_id> attached_;  // sequences with a sampler attached to ctx_
-    const std::atomic<bool> * abort_ = nullptr;
-    std::vector<llama_seq_id> slot_of_;  // KV sequence of each of this generation's sequences
-    std::vector<int32_t> rows_;          // output row of each sequence in the last decode
-    FaultInjection fault_;
+    std::vector<llama_seq_id> attached_;  // sequences with a sampler attached to the context
+    SequenceLayout layout_;
     bool capture_logits_ = false;
     int32_t max_tokens_ = 0;
     llama_token last_token_ = -1;
-    bool finished_ = true;
+    bool finished_ = false;
     FinishReason finish_reason_ = FinishReason::Stop;
     GenerationStats stats_;
     double guidance_scale_ = 0;

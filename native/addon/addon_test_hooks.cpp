@@ -1,0 +1,47 @@
+// `setTestHooks`, only in the test build of the addon (amulet_test.node,
+// AMULET_TEST_HOOKS): arms the engine's fault injection and benchmark
+// ceiling (engine/test_hooks.h) from JavaScript.
+#include "addon/addon_test_hooks.h"
+
+#if defined(AMULET_TEST_HOOKS)
+
+#include <string>
+
+#include "addon/addon_errors.h"
+#include "engine/test_hooks.h"
+
+namespace amulet {
+
+namespace {
+
+// [sync] ({ fault?: { kind: 'exception' | 'allocation' | 'decode', atToken: number }, ceiling?: boolean }) => void.
+// Throws ERR_INVALID_OPTION for an unknown fault kind.
+void SetTestHooks(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const Napi::Object hooks = info[0].As<Napi::Object>();
+    const Napi::Value fault = hooks.Get("fault");
+    if (fault.IsObject()) {
+        const Napi::Object settings = fault.As<Napi::Object>();
+        const std::string kind = settings.Get("kind").As<Napi::String>().Utf8Value();
+        using Kind = test_hooks::Fault::Kind;
+        test_hooks::Fault armed;
+        if (kind == "exception") armed.kind = Kind::Exception;
+        else if (kind == "allocation") armed.kind = Kind::Allocation;
+        else if (kind == "decode") armed.kind = Kind::Decode;
+        else throw make_error(env, "ERR_INVALID_OPTION", "unknown fault kind '" + kind + "'");
+        armed.at_token = settings.Get("atToken").As<Napi::Number>().Int32Value();
+        test_hooks::arm_fault(armed);
+    }
+    const Napi::Value ceiling = hooks.Get("ceiling");
+    if (ceiling.IsBoolean()) test_hooks::set_ceiling(ceiling.As<Napi::Boolean>().Value());
+}
+
+}  // namespace
+
+void RegisterTestHooks(Napi::Env env, Napi::Object exports) {
+    exports.Set("setTestHooks", Napi::Function::New<SetTestHooks>(env, "setTestHooks"));
+}
+
+}  // namespace amulet
+
+#endif

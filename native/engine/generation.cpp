@@ -1,0 +1,338 @@
+#include "engine/generation.h"
+
+#include <algorithm>
+#include <limits>
+#include <new>
+#include <stdexcept>
+
+#include "engine/engine_error.h"
+#include "engine/test_hooks.h"
+#include "sampler/realign_math.h"
+
+namespace amulet {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double elapsed_ms(Clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+}  // namespace
+
+const char * finish_reason_name(FinishReason reason) {
+    switch (reason) {
+        case FinishReason::Stop: return "stop";
+        case FinishReason::MaxTokens: return "maxTokens";
+        case FinishReason::ContextFull: return "contextFull";
+        case FinishReason::Aborted: return "aborted";
+    }
+    return "stop";
+}
+
+// Which sequences a request decodes, with which system prompt, and the
+// realignment over them. base/pref decode one sequence unless a trace asks to
+// compare against the other.
+struct Generation::Plan {
+    std::vector<std::string> system_prompts;  // [0] is base when realigning
+    RealignParams realign;
+    bool realigns = false;
+};
+
+Generation::Plan Generation::plan_sequences(const GenerationRequest & request) const {
+    Plan plan;
+    plan.realign = request.realign;
+    const RealignMethod method = request.realign.method;
+    const std::string & base_prompt = request.system_prompt;
+    if (method != RealignMethod::Base && request.preference_texts.empty()) {
+        throw EngineError(error_code::kInvalidOption, "this method needs at least one preference");
+    }
+    if (method == RealignMethod::Base || method == RealignMethod::Pref) {
+        const std::string combined = join_system_prompt(base_prompt, request.preference_texts);
+        if (request.trace) {
+            plan.system_prompts = {base_prompt, combined};
+            plan.realign.weights = {1.0};
+            plan.realigns = true;
+        } else {
+            plan.system_prompts = {method == RealignMethod::Base ? base_prompt : combined};
+        }
+        return plan;
+    }
+    if (request.realign.weights.size() != request.preference_texts.size()) {
+        throw EngineError(error_code::kInvalidOption, "there must be one weight per preference");
+    }
+    plan.system_prompts.push_back(base_prompt);
+    for (const auto & text : request.preference_texts) plan.system_prompts.push_back(join_system_prompt(base_prompt, {text}));
+    plan.realigns = true;
+    return plan;
+}
+
+std::vector<std::vector<llama_token>> Generation::render_prompts(const Plan & plan,
+                                                                      const GenerationRequest & request,
+                                                                      size_t first_turn) const {
+    std::vector<std::vector<llama_token>> prompts;
+    for (const auto & system_prompt : plan.system_prompts) {
+        prompts.push_back(render_conversation(context_.model(), system_prompt, request.turns, first_turn));
+    }
+    return prompts;
+}
+
+std::vector<std::vector<llama_token>> Generation::fit_prompts(const Plan & plan,
+                                                                   const GenerationRequest & request) {
+    const auto context = static_cast<size_t>(context_.options().context_size);
+    const auto longest_of = [](const std::vector<std::vector<llama_token>> & prompts) {
+        size_t longest = 0;
+        for (const auto & prompt : prompts) longest = std::max(longest, prompt.size());
+        return longest;
+    };
+    size_t first_turn = 0;
+    std::vector<std::vector<llama_token>> prompts = render_prompts(plan, request, first_turn);
+    size_t longest = longest_of(prompts);
+    if (request.overflow == ContextOverflow::DropOldestTurns) {
+        // Room kept for the answer: maxTokens, at most a quarter of the context.
+        const size_t reserve = std::max<size_t>(1, std::min(static_cast<size_t>(request.max_tokens), context / 4));
+        if (longest + reserve > context) {
+            // Drop whole exchanges (a user message and the answers after it), never
+            // the last message, until the prompt fills at most half the context: the
+            // turns that follow then reuse the cache until the next drop, instead of
+            // re-evaluating the whole shifted history every turn.
+            while (longest > context / 2 && first_turn + 1 < request.turns.size()) {
+                size_t next = first_turn + 1;
+                while (next + 1 < request.turns.size() && request.turns[next].role != "user") ++next;
+                first_turn = next;
+                prompts = render_prompts(plan, request, first_turn);
+                longest = longest_of(prompts);
+            }
+        }
+    }
+    if (longest + 1 > context) {
+        throw EngineError(error_code::kContextFull,
+                          "the prompt has " + std::to_string(longest) + " tokens but the context holds " +
+                              std::to_string(context_.options().context_size) + " per sequence" +
+                              (first_turn > 0 ? " (after dropping every earlier turn)" : ""));
+    }
+    stats_.prompt_tokens = static_cast<int32_t>(longest);
+    stats_.dropped_messages = static_cast<int32_t>(first_turn);
+    return prompts;
+}
+
+Generation::Generation(SessionContext & context, const GenerationRequest & request, const std::atomic<bool> * abort)
+    : context_(context), abort_(abort) {
+    Plan plan = plan_sequences(request);
+    const auto n_sequences = static_cast<int32_t>(plan.system_prompts.size());
+    stats_.sequences = n_sequences;
+    const std::vector<std::vector<llama_token>> prompts = fit_prompts(plan, request);
+
+    context_.reserve_sequences(n_sequences);
+    context_.set_abort(abort_);
+    if (plan.realigns) {
+        try {
+            realign_ = realign_sampler_init(context_.get(), plan.realign, request.trace);
+        } catch (const std::invalid_argument & error) {
+            throw EngineError(error_code::kInvalidOption, error.what());
+        }
+    }
+    const LoadedModel & model = context_.model();
+    chain_ = build_sampler_chain(realign_, request.sampling, model.n_vocab());
+    greedy_ = is_plain_greedy(request.sampling);
+    capture_logits_ = request.capture_logits;
+#if defined(AMULET_TEST_HOOKS)
+    fault_ = test_hooks::take_fault();
+    ceiling_ = realign_ != nullptr && test_hooks::ceiling();
+#endif
+    on_backend_ = wants_backend(request);
+    // A capture reads the realigned row, so only then does the chain keep it.
+    if (on_backend_ && !capture_logits_) llama_sampler_chain_add(chain_.get(), token_only_sampler_init());
+    stats_.on_backend = on_backend_;
+    guidance_scale_ = amulet::guidance_scale(plan.realign);
+    max_tokens_ = request.max_tokens;
+
+    const Clock::time_point start = Clock::now();
+    layout_ = context_.assign(prompts);
+    // Before the first decode: the last prompt decode samples the first token.
+    if (on_backend_) attach_backend_samplers();
+    PromptCounts counts;
+    try {
+        context_.evaluate(prompts, layout_, counts);
+    } catch (...) {
+        detach_backend_samplers();
+        throw;
+    }
+    stats_.evaluated_tokens = counts.evaluated_tokens;
+    stats_.reused_tokens = counts.reused_tokens;
+    stats_.prompt_ms = elapsed_ms(start);
+    first_token_time_ = Clock::now();  // generation time runs from the end of prompt evaluation
+    finished_ = max_tokens_ <= 0;
+    if (finished_) finish_reason_ = FinishReason::MaxTokens;
+}
+
+Generation::~Generation() { detach_backend_samplers(); }
+
+std::string Generation::finish_text() {
+    std::string rest = utf8_.finish();
+    // A character cut off by maxTokens or a full context is dropped rather than shown as U+FFFD.
+    return finish_reason_ == FinishReason::Stop ? rest : std::string();
+}
+
+bool Generation::wants_backend(const GenerationRequest & request) const {
+    if (request.realign_on == RealignOn::Cpu) return false;
+    if (request.realign_on == RealignOn::Auto && !context_.model().logits_on_gpu()) return false;
+    // The graph combines rows of one micro-batch, so every sequence's row must be in it.
+    if (stats_.sequences > context_.options().batch_size) return false;
+    if (realign_ != nullptr && !realign_sampler_backend_capable(realign_)) return false;
+    // A capture reads the realigned row as the sampled logits, which filters would cut down.
+    if (request.capture_logits && !greedy_) return false;
+#if defined(AMULET_TEST_HOOKS)
+    if (ceiling_) return false;
+#endif
+    return backend_samplable(request.sampling);
+}
+
+void Generation::attach_backend_samplers() {
+    const std::vector<llama_seq_id> & slots = layout_.slots;
+    if (realign_ != nullptr) realign_sampler_set_sequences(realign_, slots.data(), slots.size());
+    const size_t primary = slots.size() > 1 ? 1 : 0;
+    for (size_t i = 0; i < slots.size(); ++i) {
+        llama_sampler * sampler = chain_.get();
+        if (i != primary) {
+            // Left without a backend sampler, a sequence makes llama.cpp copy
+            // every raw row of the batch to the host: what a capture wants.
+            if (capture_logits_) continue;
+            llama_sampler_chain_params params = llama_sampler_chain_default_params();
+            params.no_perf = true;
+            SamplerHandle companion(llama_sampler_chain_init(params));
+            llama_sampler_chain_add(companion.get(), token_only_sampler_init());
+            sampler = companion.get();
+            companions_.push_back(std::move(companion));
+        }
+        attached_.push_back(slots[i]);
+        if (!llama_set_sampler(context_.get(), slots[i], sampler)) {
+            detach_backend_samplers();
+            throw EngineError(error_code::kDecode, "llama.cpp cannot run the sampler of sequence " +
+                                                       std::to_string(slots[i]) + " on the backend");
+        }
+    }
+}
+
+void Generation::detach_backend_samplers() {
+    // llama.cpp holds the samplers by pointer: they are detached before they are freed.
+    for (const llama_seq_id seq : attached_) llama_set_sampler(context_.get(), seq, nullptr);
+    attached_.clear();
+    companions_.clear();
+}
+
+llama_token Generation::sample(int32_t primary_row) {
+    llama_context * ctx = context_.get();
+    if (on_backend_) {
+        const llama_token token = llama_get_sampled_token_ith(ctx, primary_row);
+        if (token == LLAMA_TOKEN_NULL) throw EngineError(error_code::kDecode, "the backend sampler produced no token");
+        llama_sampler_accept(chain_.get(), token);  // as llama_sampler_sample does: the chain's state follows the token
+        return token;
+    }
+    const auto n_vocab = static_cast<size_t>(context_.model().n_vocab());
+#if defined(AMULET_TEST_HOOKS)
+    if (ceiling_) return greedy_token(llama_get_logits_ith(ctx, primary_row), n_vocab);
+#endif
+    if (!greedy_) return llama_sampler_sample(chain_.get(), ctx, primary_row);
+    if (realign_ != nullptr) return realign_sampler_sample_greedy(realign_);
+    const float * logits = llama_get_logits_ith(ctx, primary_row);
+    if (logits == nullptr) throw EngineError(error_code::kDecode, "no logits for the sampled row");
+    return greedy_token(logits, n_vocab);
+}
+
+std::vector<float> Generation::backend_log_probs(int32_t primary_row) const {
+    const auto n_vocab = static_cast<size_t>(context_.model().n_vocab());
+    const float * logits = llama_get_sampled_logits_ith(context_.get(), primary_row);
+    if (logits == nullptr || llama_get_sampled_logits_count_ith(context_.get(), primary_row) != n_vocab) {
+        throw EngineError(error_code::kDecode, "the backend sampler returned no realigned row");
+    }
+    std::vector<float> log_probs(n_vocab);
+    log_softmax(logits, n_vocab, log_probs.data());
+    return log_probs;
+}
+
+#if defined(AMULET_TEST_HOOKS)
+void Generation::inject_fault() {
+    using Kind = test_hooks::Fault::Kind;
+    switch (fault_.kind) {
+        case Kind::None: return;
+        case Kind::Exception: throw std::runtime_error("injected C++ exception (test hook)");
+        case Kind::Allocation: {
+            // A real allocation that cannot succeed: more than half the address space.
+            volatile size_t huge = std::numeric_limits<size_t>::max() / 2;
+            void * memory = ::operator new(huge);
+            ::operator delete(memory);
+            return;
+        }
+        case Kind::Decode:
+            // A real llama_decode call that fails: a token id outside the vocabulary.
+            context_.decode_token(layout_, context_.model().n_vocab());
+            return;
+    }
+}
+#endif
+
+std::optional<GeneratedToken> Generation::next() {
+    if (finished_) return std::nullopt;
+    if (aborted()) throw EngineError(error_code::kAborted, "generation was aborted");
+#if defined(AMULET_TEST_HOOKS)
+    if (stats_.generated_tokens == fault_.at_token) inject_fault();
+#endif
+    if (last_token_ >= 0) {
+        if (context_.longest(layout_) >= static_cast<size_t>(context_.options().context_size)) {
+            finished_ = true;
+            finish_reason_ = FinishReason::ContextFull;
+            return std::nullopt;
+        }
+        context_.decode_token(layout_, last_token_);
+    }
+
+    const std::vector<int32_t> & rows = layout_.rows;
+    const Clock::time_point sample_start = Clock::now();
+    if (realign_ != nullptr) realign_sampler_set_rows(realign_, rows.data(), rows.size());
+    const int32_t primary_row = rows[rows.size() > 1 ? 1 : 0];
+    const llama_token token = sample(primary_row);
+    stats_.sampler_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
+    stats_.generation_ms = elapsed_ms(first_token_time_);
+
+    const LoadedModel & model = context_.model();
+    if (llama_vocab_is_eog(model.vocab(), token)) {
+        finished_ = true;
+        finish_reason_ = FinishReason::Stop;
+        return std::nullopt;
+    }
+    GeneratedToken generated;
+    generated.token = token;
+    generated.text = utf8_.push(token_bytes(model, token));
+    if (realign_ != nullptr) {
+        const TokenTrace & trace = realign_sampler_last_trace(realign_);
+        if (trace.realigned_token >= 0) {
+            generated.trace = trace;
+            generated.trace_texts = {token_bytes(model, trace.base_token), token_bytes(model, trace.pref_token),
+                                     token_bytes(model, trace.realigned_token)};
+        }
+        if (capture_logits_) {
+            const auto n_vocab = static_cast<size_t>(model.n_vocab());
+            for (int32_t row : rows) {
+                const float * logits = llama_get_logits_ith(context_.get(), row);
+                generated.captured_rows.emplace_back(logits, logits + n_vocab);
+            }
+            if (on_backend_) {
+                generated.captured_log_probs = backend_log_probs(primary_row);
+            } else {
+                const float * log_probs = realign_sampler_last_log_probs(realign_);
+                generated.captured_log_probs.assign(log_probs, log_probs + n_vocab);
+            }
+        }
+    }
+    last_token_ = token;
+    ++stats_.generated_tokens;
+    if (stats_.generated_tokens >= max_tokens_) {
+        finished_ = true;
+        finish_reason_ = FinishReason::MaxTokens;
+    }
+    return generated;
+}
+
+}  // namespace amulet
