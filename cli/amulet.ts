@@ -203,6 +203,7 @@ async function answerWithModel(model: Model, request: RunRequest, signal: AbortS
     sampling: request.sampling,
     contextSize: request.contextSize,
     threads: request.threads,
+    batchSize: request.batchSize,
     realignOn: request.realignOn,
   });
   const streams = !request.json && !request.compare;

@@ -5,14 +5,19 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
-import { defaults } from '../lib/index';
+import { rules, type NumberRule, type RuleName } from '../lib/option-rules';
 import { evalMethods, type EvalMethod } from '../eval/plan';
 import type { EvalParameters } from '../eval/runner';
-import { UsageError } from './arguments';
+import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from './flags';
+
+/** The library options `amulet eval` takes as flags, in help order. */
+export const evalRuleFlags: readonly RuleName[] = [
+  'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'beams',
+  'lengthPenalty', 'threads', 'contextSize',
+];
 
 export const evalOptions = {
   model: { type: 'string' },
-  'chat-template': { type: 'string' },
   questions: { type: 'string', multiple: true },
   limit: { type: 'string' },
   preferences: { type: 'string' },
@@ -21,27 +26,23 @@ export const evalOptions = {
   out: { type: 'string' },
   judge: { type: 'string' },
   'judge-chat-template': { type: 'string' },
-  'max-tokens': { type: 'string' },
-  system: { type: 'string' },
-  alpha: { type: 'string' },
-  lambda: { type: 'string' },
-  eta: { type: 'string' },
-  iterations: { type: 'string' },
-  ratio: { type: 'string' },
-  beams: { type: 'string' },
-  'length-penalty': { type: 'string' },
-  threads: { type: 'string' },
-  'context-size': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...ruleFlags(evalRuleFlags),
 } as const;
 
-/** The paper's generation length (ALGORITHM.md), the default here. */
+/** How many questions of each set to take: an option of the harness, not of the library. */
+const limitRule: NumberRule = {
+  kind: 'number', name: 'limit', flag: 'limit', integer: true, min: 1, max: 1_000_000, default: 1_000_000,
+  description: 'The first n questions of each set',
+};
+
+/** The paper's generation length (docs/algorithm.md), the default here. */
 export const EVAL_MAX_TOKENS = 128;
 export const EVAL_DEFAULT_METHODS: readonly EvalMethod[] = ['base', 'pref', 'la', 'amulet'];
 
 /** What `amulet eval` is asked to do: the run's settings and where its inputs and outputs are. */
 export interface EvalRequest extends EvalParameters {
-  /** Undefined: the SmolLM2 fixture model. */
+  /** The model to evaluate; required. */
   modelPath: string | undefined;
   chatTemplate: string | undefined;
   questionFiles: string[];
@@ -58,17 +59,6 @@ export interface EvalRequest extends EvalParameters {
 }
 
 export type EvalCommandLine = { kind: 'help' } | { kind: 'run'; request: EvalRequest };
-
-function numeric(name: string, value: string | undefined, integer: boolean, accepts: (n: number) => boolean,
-  requirement: string): number | undefined {
-  if (value === undefined) return undefined;
-  const pattern = integer ? /^\d+$/ : /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-  const parsed = pattern.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isFinite(parsed) || !accepts(parsed)) throw new UsageError(`--${name} must be ${requirement} (got ${JSON.stringify(value)})`);
-  return parsed;
-}
-
-const positive = (n: number): boolean => n > 0;
 
 function list(value: string): string[] {
   return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
@@ -89,9 +79,10 @@ function methodList(value: string | undefined): EvalMethod[] {
 export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
   let values;
   try {
-    ({ values } = parseArgs({ args: [...args], options: evalOptions, allowPositionals: false, strict: true }));
+    ({ values } = parseArgs({ args: attachNegativeValues(args, evalOptions), options: evalOptions,
+      allowPositionals: false, strict: true }));
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' ').trim());
+    throw new UsageError(parseErrorMessage(error as Error));
   }
   if (values.help) return { kind: 'help' };
   const questionFiles = values.questions ?? [];
@@ -103,30 +94,34 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
   }
   const preferenceNames = values.preferences === undefined ? undefined : list(values.preferences);
   if (preferenceNames?.length === 0) throw new UsageError('--preferences needs at least one name');
+  const number = (name: RuleName): number => {
+    const rule = rules[name] as NumberRule;
+    return (flagValue(rule, values[rule.flag as keyof typeof values] as string | undefined) as number | undefined) ??
+      rule.default;
+  };
+  const given = (name: RuleName): string | undefined => values[rules[name].flag as keyof typeof values] as string | undefined;
   const request: EvalRequest = {
     modelPath: values.model,
-    chatTemplate: values['chat-template'],
+    chatTemplate: given('chatTemplate'),
     questionFiles,
-    limit: numeric('limit', values.limit, true, positive, 'an integer >= 1'),
+    limit: flagValue(limitRule, values.limit) as number | undefined,
     preferenceNames,
     preferenceFile: values['preference-file'],
     methods: methodList(values.methods),
     outDir: values.out ?? 'amulet-eval',
     judgePath: values.judge,
     judgeChatTemplate: values['judge-chat-template'],
-    systemPrompt: values.system ?? defaults.systemPrompt,
-    maxTokens: numeric('max-tokens', values['max-tokens'], true, (n) => n >= 1 && n <= 1 << 16, 'an integer from 1 to 65536')
-      ?? EVAL_MAX_TOKENS,
-    alpha: numeric('alpha', values.alpha, false, positive, 'a number > 0') ?? defaults.alpha,
-    lambda: numeric('lambda', values.lambda, false, positive, 'a number > 0') ?? defaults.lambda,
-    eta: numeric('eta', values.eta, false, positive, 'a number > 0') ?? defaults.eta,
-    iterations: numeric('iterations', values.iterations, true, (n) => n >= 1 && n <= 10_000, 'an integer from 1 to 10000')
-      ?? defaults.iterations,
-    ratio: numeric('ratio', values.ratio, false, (n) => n >= 0, 'a number >= 0') ?? defaults.ratio,
-    beams: numeric('beams', values.beams, true, (n) => n >= 1 && n <= 128, 'an integer from 1 to 128') ?? 16,
-    lengthPenalty: numeric('length-penalty', values['length-penalty'], false, (n) => n >= 0, 'a number >= 0') ?? 1,
-    threads: numeric('threads', values.threads, true, (n) => n >= 1 && n <= 1024, 'an integer from 1 to 1024'),
-    contextSize: numeric('context-size', values['context-size'], true, (n) => n >= 64, 'an integer >= 64'),
+    systemPrompt: given('systemPrompt') ?? rules.systemPrompt.default,
+    maxTokens: given('maxTokens') === undefined ? EVAL_MAX_TOKENS : number('maxTokens'),
+    alpha: number('alpha'),
+    lambda: number('lambda'),
+    eta: number('eta'),
+    iterations: number('iterations'),
+    ratio: number('ratio'),
+    beams: number('beams'),
+    lengthPenalty: number('lengthPenalty'),
+    threads: given('threads') === undefined ? undefined : number('threads'),
+    contextSize: given('contextSize') === undefined ? undefined : number('contextSize'),
   };
   return { kind: 'run', request };
 }

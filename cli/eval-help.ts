@@ -3,8 +3,8 @@
  *
  * @packageDocumentation
  */
-import { defaults } from '../lib/index';
-import { EVAL_DEFAULT_METHODS, EVAL_MAX_TOKENS } from './eval-arguments';
+import { EVAL_DEFAULT_METHODS, EVAL_MAX_TOKENS, evalRuleFlags } from './eval-arguments';
+import { helpSection, ruleHelp } from './flags';
 
 export function evalHelpText(): string {
   return `amulet eval: compare base, pref, la, amulet and beam search on question sets,
@@ -17,11 +17,9 @@ Usage:
               [--methods ${EVAL_DEFAULT_METHODS.join(',')}] [--out <dir>] [--judge <gguf>]
 
 Inputs:
-  --model <gguf>              Model to evaluate (default: SmolLM2-135M).
-  --chat-template <name>      Chat template of the model (default: the GGUF's).
+  --model <gguf>              Model to evaluate (required).
   --questions <json>          A JSON array of { index, question }; repeat for
-                              several sets. The paper's four are in
-                              shared/data/questions/.
+                              several sets, e.g. the paper's four.
   --limit <n>                 The first n questions of each set.
   --preferences <a,b,...>     Some of the paper's eight: creative, sycophantic,
                               verbose, complex, formal, pleasant, concise,
@@ -33,13 +31,12 @@ Inputs:
 Methods (--methods, comma-separated; default ${EVAL_DEFAULT_METHODS.join(',')}):
   base    no preference (answered once per question, shared by all preferences)
   pref    the preference in the system prompt
-  la      Linear Alignment (--ratio, default ${defaults.ratio})
-  amulet  Amulet (--alpha ${defaults.alpha}, --lambda ${defaults.lambda}, --eta ${defaults.eta}, --iterations ${defaults.iterations})
-  beam    beam search over the preference prompt (--beams, default 16;
-          --length-penalty, default 1: hypotheses ranked by mean log-prob)
+  la      Linear Alignment (--ratio)
+  amulet  Amulet (--alpha, --lambda, --eta, --iterations)
+  beam    beam search over the preference prompt (--beams, --length-penalty)
 
-Decoding: greedy, --max-tokens (default ${EVAL_MAX_TOKENS}), --system <prompt>,
---threads <n>, --context-size <n>.
+${helpSection(`Decoding (greedy; --max-tokens defaults to ${EVAL_MAX_TOKENS} here, the paper's length)`,
+    ruleHelp(evalRuleFlags))}
 
 Judge:
   --judge <gguf>              A local model that compares each method's answer

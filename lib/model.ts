@@ -9,7 +9,8 @@ import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './
 import { nativeBinding } from './addon';
 import type { NativeModel } from './addon-types';
 import { AmuletError } from './errors';
-import { booleanOption, defaults, integerOption, numberOption, objectOption, stringOption } from './options';
+import { MAX_GPU_LAYERS, rules } from './option-rules';
+import { objectOption, optionValue } from './options';
 import { Session, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
@@ -83,22 +84,19 @@ async function checkModelFile(path: string): Promise<void> {
   if (magic !== GGUF_MAGIC) throw new AmuletError('ERR_MODEL_LOAD', `${path} is not a GGUF file`);
 }
 
-/** More layers than any model has: llama.cpp offloads all of them, and the output layer. */
-const MAX_GPU_LAYERS = 100_000;
-
 /**
  * Loads a GGUF model from a local path. Loading runs off the JavaScript
  * thread. Rejects with `ERR_MODEL_NOT_FOUND` or `ERR_MODEL_LOAD`.
  */
 export async function loadModel(options: LoadModelOptions | string): Promise<Model> {
   const settings = objectOption('options', typeof options === 'string' ? { path: options } : options);
-  const path = stringOption('path', settings.path, '');
-  if (path === '') throw new AmuletError('ERR_INVALID_OPTION', 'path must name a GGUF file');
-  const gpuLayers = settings.gpuLayers === 'max' ? MAX_GPU_LAYERS
-    : numberOption('gpuLayers', settings.gpuLayers, 0, (n) => Number.isInteger(n) && n >= 0 && n <= MAX_GPU_LAYERS,
-      `an integer in [0, ${MAX_GPU_LAYERS}] or 'max'`);
-  const useMmap = booleanOption('useMmap', settings.useMmap, true);
-  const chatTemplate = stringOption('chatTemplate', settings.chatTemplate, '');
+  const path = settings.path;
+  if (typeof path !== 'string' || path === '') {
+    throw new AmuletError('ERR_INVALID_OPTION', 'path must name a GGUF file');
+  }
+  const gpuLayers = settings.gpuLayers === 'max' ? MAX_GPU_LAYERS : optionValue(rules.gpuLayers, settings.gpuLayers);
+  const useMmap = optionValue(rules.useMmap, settings.useMmap);
+  const chatTemplate = optionValue(rules.chatTemplate, settings.chatTemplate);
   const onProgress = settings.onProgress;
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new AmuletError('ERR_INVALID_OPTION', 'onProgress must be a function');
@@ -150,9 +148,9 @@ export class Model {
     if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
     const settings = objectOption('options', options);
     const nativeOptions = {
-      contextSize: integerOption('contextSize', settings.contextSize, defaults.contextSize, 64, 1 << 20),
-      threads: integerOption('threads', settings.threads, 0, 0, 1024),
-      batchSize: integerOption('batchSize', settings.batchSize, defaults.batchSize, 8, 1 << 16),
+      contextSize: optionValue(rules.contextSize, settings.contextSize),
+      threads: optionValue(rules.threads, settings.threads),
+      batchSize: optionValue(rules.batchSize, settings.batchSize),
     };
     // Validates the session options before any native memory is committed.
     let session: Session | undefined;

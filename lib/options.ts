@@ -6,8 +6,9 @@
  *
  * @packageDocumentation
  */
-import { AmuletError } from './errors';
 import { nativeBinding } from './addon';
+import { AmuletError } from './errors';
+import { describeValue, requirement, rules, satisfies, type OptionRule } from './option-rules';
 import type { NativeRealign, NativeSampling } from './addon-types';
 
 /**
@@ -21,13 +22,7 @@ import type { NativeRealign, NativeSampling } from './addon-types';
 export type RealignMethod = 'amulet' | 'amulet-iterative' | 'la' | 'pref' | 'base';
 
 /** Every method, in a stable order. */
-export const realignMethods: readonly RealignMethod[] = Object.freeze([
-  'amulet',
-  'amulet-iterative',
-  'la',
-  'pref',
-  'base',
-]);
+export const realignMethods: readonly RealignMethod[] = rules.method.values;
 
 /**
  * Where the realignment, and the sampling after it, run.
@@ -45,16 +40,7 @@ export const realignMethods: readonly RealignMethod[] = Object.freeze([
 export type RealignOn = 'auto' | 'cpu' | 'backend';
 
 /** Every {@link RealignOn} value. */
-export const realignOnValues: readonly RealignOn[] = Object.freeze(['auto', 'cpu', 'backend']);
-
-/** A {@link RealignOn} value, or the default when undefined. */
-export function realignOnOption(value: unknown, fallback: RealignOn): RealignOn {
-  if (value === undefined) return fallback;
-  if (!realignOnValues.includes(value as RealignOn)) {
-    throw invalid(`realignOn must be one of ${realignOnValues.join(', ')} (got ${describe(value)})`);
-  }
-  return value as RealignOn;
-}
+export const realignOnValues: readonly RealignOn[] = rules.realignOn.values;
 
 /** A user preference, appended to the system prompt of its own sequence. */
 export interface Preference {
@@ -110,141 +96,92 @@ export interface SamplingOptions {
 
 /** Defaults of the paper (arXiv 2502.19148) and of this library. */
 export const defaults = Object.freeze({
-  method: 'amulet' as RealignMethod,
-  alpha: 2,
-  lambda: 2,
-  eta: 10,
-  iterations: 60,
-  ratio: 2,
-  systemPrompt: 'You are a helpful assistant.',
-  maxTokens: 256,
-  contextSize: 4096,
-  batchSize: 512,
+  method: rules.method.default as RealignMethod,
+  alpha: rules.alpha.default,
+  lambda: rules.lambda.default,
+  eta: rules.eta.default,
+  iterations: rules.iterations.default,
+  ratio: rules.ratio.default,
+  systemPrompt: rules.systemPrompt.default,
+  maxTokens: rules.maxTokens.default,
+  contextSize: rules.contextSize.default,
+  batchSize: rules.batchSize.default,
 });
-
-/** llama.cpp's "pick a random seed" value. */
-const RANDOM_SEED = 0xffffffff;
 
 /** Sampling defaults: greedy decoding, every filter and penalty off, a random seed. */
 export const samplingDefaults: Readonly<Required<SamplingOptions>> = Object.freeze({
-  temperature: 0,
-  topK: 0,
-  topP: 1,
-  minP: 0,
-  repeatPenalty: 1,
-  repeatLastN: 64,
-  frequencyPenalty: 0,
-  presencePenalty: 0,
-  seed: RANDOM_SEED,
+  temperature: rules.temperature.default,
+  topK: rules.topK.default,
+  topP: rules.topP.default,
+  minP: rules.minP.default,
+  repeatPenalty: rules.repeatPenalty.default,
+  repeatLastN: rules.repeatLastN.default,
+  frequencyPenalty: rules.frequencyPenalty.default,
+  presencePenalty: rules.presencePenalty.default,
+  seed: rules.seed.default,
 });
 
 function invalid(message: string): AmuletError {
   return new AmuletError('ERR_INVALID_OPTION', message);
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
-    return String(value);
-  }
-  return typeof value;
-}
-
-/** A finite number satisfying `accepts`, or the default when undefined. */
-export function numberOption(
-  name: string,
-  value: unknown,
-  fallback: number,
-  accepts: (n: number) => boolean,
-  requirement: string,
-): number {
+/**
+ * Checks a value against its rule: the value when it satisfies the rule, the
+ * fallback (the rule's default unless given) when it is undefined.
+ *
+ * @throws AmuletError ERR_INVALID_OPTION: "<label> must be <requirement> (got <value>)".
+ */
+export function optionValue<R extends OptionRule>(rule: R, value: unknown, fallback: R['default'] = rule.default,
+  label: string = rule.name): R['default'] {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || !accepts(value)) {
-    throw invalid(`${name} must be ${requirement} (got ${describe(value)})`);
-  }
-  return value;
-}
-
-/** An integer in [min, max], or the default when undefined. */
-export function integerOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  return numberOption(name, value, fallback, (n) => Number.isInteger(n) && n >= min && n <= max,
-    `an integer in [${min}, ${max}]`);
-}
-
-/** A boolean, or the default when undefined. */
-export function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalid(`${name} must be a boolean (got ${describe(value)})`);
-  return value;
-}
-
-/** A string (possibly empty), or the default when undefined. */
-export function stringOption(name: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string') throw invalid(`${name} must be a string (got ${describe(value)})`);
-  return value;
+  // Words such as gpuLayers' 'max' are read by the caller, which knows what they stand for.
+  const plain = rule.kind === 'number' ? { ...rule, words: undefined } : rule;
+  if (!satisfies(plain, value)) throw invalid(`${label} must be ${requirement(rule)} (got ${describeValue(value)})`);
+  return value as R['default'];
 }
 
 /** An options object (or undefined, read as empty). */
 export function objectOption<T extends object>(name: string, value: T | undefined): Partial<T> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(`${name} must be an object (got ${describe(value)})`);
+    throw invalid(`${name} must be an object (got ${describeValue(value)})`);
   }
   return value;
 }
 
-const positive = (n: number): boolean => n > 0;
-
 /** Fills in and checks realignment options; `base` supplies values not given. */
 export function resolveRealign(options: RealignOptions, base?: NativeRealign): NativeRealign {
-  const method = options.method === undefined ? (base?.method ?? defaults.method) : options.method;
-  if (!realignMethods.includes(method as RealignMethod)) {
-    throw invalid(`method must be one of ${realignMethods.join(', ')} (got ${describe(method)})`);
-  }
   return {
-    method,
-    alpha: numberOption('alpha', options.alpha, base?.alpha ?? defaults.alpha, positive, 'a finite number > 0'),
-    lambda: numberOption('lambda', options.lambda, base?.lambda ?? defaults.lambda, positive, 'a finite number > 0'),
-    eta: numberOption('eta', options.eta, base?.eta ?? defaults.eta, positive, 'a finite number > 0'),
-    iterations: integerOption('iterations', options.iterations, base?.iterations ?? defaults.iterations, 1, 10000),
-    ratio: numberOption('ratio', options.ratio, base?.ratio ?? defaults.ratio, (n) => n >= 0, 'a finite number >= 0'),
+    method: optionValue(rules.method, options.method, base?.method),
+    alpha: optionValue(rules.alpha, options.alpha, base?.alpha),
+    lambda: optionValue(rules.lambda, options.lambda, base?.lambda),
+    eta: optionValue(rules.eta, options.eta, base?.eta),
+    iterations: optionValue(rules.iterations, options.iterations, base?.iterations),
+    ratio: optionValue(rules.ratio, options.ratio, base?.ratio),
   };
 }
 
 /** Fills in and checks sampling options; `base` supplies values not given. */
 export function resolveSampling(input: SamplingOptions | undefined, base: NativeSampling = samplingDefaults): NativeSampling {
   const options = objectOption('sampling', input);
-  const nonNegative = (n: number): boolean => n >= 0;
-  const anyFinite = (): boolean => true;
-  return {
-    temperature: numberOption('temperature', options.temperature, base.temperature, nonNegative, 'a finite number >= 0'),
-    topK: integerOption('topK', options.topK, base.topK, 0, 1_000_000),
-    topP: numberOption('topP', options.topP, base.topP, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
-    minP: numberOption('minP', options.minP, base.minP, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
-    repeatPenalty: numberOption('repeatPenalty', options.repeatPenalty, base.repeatPenalty, positive, 'a finite number > 0'),
-    repeatLastN: integerOption('repeatLastN', options.repeatLastN, base.repeatLastN, 0, 1_000_000),
-    frequencyPenalty: numberOption('frequencyPenalty', options.frequencyPenalty, base.frequencyPenalty, anyFinite,
-      'a finite number'),
-    presencePenalty: numberOption('presencePenalty', options.presencePenalty, base.presencePenalty, anyFinite,
-      'a finite number'),
-    seed: integerOption('seed', options.seed, base.seed, 0, RANDOM_SEED),
-  };
+  const keys = Object.keys(samplingDefaults) as (keyof NativeSampling)[];
+  return Object.fromEntries(keys.map((key) => [key, optionValue(rules[key], options[key], base[key])])) as
+    unknown as NativeSampling;
 }
 
 /** Checks a preference list: non-empty texts, finite weights. */
 export function resolvePreferences(input: readonly PreferenceInput[] | undefined): Required<Preference>[] {
   if (input === undefined) return [];
-  if (!Array.isArray(input)) throw invalid(`preferences must be an array (got ${describe(input)})`);
+  if (!Array.isArray(input)) throw invalid(`preferences must be an array (got ${describeValue(input)})`);
   return input.map((entry: PreferenceInput, index) => {
     const preference: Preference = typeof entry === 'string' ? { text: entry } : entry;
     if (typeof preference !== 'object' || preference === null) {
-      throw invalid(`preferences[${index}] must be a string or { text, weight } (got ${describe(entry)})`);
+      throw invalid(`preferences[${index}] must be a string or { text, weight } (got ${describeValue(entry)})`);
     }
     if (typeof preference.text !== 'string' || preference.text.trim() === '') {
-      throw invalid(`preferences[${index}].text must be a non-empty string (got ${describe(preference.text)})`);
+      throw invalid(`preferences[${index}].text must be a non-empty string (got ${describeValue(preference.text)})`);
     }
-    const weight = numberOption(`preferences[${index}].weight`, preference.weight, 1, () => true, 'a finite number');
+    const weight = optionValue(rules.weight, preference.weight, rules.weight.default, `preferences[${index}].weight`);
     return { text: preference.text, weight };
   });
 }

@@ -8,18 +8,15 @@ import { cString } from './addon';
 import type { NativeRealign, NativeSampling, NativeSession } from './addon-types';
 import { AmuletError } from './errors';
 import { GenerationStream } from './generation';
+import { rules } from './option-rules';
 import {
-  booleanOption,
   checkMethodPreferences,
   checkRealignCoefficients,
-  defaults,
-  integerOption,
   objectOption,
-  realignOnOption,
+  optionValue,
   resolvePreferences,
   resolveRealign,
   resolveSampling,
-  stringOption,
   type Preference,
   type PreferenceInput,
   type RealignMethod,
@@ -45,8 +42,6 @@ export interface ChatMessage {
  *   that happen once every few turns rather than on every turn.
  */
 export type ContextOverflow = 'error' | 'dropOldestTurns';
-
-const contextOverflowPolicies: readonly ContextOverflow[] = ['error', 'dropOldestTurns'];
 
 /** Options of {@link Model.createSession}. */
 export interface SessionOptions extends RealignOptions {
@@ -102,7 +97,10 @@ function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[
     if (typeof message !== 'object' || message === null || (message.role !== 'user' && message.role !== 'assistant')) {
       throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].role must be 'user' or 'assistant'`);
     }
-    return { role: message.role, content: stringOption(`history[${index}].content`, message.content, '') };
+    if (typeof message.content !== 'string') {
+      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].content must be a string`);
+    }
+    return { role: message.role, content: message.content };
   });
 }
 
@@ -143,18 +141,13 @@ export class Session {
   constructor(native: NativeSession, options: SessionOptions, onDispose: (session: Session) => void) {
     this.#native = native;
     this.#onDispose = onDispose;
-    this.#systemPrompt = stringOption('systemPrompt', options.systemPrompt, defaults.systemPrompt);
+    this.#systemPrompt = optionValue(rules.systemPrompt, options.systemPrompt);
     this.#realign = resolveRealign(options);
     this.#sampling = resolveSampling(options.sampling);
     this.#preferences = resolvePreferences(options.preferences);
     this.#history = checkHistory(options.history);
-    this.#realignOn = realignOnOption(options.realignOn, 'auto');
-    const overflow = options.contextOverflow ?? 'error';
-    if (!contextOverflowPolicies.includes(overflow)) {
-      throw new AmuletError('ERR_INVALID_OPTION',
-        `contextOverflow must be one of ${contextOverflowPolicies.join(', ')} (got ${String(overflow)})`);
-    }
-    this.#contextOverflow = overflow;
+    this.#realignOn = optionValue(rules.realignOn, options.realignOn);
+    this.#contextOverflow = optionValue(rules.contextOverflow, options.contextOverflow);
   }
 
   /** The conversation so far (user and assistant messages, oldest first). */
@@ -205,7 +198,7 @@ export class Session {
     const preferences = settings.preferences === undefined ? this.#preferences : resolvePreferences(settings.preferences);
     checkMethodPreferences(realign.method, preferences);
     checkRealignCoefficients(realign, preferences);
-    const maxTokens = integerOption('maxTokens', settings.maxTokens, defaults.maxTokens, 1, 1 << 24);
+    const maxTokens = optionValue(rules.maxTokens, settings.maxTokens);
     const signal = settings.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
@@ -216,9 +209,9 @@ export class Session {
       realign,
       sampling: resolveSampling(settings.sampling, this.#sampling),
       maxTokens,
-      trace: booleanOption('trace', settings.trace, false),
-      captureLogits: booleanOption('captureLogits', settings.captureLogits, false),
-      realignOn: realignOnOption(settings.realignOn, this.#realignOn),
+      trace: optionValue(rules.trace, settings.trace),
+      captureLogits: optionValue(rules.captureLogits, settings.captureLogits),
+      realignOn: optionValue(rules.realignOn, settings.realignOn, this.#realignOn),
       contextOverflow: this.#contextOverflow,
     };
     let sent: ChatMessage[] | undefined;

@@ -4,9 +4,11 @@
  * the SmolLM2 fixture check the real output, the error mapping and Ctrl-C.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { commandLineOptions, parseCommandLine, parsePreference, UsageError, type RunRequest } from '../cli/arguments';
+import { commandLineOptions, parseCommandLine, parsePreference, readPreferenceFile, UsageError,
+  type RunRequest } from '../cli/arguments';
 import { renderComparison, type ComparedAnswer } from '../cli/compare-view';
 import { wrapText } from '../cli/text-wrap';
 import { ensureFixtureModel } from './support/fixtures';
@@ -67,23 +69,50 @@ beforeAll(() => {
 
 describe('parsePreference', () => {
   it.each([
-    ['Be concise.', 'Be concise.', undefined],
-    ['Be concise.:0.5', 'Be concise.', 0.5],
-    ['Avoid jargon:-1', 'Avoid jargon', -1],
-    ['Be formal:+2', 'Be formal', 2],
-    ['Be formal:.25', 'Be formal', 0.25],
-    ['Be formal:1e-1', 'Be formal', 0.1],
-    ['Tone: warm', 'Tone: warm', undefined],
-    ['Use a 16:9 ratio', 'Use a 16:9 ratio', undefined],
-    ['Use 16:9:1', 'Use 16:9', 1],
-    ['Ends with a colon:', 'Ends with a colon:', undefined],
-    ['  Trimmed  :3', 'Trimmed', 3],
-  ])('reads %j as text %j, weight %p', (argument, text, weight) => {
-    expect(parsePreference(argument)).toEqual({ text, weight });
+    'Be concise.',
+    'Answer with times as 10:30',
+    'Be concise.:0.5',
+    'Avoid jargon:-1',
+    'Use a 16:9 ratio',
+    'Ends with a colon:',
+    '  Spaces stay  ',
+    'Meet at 09:00:00 sharp',
+  ])('takes %j verbatim, reading no weight out of it', (argument) => {
+    expect(parsePreference(argument)).toBe(argument);
   });
 
-  it.each([':2', '   ', 'Huge:1e999'])('refuses %j', (argument) => {
+  it.each(['', '   '])('refuses %j', (argument) => {
     expect(() => parsePreference(argument)).toThrow(UsageError);
+  });
+});
+
+describe('readPreferenceFile', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'amulet-preferences-'));
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+  const write = (name: string, content: string): string => {
+    const path = join(folder, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  it('reads texts and { text, weight } entries, colons and digits included', () => {
+    const path = write('ok.json', JSON.stringify(['Answer with times as 10:30', { text: 'Use slang.', weight: -1 },
+      { name: 'formal', text: 'Be formal: 2 levels up.' }]));
+    expect(readPreferenceFile(path)).toEqual([
+      { text: 'Answer with times as 10:30', weight: 1 },
+      { text: 'Use slang.', weight: -1 },
+      { text: 'Be formal: 2 levels up.', weight: 1 },
+    ]);
+  });
+
+  it.each([
+    ['not JSON', '[oops'],
+    ['an empty array', '[]'],
+    ['an object', '{"text": "x"}'],
+    ['a blank text', '[" "]'],
+    ['a string weight', '[{"text": "x", "weight": "2"}]'],
+  ])('refuses a file holding %s with a usage error', (label, content) => {
+    expect(() => readPreferenceFile(write(`${label.replace(/\s/g, '-')}.json`, content))).toThrow(UsageError);
   });
 });
 
@@ -105,11 +134,11 @@ describe('parseCommandLine', () => {
   it('gives each --weight to the earliest preference before it that has none', () => {
     const interleaved = parsedRequest(['q', '-p', 'A', '--weight', '2', '-p', 'B', '-w', '-1']);
     const grouped = parsedRequest(['q', '-p', 'A', '-p', 'B', '--weight', '2', '--weight', '-1']);
-    const mixed = parsedRequest(['q', '-p', 'A:0.5', '-p', 'B', '-p', 'C', '-w', '-2']);
+    const mixed = parsedRequest(['q', '-p', 'A:0.5', '-w', '0.5', '-p', 'B', '-p', 'C', '-w', '-2']);
     const expected = [{ text: 'A', weight: 2 }, { text: 'B', weight: -1 }];
     expect(interleaved.preferences).toEqual(expected);
     expect(grouped.preferences).toEqual(expected);
-    expect(mixed.preferences).toEqual([{ text: 'A', weight: 0.5 }, { text: 'B', weight: -2 }, { text: 'C', weight: 1 }]);
+    expect(mixed.preferences).toEqual([{ text: 'A:0.5', weight: 0.5 }, { text: 'B', weight: -2 }, { text: 'C', weight: 1 }]);
   });
 
   it('reads negative numbers as values, sampling flags and --compare', () => {
@@ -186,7 +215,9 @@ describe('amulet command', () => {
     [['q', '-p', 'x', '--frobnicate'], /^amulet: unknown option --frobnicate/],
     [['q', '--weight', '2', '-p', 'x'], /^amulet: --weight 2 has no --preference without a weight before it/],
     [['q'], /^amulet: --method amulet needs at least one --preference/],
-    [['q', '-p', 'x:-1', '--method', 'pref'], /^amulet: the pref method .* cannot follow a negative weight/],
+    [['q', '-p', 'x', '-w', '-1', '--method', 'pref'], /^amulet: the pref method .* cannot follow a negative weight/],
+    [['q', '-p', 'x', '--model', 'm.gguf', '--preference-file', 'no-such-file.json'], /^amulet: --preference-file "no-such-file.json": ENOENT/],
+    [['q', '-p', 'x'], /^amulet: --model is required/],
     [['q', '-p', 'x', '--compare', '--method', 'base'], /^amulet: --compare already shows base and pref/],
     [['-p', 'x'], /^amulet: missing the question/],
     [['two', 'questions', '-p', 'x'], /^amulet: expected one question, got 2 arguments/],
@@ -216,7 +247,7 @@ describe('amulet command', () => {
 
     it('--json prints one JSON object with the run', async () => {
       const { code, stdout, stderr } = await runCli([
-        'How do I boil an egg?', '-p', 'Your answer should be concise as much as possible.:1.5',
+        'How do I boil an egg?', '-p', 'Your answer should be concise as much as possible.', '-w', '1.5',
         '--max-tokens', '16', '--json', ...modelArgs(),
       ]);
       expect(stderr).toBe('');

@@ -1,6 +1,7 @@
 // Configuration of the realignment: which method, its hyperparameters, and the
-// per-preference weights. Pure C++ (no llama.h): the TypeScript layer validates
-// user input first, and validate() guards the same ranges for native callers.
+// per-preference weights. Pure C++ (no llama.h). The TypeScript layer checks
+// user input against the rules table (lib/option-rules.ts); validate() keeps
+// only what the arithmetic here relies on.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,11 @@ struct RealignParams {
     double ratio = 2.0;      // LA's r
     std::vector<double> weights;  // one per preference sequence; negative means "avoid"
 
-    /** Throws std::invalid_argument naming the offending field. */
+    /**
+     * Throws std::invalid_argument naming the offending field: positive finite
+     * hyperparameters, at least one iteration, finite weights, and
+     * coefficients small enough for float32 logits.
+     */
     void validate() const;
 };
 

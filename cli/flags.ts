@@ -1,0 +1,124 @@
+/**
+ * Command-line flags read off the library's rules table (lib/option-rules.ts):
+ * one place states each option's bounds, and every command parses and
+ * documents its flags from there.
+ *
+ * @packageDocumentation
+ */
+import { parseNumberText, requirement, rules, helpDescription, type OptionRule, type RuleName } from '../lib/option-rules';
+import { wrapText } from './text-wrap';
+
+/** A mistake on the command line; the CLI prints its message and exits with code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Quotes a value for an error message, shortening long ones. */
+export function quote(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+}
+
+/** A `node:util` parseArgs option that takes a value. */
+export interface ValueFlag {
+  type: 'string';
+  short?: string;
+  multiple?: boolean;
+}
+
+/** The parseArgs options of the table's rules named, by flag. */
+export function ruleFlags(names: readonly RuleName[]): Record<string, ValueFlag> {
+  return Object.fromEntries(names.map((name) => [flagOf(rules[name]), { type: 'string' } as ValueFlag]));
+}
+
+function flagOf(rule: OptionRule): string {
+  if (rule.flag === undefined) throw new Error(`option ${rule.name} has no command-line flag`);
+  return rule.flag;
+}
+
+/**
+ * Reads a flag's value by its rule, or undefined when it was not given.
+ *
+ * @throws UsageError: "--<flag> must be <requirement> (got "<text>")".
+ */
+export function flagValue<R extends OptionRule>(rule: R, text: string | undefined): R['default'] | 'max' | undefined {
+  if (text === undefined) return undefined;
+  const refuse = (): never => {
+    throw new UsageError(`--${flagOf(rule)} must be ${requirement(rule)} (got ${quote(text)})`);
+  };
+  switch (rule.kind) {
+    case 'text': return text;
+    case 'boolean': return refuse();
+    case 'choice': return rule.values.includes(text) ? text : refuse();
+    case 'number': {
+      const value = parseNumberText(rule, text);
+      return value === undefined ? refuse() : value as R['default'] | 'max';
+    }
+  }
+}
+
+/**
+ * parseArgs refuses `--weight -1` as ambiguous (the value looks like a flag).
+ * A negative number right after a flag that takes a value is always that
+ * flag's value, so it is glued on (`--weight=-1`, `-w-1`) before parsing.
+ */
+export function attachNegativeValues(args: readonly string[], options: Record<string, { type: string; short?: string }>): string[] {
+  const valueFlags = new Set<string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== 'string') continue;
+    valueFlags.add(`--${name}`);
+    if (option.short !== undefined) valueFlags.add(`-${option.short}`);
+  }
+  const attached: string[] = [];
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index]!;
+    if (arg === '--') {
+      attached.push(...args.slice(index));
+      break;
+    }
+    const next = args[index + 1];
+    if (valueFlags.has(arg) && next !== undefined && /^-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(next)) {
+      attached.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+      index += 1;
+    } else {
+      attached.push(arg);
+    }
+  }
+  return attached;
+}
+
+/** Restates parseArgs' errors on one line, without its advice about positionals that start with "-". */
+export function parseErrorMessage(error: Error): string {
+  const unknownOption = /^Unknown option '([^']*)'/.exec(error.message);
+  if (unknownOption) return `unknown option ${unknownOption[1]}`;
+  return error.message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** The help fits a classic 80-column terminal. */
+const HELP_WIDTH = 80;
+/** Where option descriptions start. */
+const DESCRIPTION_COLUMN = 30;
+
+/** One option of a help text: its flags, then its description wrapped in a column beside them. */
+export function helpOption(flags: string, description: string): string {
+  const lines = wrapText(description, HELP_WIDTH - DESCRIPTION_COLUMN);
+  const indent = ' '.repeat(DESCRIPTION_COLUMN);
+  // The space after the flags keeps them apart from the description even if they fill the column.
+  const first = `  ${flags} `.padEnd(DESCRIPTION_COLUMN);
+  return lines.map((line, index) => (index === 0 ? first : indent) + line).join('\n');
+}
+
+/** The help lines of the table's rules named: flag, placeholder, description, bounds and default. */
+export function ruleHelp(names: readonly RuleName[]): string[] {
+  return names.map((name) => {
+    const rule: OptionRule = rules[name];
+    return helpOption(`    --${flagOf(rule)} <${rule.placeholder ?? 'value'}>`, helpDescription(rule));
+  });
+}
+
+/** A titled list of help lines. */
+export function helpSection(title: string, lines: readonly string[]): string {
+  return `${title}:\n${lines.join('\n')}`;
+}
