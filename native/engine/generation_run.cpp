@@ -65,6 +65,13 @@ void GenerationRun::produce() {
         outcome.guidance_scale = generation->guidance_scale();
     }
     generation.reset();
+    // The run object lives as long as the JavaScript generation that reads it,
+    // i.e. until a garbage collection that V8, unaware of the native memory
+    // behind it, has no reason to run soon. Holding the context until then
+    // would keep the session's KV cache (hundreds of MB) alive after
+    // Session.dispose(). Released before the outcome is published, so a
+    // caller that saw the end can rely on the session owning it alone.
+    context_.reset();
     std::unique_lock<std::mutex> lock(mutex_);
     outcome_ = std::move(outcome);
     done_ = true;

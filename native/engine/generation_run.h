@@ -55,7 +55,7 @@ class GenerationRun {
     bool push(GeneratedToken token);
     void notify_if_waiting(std::unique_lock<std::mutex> & lock);
 
-    std::shared_ptr<SessionContext> context_;
+    std::shared_ptr<SessionContext> context_;  // held while the producer runs, released as it ends
     const GenerationRequest request_;
     const size_t capacity_;
     std::function<void()> wake_;

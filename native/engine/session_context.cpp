@@ -23,11 +23,11 @@ void SessionContext::release() {
     n_sequences_ = 0;
     slots_.reset(nullptr, 0, 0);
 #if defined(__GLIBC__)
-    // A context's buffers (KV cache, compute buffers) are tens of MB. Once one
-    // mmapped buffer has been freed, glibc raises its mmap threshold, so the
-    // next contexts are carved from the heap, and freeing them leaves free
-    // pages that the process keeps: sessions created and disposed one after
-    // another would grow the RSS without bound. Hand those pages back.
+    // A context's large buffers (KV cache, compute and output buffers) are
+    // mapped and unmapped by ggml itself (vendor/patches/0003). Its many
+    // smaller heap allocations (graph metadata, per-sequence arrays) leave
+    // free pages behind that the process would keep: 10-20 MB after a few
+    // sessions of SmolLM2-135M. Hand those pages back.
     if (had_context) malloc_trim(0);
 #else
     (void) had_context;
