@@ -10,11 +10,15 @@
 export type AmuletErrorCode =
   /** The native addon could not be loaded (no prebuild and no local build). */
   | 'ERR_NATIVE_MISSING'
-  /** The model file does not exist or cannot be read. */
+  /**
+   * The model file does not exist or cannot be read; for a download, the
+   * server answered 404 (no such repository, revision or file), or the file
+   * is not in the cache while offline.
+   */
   | 'ERR_MODEL_NOT_FOUND'
   /** The model file is not a usable GGUF model (corrupt, truncated, unsupported). */
   | 'ERR_MODEL_LOAD'
-  /** An option has the wrong type or is out of range. */
+  /** An option has the wrong type or is out of range, or a model reference is malformed. */
   | 'ERR_INVALID_OPTION'
   /** The llama.cpp context could not be created (usually: not enough memory). */
   | 'ERR_CONTEXT_CREATE'
@@ -31,7 +35,19 @@ export type AmuletErrorCode =
   /** The object is busy with another call that must finish first. */
   | 'ERR_BUSY'
   /** Any other native failure (an exception in C++, a failed allocation). */
-  | 'ERR_NATIVE';
+  | 'ERR_NATIVE'
+  /**
+   * A model download failed: the server could not be reached, the connection
+   * kept failing, or it answered an HTTP error (the message gives the status).
+   */
+  | 'ERR_DOWNLOAD'
+  /**
+   * The server refused a model download with 401 or 403: the Hugging Face
+   * repository is private or gated (set `HF_TOKEN`), or the token was refused.
+   */
+  | 'ERR_DOWNLOAD_AUTH'
+  /** A downloaded model file does not have the expected sha256; the file was deleted. */
+  | 'ERR_CHECKSUM';
 
 /** An error raised by amulet-llm; `code` says what went wrong. */
 export class AmuletError extends Error {
