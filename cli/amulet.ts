@@ -7,10 +7,8 @@
  *
  * @packageDocumentation
  */
-import { basename } from 'node:path';
 import {
   isAmuletError,
-  loadModel,
   type GenerationResult,
   type Model,
   type RealignMethod,
@@ -22,6 +20,7 @@ import { answerStatistics, renderComparison } from './compare-view';
 import { parseEvalCommandLine } from './eval-arguments';
 import { evalHelpText } from './eval-help';
 import { helpText } from './help-text';
+import { loadModelWithProgress } from './model-loading';
 import { packageVersion } from './package-version';
 import { ProgressBar } from './progress-bar';
 import { traceReport, tracedTokensOf, type TracedToken } from './trace-report';
@@ -70,22 +69,6 @@ function stopOnClosedOutput(controller: AbortController): void {
     if (error.code !== 'EPIPE') throw error;
     controller.abort('output-closed' satisfies StopReason);
   });
-}
-
-/** Loads the model, with a progress bar when stderr is a terminal. */
-async function loadRequestedModel(path: string, request: RunRequest): Promise<Model> {
-  const bar = process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
-  const label = `loading ${basename(path)}`;
-  try {
-    return await loadModel({
-      path,
-      chatTemplate: request.chatTemplate,
-      gpuLayers: request.gpuLayers,
-      onProgress: bar && ((fraction) => bar.update(label, fraction)),
-    });
-  } finally {
-    bar?.clear();
-  }
 }
 
 /**
@@ -229,9 +212,10 @@ async function answerWithModel(model: Model, request: RunRequest, signal: AbortS
 
 /** Fetches or loads the model, answers, and always frees the model. */
 async function runRequest(request: RunRequest, signal: AbortSignal): Promise<void> {
-  const path = request.modelPath!;
-  // Loading cannot be aborted; a Ctrl-C during it takes effect once it is done.
-  const model = await loadRequestedModel(path, request);
+  // A download stops at a Ctrl-C; loading the weights cannot, and a Ctrl-C then takes effect once it is done.
+  const model = await loadModelWithProgress(request.modelPath, {
+    chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, signal,
+  });
   try {
     if (!signal.aborted) await answerWithModel(model, request, signal);
   } finally {
@@ -326,10 +310,6 @@ async function main(args: readonly string[]): Promise<number> {
   }
 
   const { request } = commandLine;
-  if (request.modelPath === undefined) {
-    printError('--model is required: the path of a GGUF file (see amulet --help)');
-    return EXIT_USAGE;
-  }
   return runStoppable((signal) => runRequest(request, signal));
 }
 

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rules, type RuleName } from '../lib/option-rules';
 import type { Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
+import { DEFAULT_MODEL } from './model-loading';
 import { attachNegativeValues, flagValue, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
 
 export { UsageError } from './flags';
@@ -65,8 +66,8 @@ export interface RunRequest {
   sampling: SamplingOptions;
   maxTokens: number;
   systemPrompt: string;
-  /** A GGUF path; undefined means the SmolLM2 fixture model. */
-  modelPath: string | undefined;
+  /** A GGUF path, an hf: reference or a URL (default {@link DEFAULT_MODEL}). */
+  modelPath: string;
   chatTemplate: string | undefined;
   gpuLayers: number | 'max' | undefined;
   /** Where the realignment runs; undefined leaves the library's 'auto'. */
@@ -203,8 +204,8 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   const number = (name: RuleName): number | undefined => flag(name) as number | undefined;
   const sampling: SamplingOptions = Object.fromEntries(samplingFlags.filter((name) => name !== 'maxTokens')
     .map((name) => [name, number(name)]).filter(([, value]) => value !== undefined));
-  const modelPath = values.model;
-  if (modelPath !== undefined && modelPath.trim() === '') throw new UsageError('--model needs a GGUF file path');
+  const modelPath = values.model ?? DEFAULT_MODEL;
+  if (modelPath.trim() === '') throw new UsageError('--model needs a GGUF path, an hf: reference or a URL');
   const request: RunRequest = {
     question,
     preferences,

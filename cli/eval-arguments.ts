@@ -42,7 +42,7 @@ export const EVAL_DEFAULT_METHODS: readonly EvalMethod[] = ['base', 'pref', 'la'
 
 /** What `amulet eval` is asked to do: the run's settings and where its inputs and outputs are. */
 export interface EvalRequest extends EvalParameters {
-  /** The model to evaluate; required. */
+  /** The model to evaluate: a path, an hf: reference or a URL (default: the CLI's default model). */
   modelPath: string | undefined;
   chatTemplate: string | undefined;
   questionFiles: string[];

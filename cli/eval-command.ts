@@ -6,7 +6,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadModel, type Model } from '../lib/index';
+import type { Model } from '../lib/index';
+import { DEFAULT_MODEL, loadModelWithProgress } from './model-loading';
 import { loadPreferences, loadQuestions, paperPreferences, selectPreferences, type EvalPreference,
   type EvalQuestion } from '../eval/inputs';
 import { modelJudge, judgePair } from '../eval/judge';
@@ -67,7 +68,7 @@ function checkManifest(outDir: string, manifest: Record<string, unknown>): void 
 }
 
 async function load(path: string, chatTemplate: string | undefined): Promise<Model> {
-  return loadModel({ path, chatTemplate });
+  return loadModelWithProgress(path, { chatTemplate });
 }
 
 /** Judges each method's answers against base's and pref's, skipping pairs already judged. */
@@ -120,8 +121,7 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
   const available: readonly EvalPreference[] = request.preferenceFile ? loadPreferences(request.preferenceFile)
     : paperPreferences;
   const preferences = request.preferenceNames ? selectPreferences(available, request.preferenceNames) : [...available];
-  const modelPath = request.modelPath;
-  if (modelPath === undefined) throw new EvalSetupError('--model is required: the path of a GGUF file');
+  const modelPath = request.modelPath ?? DEFAULT_MODEL;
   const parameters: EvalParameters = {
     systemPrompt: request.systemPrompt, maxTokens: request.maxTokens, alpha: request.alpha, lambda: request.lambda,
     eta: request.eta, iterations: request.iterations, ratio: request.ratio, beams: request.beams,

@@ -17,7 +17,7 @@ Usage:
               [--methods ${EVAL_DEFAULT_METHODS.join(',')}] [--out <dir>] [--judge <gguf>]
 
 Inputs:
-  --model <gguf>              Model to evaluate (required).
+  --model <gguf|hf:…>         Model to evaluate (default: amulet's default).
   --questions <json>          A JSON array of { index, question }; repeat for
                               several sets, e.g. the paper's four.
   --limit <n>                 The first n questions of each set.

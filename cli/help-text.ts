@@ -7,6 +7,7 @@
 import { rules } from '../lib/option-rules';
 import { modelFlags, realignFlags, samplingFlags } from './arguments';
 import { helpOption as option, helpSection as section, ruleHelp } from './flags';
+import { DEFAULT_MODEL } from './model-loading';
 
 /** The full `--help` text, defaults included. */
 export function helpText(): string {
@@ -14,7 +15,7 @@ export function helpText(): string {
 while it decodes.
 
 Usage:
-  amulet "<question>" --model <gguf> --preference "<text>" [--weight <n>] [options]
+  amulet "<question>" --preference "<text>" [--weight <n>] [--model <gguf|hf:…>] [options]
   amulet eval --questions <json> [options]    (see amulet eval --help)
 
 Amulet (Zhang et al., ICLR 2025) compares, at every token, what the model would
@@ -61,7 +62,10 @@ Examples:
   const decoding = section('Decoding', ruleHelp(samplingFlags));
 
   const model = section('Model', [
-    option('    --model <path>', 'The GGUF file to run.'),
+    option('    --model <path|hf:…|url>',
+      'The GGUF to run: a file, a Hugging Face file (hf:<owner>/<repo>/<file.gguf>[@<revision>]) or ' +
+      'quantisation (hf:<owner>/<repo>:<quant>), or an https URL; downloads are cached in $AMULET_MODELS_DIR or ' +
+      `~/.cache/amulet-llm/models, with HF_TOKEN and HF_ENDPOINT honoured (default ${DEFAULT_MODEL}).`),
     ...ruleHelp(modelFlags),
   ]);
 

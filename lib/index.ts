@@ -17,6 +17,15 @@ import { objectOption, resolveRealign, type RealignOptions } from './options';
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
 export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
+export {
+  DownloadError,
+  parseModelReference,
+  resolveModelFile,
+  type DownloadProgress,
+  type DownloadProgressCallback,
+  type ModelReference,
+  type ResolveModelFileOptions,
+} from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {

@@ -7,6 +7,7 @@
 import { open } from 'node:fs/promises';
 import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
 import { nativeBinding } from './addon';
+import { resolveModelFile, type DownloadProgressCallback } from './model-source';
 import type { NativeModel } from './addon-types';
 import { AmuletError } from './errors';
 import { MAX_GPU_LAYERS, rules } from './option-rules';
@@ -15,8 +16,28 @@ import { Session, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
-  /** Path of a local GGUF file. */
+  /**
+   * The model: a local GGUF path, a Hugging Face file
+   * (`hf:<owner>/<repo>/<file.gguf>[@<revision>]`), a repository's
+   * quantisation (`hf:<owner>/<repo>[:<quant>][@<revision>]`, default Q4_K_M)
+   * or an `https://` URL. A reference is downloaded once into the cache
+   * folder (with resume, and the hub's sha256 checked) and loaded from there.
+   */
   path: string;
+  /** Where downloads are kept (default `$AMULET_MODELS_DIR`, else `~/.cache/amulet-llm/models`). */
+  cacheDir?: string;
+  /** Hugging Face access token (default `$HF_TOKEN`); sent to the hub only, never to a CDN it redirects to. */
+  token?: string;
+  /** Hugging Face endpoint or mirror (default `$HF_ENDPOINT`, else https://huggingface.co). */
+  endpoint?: string;
+  /** Use only what the cache holds; never reach the network (default `$HF_HUB_OFFLINE`). */
+  offline?: boolean;
+  /** The sha256 a downloaded `https://` file must have. */
+  sha256?: string;
+  /** Called during a download, at most about ten times a second. */
+  onDownloadProgress?: DownloadProgressCallback;
+  /** Cancels a download (the bytes so far are kept to resume); rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal;
   /**
    * Layers to offload to the GPU (default 0; needs a CUDA build). `'max'`, or
    * any number above the model's layer count, offloads every layer and the
@@ -85,8 +106,10 @@ async function checkModelFile(path: string): Promise<void> {
 }
 
 /**
- * Loads a GGUF model from a local path. Loading runs off the JavaScript
- * thread. Rejects with `ERR_MODEL_NOT_FOUND` or `ERR_MODEL_LOAD`.
+ * Loads a GGUF model, fetching it first when `path` is a Hugging Face
+ * reference or a URL. Loading runs off the JavaScript thread. Rejects with
+ * `ERR_MODEL_NOT_FOUND`, `ERR_MODEL_LOAD`, and for downloads `ERR_DOWNLOAD`,
+ * `ERR_DOWNLOAD_AUTH`, `ERR_CHECKSUM` or `ERR_ABORTED`.
  */
 export async function loadModel(options: LoadModelOptions | string): Promise<Model> {
   const settings = objectOption('options', typeof options === 'string' ? { path: options } : options);
@@ -106,7 +129,11 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
     throw new AmuletError('ERR_INVALID_OPTION',
       'gpuLayers > 0 needs a GPU build of amulet-llm (npm run build:cuda) and a GPU');
   }
-  await checkModelFile(path);
+  const file = await resolveModelFile(path, {
+    cacheDir: settings.cacheDir, token: settings.token, endpoint: settings.endpoint, offline: settings.offline,
+    sha256: settings.sha256, onProgress: settings.onDownloadProgress, signal: settings.signal,
+  });
+  await checkModelFile(file);
   const report = onProgress && ((fraction: number): void => {
     try {
       onProgress(fraction);
@@ -114,13 +141,13 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
       // A throwing progress callback must not take loading (or the process) down.
     }
   });
-  const native = await binding.loadModel(path, { gpuLayers, useMmap, chatTemplate }, report);
-  return new Model(native, path);
+  const native = await binding.loadModel(file, { gpuLayers, useMmap, chatTemplate }, report);
+  return new Model(native, file);
 }
 
 /** A loaded model. Dispose it (or use `await using`) to free its memory. */
 export class Model {
-  /** The GGUF file this model was loaded from. */
+  /** The GGUF file this model was loaded from (the cached download, for a reference). */
   readonly path: string;
   /** Facts about the model. */
   readonly info: ModelInfo;

@@ -202,6 +202,27 @@ export const rules = Object.freeze({
     description: 'A llama.cpp template name (chatml, gemma, llama3, ...) or template text',
   } as TextRule,
 
+  // Fetching a model by reference (hf:..., https://...).
+  cacheDir: {
+    kind: 'text', name: 'cacheDir', default: '', defaultText: '$AMULET_MODELS_DIR, else ~/.cache/amulet-llm/models',
+    description: 'Folder where downloaded models are kept',
+  } as TextRule,
+  token: {
+    kind: 'text', name: 'token', default: '', defaultText: '$HF_TOKEN',
+    description: 'Hugging Face access token, sent to the hub only',
+  } as TextRule,
+  endpoint: {
+    kind: 'text', name: 'endpoint', default: '', defaultText: '$HF_ENDPOINT, else https://huggingface.co',
+    description: 'Hugging Face endpoint or mirror',
+  } as TextRule,
+  sha256: {
+    kind: 'text', name: 'sha256', default: '', description: 'The sha256 a downloaded file must have',
+  } as TextRule,
+  offline: {
+    kind: 'boolean', name: 'offline', default: false, defaultText: '$HF_HUB_OFFLINE',
+    description: 'Use only models already in the cache',
+  } as BooleanRule,
+
   // Beam search.
   beams: integer('beams', {
     flag: 'beams', placeholder: 'n', min: 1, max: 128, default: 16,

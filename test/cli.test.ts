@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { commandLineOptions, parseCommandLine, parsePreference, readPreferenceFile, UsageError,
   type RunRequest } from '../cli/arguments';
 import { renderComparison, type ComparedAnswer } from '../cli/compare-view';
+import { DEFAULT_MODEL } from '../cli/model-loading';
 import { wrapText } from '../cli/text-wrap';
 import { ensureFixtureModel } from './support/fixtures';
 
@@ -127,7 +128,7 @@ describe('parseCommandLine', () => {
       realign: { alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2 },
       sampling: {},
       maxTokens: 256,
-      modelPath: undefined,
+      modelPath: DEFAULT_MODEL,
     });
   });
 
@@ -217,7 +218,6 @@ describe('amulet command', () => {
     [['q'], /^amulet: --method amulet needs at least one --preference/],
     [['q', '-p', 'x', '-w', '-1', '--method', 'pref'], /^amulet: the pref method .* cannot follow a negative weight/],
     [['q', '-p', 'x', '--model', 'm.gguf', '--preference-file', 'no-such-file.json'], /^amulet: --preference-file "no-such-file.json": ENOENT/],
-    [['q', '-p', 'x'], /^amulet: --model is required/],
     [['q', '-p', 'x', '--compare', '--method', 'base'], /^amulet: --compare already shows base and pref/],
     [['-p', 'x'], /^amulet: missing the question/],
     [['two', 'questions', '-p', 'x'], /^amulet: expected one question, got 2 arguments/],

@@ -8,7 +8,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { environmentValue, statIfExists, writeFileAtomic } from '../cache-files';
 import { AmuletError } from '../errors';
-import { booleanOption, objectOption, stringOption } from '../options';
+import { rules, type TextRule } from '../option-rules';
+import { objectOption, optionValue } from '../options';
 import { hubFilePath, hubQuantRecordPath, isCompleteInCache, modelCacheDir, urlFilePath, type HubFileLocation } from './cache';
 import { downloadToCache } from './download';
 import { DownloadError } from './download-error';
@@ -80,14 +81,13 @@ function invalid(message: string): AmuletError {
   return new AmuletError('ERR_INVALID_OPTION', message);
 }
 
-function optionalString(name: string, value: unknown): string | undefined {
-  const text = stringOption(name, value, '');
-  return value === undefined ? undefined : text;
+function optionalString(rule: TextRule, value: unknown): string | undefined {
+  return value === undefined ? undefined : optionValue(rule, value, '', `options.${rule.name}`);
 }
 
 function checkOptions(input: ResolveModelFileOptions): Settings {
   const options = objectOption('options', input);
-  const sha256 = optionalString('options.sha256', options.sha256);
+  const sha256 = optionalString(rules.sha256, options.sha256);
   if (sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha256)) {
     throw invalid(`options.sha256 must be 64 hexadecimal digits (got ${JSON.stringify(sha256)}).`);
   }
@@ -99,11 +99,11 @@ function checkOptions(input: ResolveModelFileOptions): Settings {
   }
   const offlineFromEnvironment = /^(?:1|true|yes|on)$/i.test(environmentValue('HF_HUB_OFFLINE') ?? '');
   return {
-    cacheDir: modelCacheDir(optionalString('options.cacheDir', options.cacheDir)),
-    token: optionalString('options.token', options.token),
-    endpoint: optionalString('options.endpoint', options.endpoint),
+    cacheDir: modelCacheDir(optionalString(rules.cacheDir, options.cacheDir)),
+    token: optionalString(rules.token, options.token),
+    endpoint: optionalString(rules.endpoint, options.endpoint),
     sha256: sha256?.toLowerCase(),
-    offline: booleanOption('options.offline', options.offline, offlineFromEnvironment),
+    offline: optionValue(rules.offline, options.offline, offlineFromEnvironment, 'options.offline'),
     progress: new ProgressThrottle(options.onProgress),
     signal: options.signal ?? new AbortController().signal,
   };
