@@ -110,6 +110,8 @@ export interface GenerationResult {
 }
 
 interface StreamSetup {
+  /** Settles when the generation may start: its session runs one generation at a time. */
+  ready: Promise<void>;
   start: () => NativeGeneration;
   method: RealignMethod;
   signal: AbortSignal | undefined;
@@ -158,7 +160,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
   #reject!: (error: AmuletError) => void;
 
   /** @internal Created by `Session.prompt()`. */
-  constructor(previous: GenerationStream | undefined, setup: StreamSetup) {
+  constructor(setup: StreamSetup) {
     this.#setup = setup;
     this.#result = new Promise<GenerationResult>((resolve, reject) => {
       this.#resolve = resolve;
@@ -169,10 +171,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     const onAbort = (): void => this.abort();
     setup.signal?.addEventListener('abort', onAbort, { once: true });
     void this.settled.then(() => setup.signal?.removeEventListener('abort', onAbort));
-    // Generations of one session run one after another.
-    // A stream queued behind another drives that one to its end (buffering its
-    // chunks for whoever iterates it), so awaiting only the later one cannot hang.
-    this.#started = (previous ? previous.#drainQuietly() : Promise.resolve()).then(() => this.#start());
+    this.#started = setup.ready.then(() => this.#start());
   }
 
   #start(): void {
@@ -263,11 +262,6 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
 
   async #drain(): Promise<void> {
     while (!this.#finished) await this.#more();
-  }
-
-  #drainQuietly(): Promise<void> {
-    void this.#drain().catch(() => undefined);
-    return this.settled;
   }
 
   /** The final result; rejects with an {@link AmuletError} (e.g. `ERR_ABORTED`). Reading it drives the generation. */

@@ -215,7 +215,13 @@ export class Session {
       contextOverflow: this.#contextOverflow,
     };
     let sent: ChatMessage[] | undefined;
-    const stream: GenerationStream = new GenerationStream(this.#current, {
+    // Prompts run one after another. The one queued behind drives its
+    // predecessor to the end (reading `result` does; the chunks stay buffered
+    // for whoever iterates it), so awaiting only the later one cannot hang.
+    const previous = this.#current;
+    const ready = previous ? previous.result.then(() => undefined, () => undefined) : Promise.resolve();
+    const stream: GenerationStream = new GenerationStream({
+      ready,
       start: () => {
         this.#checkAlive();
         // Built when the prompt starts: a queued prompt sees the exchanges before it.
