@@ -41,7 +41,9 @@ export interface TokenTrace {
 /**
  * Raw rows of one token (diagnostics, `captureLogits: true`): the logits of
  * the base sequence and of each preference sequence, and the realigned
- * log-probabilities the sampler produced from them.
+ * log-probabilities the sampler produced from them. A prompt that decodes one
+ * sequence (`base`, `pref`) has its row as `baseLogits`, no preference rows,
+ * and that row's log-probabilities.
  */
 export interface LogitCapture {
   token: number;

@@ -81,9 +81,10 @@ export interface PromptOptions extends RealignOptions {
   /** Records a {@link TokenTrace} per token (cheap; off by default). */
   trace?: boolean;
   /**
-   * Diagnostics: copies the raw logits of every sequence and the realigned
-   * log-probabilities per token into the chunks ({@link LogitCapture}).
-   * Costs a few vocabulary-sized arrays per token; meant for tests and research.
+   * Diagnostics: copies the raw logits of every sequence and the
+   * log-probabilities sampled from (the realigned ones, or the one
+   * sequence's own) per token into the chunks ({@link LogitCapture}). Costs a
+   * few vocabulary-sized arrays per token; meant for tests and research.
    */
   captureLogits?: boolean;
   /** Where the realignment runs, for this prompt only. */

@@ -181,8 +181,9 @@ bool Generation::wants_backend(const GenerationRequest & request) const {
     // The graph combines rows of one micro-batch, so every sequence's row must be in it.
     if (stats_.sequences > context_.options().batch_size) return false;
     if (realign_ != nullptr && !realign_sampler_backend_capable(realign_)) return false;
-    // A capture reads the realigned row as the sampled logits, which filters would cut down.
-    if (request.capture_logits && !greedy_) return false;
+    // A capture reads the realigned row as the sampled logits, which filters would cut down; a single
+    // sequence's raw row stays on the host only without a backend sampler.
+    if (request.capture_logits && (!greedy_ || realign_ == nullptr)) return false;
 #if defined(AMULET_TEST_HOOKS)
     if (ceiling_) return false;
 #endif
@@ -252,6 +253,24 @@ std::vector<float> Generation::backend_log_probs(int32_t primary_row) const {
     return log_probs;
 }
 
+void Generation::capture(GeneratedToken & generated, int32_t primary_row) const {
+    const auto n_vocab = static_cast<size_t>(context_.model().n_vocab());
+    for (const int32_t row : layout_.rows) {
+        const float * logits = llama_get_logits_ith(context_.get(), row);
+        generated.captured_rows.emplace_back(logits, logits + n_vocab);
+    }
+    if (on_backend_) {
+        generated.captured_log_probs = backend_log_probs(primary_row);
+    } else if (realign_ != nullptr) {
+        const float * log_probs = realign_sampler_last_log_probs(realign_);
+        generated.captured_log_probs.assign(log_probs, log_probs + n_vocab);
+    } else {
+        // One sequence, nothing realigned: its own row is the distribution sampled from.
+        generated.captured_log_probs.resize(n_vocab);
+        log_softmax(generated.captured_rows[0].data(), n_vocab, generated.captured_log_probs.data());
+    }
+}
+
 #if defined(AMULET_TEST_HOOKS)
 void Generation::inject_fault() {
     using Kind = test_hooks::Fault::Kind;
@@ -312,20 +331,8 @@ std::optional<GeneratedToken> Generation::next() {
             generated.trace_texts = {token_bytes(model, trace.base_token), token_bytes(model, trace.pref_token),
                                      token_bytes(model, trace.realigned_token)};
         }
-        if (capture_logits_) {
-            const auto n_vocab = static_cast<size_t>(model.n_vocab());
-            for (int32_t row : rows) {
-                const float * logits = llama_get_logits_ith(context_.get(), row);
-                generated.captured_rows.emplace_back(logits, logits + n_vocab);
-            }
-            if (on_backend_) {
-                generated.captured_log_probs = backend_log_probs(primary_row);
-            } else {
-                const float * log_probs = realign_sampler_last_log_probs(realign_);
-                generated.captured_log_probs.assign(log_probs, log_probs + n_vocab);
-            }
-        }
     }
+    if (capture_logits_) capture(generated, primary_row);
     last_token_ = token;
     ++stats_.generated_tokens;
     if (stats_.generated_tokens >= max_tokens_) {

@@ -73,8 +73,8 @@ struct GeneratedToken {
     std::string text;  // valid UTF-8; empty while a character is still incomplete
     std::optional<TokenTrace> trace;
     TraceTexts trace_texts;  // filled along with trace
-    std::vector<std::vector<float>> captured_rows;  // [base, pref_1..n] raw logits, when capturing
-    std::vector<float> captured_log_probs;          // realigned log-probs, when capturing
+    std::vector<std::vector<float>> captured_rows;  // raw logits of every sequence ([base, pref_1..n]), when capturing
+    std::vector<float> captured_log_probs;          // log-probs of the distribution sampled from, when capturing
 };
 
 enum class FinishReason { Stop, MaxTokens, ContextFull, Aborted };
@@ -128,6 +128,8 @@ class Generation {
     void detach_backend_samplers();
     llama_token sample(int32_t primary_row);
     std::vector<float> backend_log_probs(int32_t primary_row) const;
+    /** Copies the raw rows of this step and the log-probs sampled from into `generated`. */
+    void capture(GeneratedToken & generated, int32_t primary_row) const;
     bool aborted() const { return abort_ != nullptr && abort_->load(std::memory_order_relaxed); }
 #if defined(AMULET_TEST_HOOKS)
     void inject_fault();
