@@ -1,11 +1,33 @@
-/** Tests run one file at a time: each loads real models and uses every core. */
-module.exports = {
+/**
+ * Three projects, one test file at a time (each loads real models and uses
+ * every core):
+ * - unit: no model (options, CLI parsing, proxies, oracle, downloads, C++ math);
+ * - model: the real-model tests, on the addon built for this CPU (build/Release);
+ * - model-portable: the real-model tests of the numerics again, on the
+ *   portable AVX2 addon the prebuild ships (build-portable/Release), so that a
+ *   machine with AVX-512 also runs the code paths most users get.
+ */
+const base = {
   preset: 'ts-jest',
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
-  maxWorkers: 1,
   testTimeout: 600_000,
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }] },
+};
+
+/** Model tests whose results depend on the CPU's floating-point path. */
+const numerics = ['oracle', 'decoding', 'backend-sampling', 'sessions', 'streaming', 'effect', 'eval-beam', 'bad-input'];
+
+module.exports = {
+  maxWorkers: 1,
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...base, displayName: 'model', testMatch: ['<rootDir>/test/model/**/*.test.ts'] },
+    {
+      ...base,
+      displayName: 'model-portable',
+      testMatch: numerics.map((name) => `<rootDir>/test/model/${name}.test.ts`),
+      setupFiles: ['<rootDir>/test/support/portable-addon.ts'],
+    },
+  ],
 };

@@ -2,14 +2,14 @@
  * The evaluation proxies on hand-written examples: each formula's value is
  * worked out by hand in the comment beside it.
  */
-import { movingAverageTypeTokenRatio } from '../eval/proxies/diversity';
-import { flatteryMatches, flatteryRate } from '../eval/proxies/flattery';
-import { formalityFromCounts, formalityScore, partOfSpeechCounts } from '../eval/proxies/formality';
-import { measureAll, preferenceProxies } from '../eval/proxies/index';
-import { wordCount } from '../eval/proxies/length';
-import { fleschKincaidGrade, syllableCount } from '../eval/proxies/readability';
-import { sentimentPerWord } from '../eval/proxies/sentiment';
-import { sentences, words } from '../eval/proxies/words';
+import { movingAverageTypeTokenRatio } from '../../eval/proxies/diversity';
+import { flatteryMatches, flatteryRate } from '../../eval/proxies/flattery';
+import { formalityFromCounts, formalityScore, partOfSpeechCounts } from '../../eval/proxies/formality';
+import { measureAll, preferenceProxies } from '../../eval/proxies/index';
+import { wordCount } from '../../eval/proxies/length';
+import { fleschKincaidGrade, syllableCount } from '../../eval/proxies/readability';
+import { sentimentPerWord } from '../../eval/proxies/sentiment';
+import { sentences, words } from '../../eval/proxies/words';
 
 describe('words and sentences', () => {
   it('counts words with inner apostrophes and hyphens as one', () => {

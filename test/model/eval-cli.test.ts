@@ -7,10 +7,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureFixtureModel } from './support/fixtures';
-import { questionsFile, testThreads } from './support/models';
+import { ensureFixtureModel } from '../support/fixtures';
+import { questionsFile, testThreads } from '../support/models';
 
-const root = resolve(__dirname, '..');
+const root = resolve(__dirname, '..', '..');
 const cliPath = join(root, 'dist', 'cli', 'amulet.js');
 
 interface Outcome {

@@ -1,20 +1,16 @@
 /**
- * Tests of the `amulet` command line. Argument handling is tested through
- * the exported parser and by running the compiled CLI; a few short runs on
- * the SmolLM2 fixture check the real output, the error mapping and Ctrl-C.
+ * The compiled `amulet` command, run as users run it: help, version, the
+ * one-line usage errors and their exit code, and a few short runs on the
+ * SmolLM2 fixture for the real output, the error mapping and Ctrl-C.
+ * test/unit/cli-arguments.test.ts tests the parser itself.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { commandLineOptions, parseCommandLine, parsePreference, readPreferenceFile, UsageError,
-  type RunRequest } from '../cli/arguments';
-import { renderComparison, type ComparedAnswer } from '../cli/compare-view';
-import { DEFAULT_MODEL } from '../cli/model-loading';
-import { wrapText } from '../cli/text-wrap';
-import { ensureFixtureModel } from './support/fixtures';
+import { commandLineOptions } from '../../cli/arguments';
+import { ensureFixtureModel } from '../support/fixtures';
 
-const root = resolve(__dirname, '..');
+const root = resolve(__dirname, '..', '..');
 const cliPath = join(root, 'dist', 'cli', 'amulet.js');
 
 /** What a finished CLI process left behind. */
@@ -46,13 +42,6 @@ function runCli(args: readonly string[], onStdout?: (child: ReturnType<typeof sp
   });
 }
 
-/** The request a command line parses to; fails the test if it is not a run. */
-function parsedRequest(args: readonly string[]): RunRequest {
-  const commandLine = parseCommandLine(args);
-  if (commandLine.kind !== 'run') throw new Error(`expected a run, got ${commandLine.kind}`);
-  return commandLine.request;
-}
-
 beforeAll(() => {
   // The CLI is tested as users run it: compiled. Others may be mid-edit in
   // lib/ or scripts/; tsc still emits then, so only errors in cli/ count.
@@ -66,124 +55,6 @@ beforeAll(() => {
     const output = String((error as { stdout?: string }).stdout ?? error);
     if (/(^|\n)cli\//.test(output)) throw new Error(`the CLI does not compile:\n${output}`);
   }
-});
-
-describe('parsePreference', () => {
-  it.each([
-    'Be concise.',
-    'Answer with times as 10:30',
-    'Be concise.:0.5',
-    'Avoid jargon:-1',
-    'Use a 16:9 ratio',
-    'Ends with a colon:',
-    '  Spaces stay  ',
-    'Meet at 09:00:00 sharp',
-  ])('takes %j verbatim, reading no weight out of it', (argument) => {
-    expect(parsePreference(argument)).toBe(argument);
-  });
-
-  it.each(['', '   '])('refuses %j', (argument) => {
-    expect(() => parsePreference(argument)).toThrow(UsageError);
-  });
-});
-
-describe('readPreferenceFile', () => {
-  const folder = mkdtempSync(join(tmpdir(), 'amulet-preferences-'));
-  afterAll(() => rmSync(folder, { recursive: true, force: true }));
-  const write = (name: string, content: string): string => {
-    const path = join(folder, name);
-    writeFileSync(path, content);
-    return path;
-  };
-
-  it('reads texts and { text, weight } entries, colons and digits included', () => {
-    const path = write('ok.json', JSON.stringify(['Answer with times as 10:30', { text: 'Use slang.', weight: -1 },
-      { name: 'formal', text: 'Be formal: 2 levels up.' }]));
-    expect(readPreferenceFile(path)).toEqual([
-      { text: 'Answer with times as 10:30', weight: 1 },
-      { text: 'Use slang.', weight: -1 },
-      { text: 'Be formal: 2 levels up.', weight: 1 },
-    ]);
-  });
-
-  it.each([
-    ['not JSON', '[oops'],
-    ['an empty array', '[]'],
-    ['an object', '{"text": "x"}'],
-    ['a blank text', '[" "]'],
-    ['a string weight', '[{"text": "x", "weight": "2"}]'],
-  ])('refuses a file holding %s with a usage error', (label, content) => {
-    expect(() => readPreferenceFile(write(`${label.replace(/\s/g, '-')}.json`, content))).toThrow(UsageError);
-  });
-});
-
-describe('parseCommandLine', () => {
-  it('fills in the library defaults', () => {
-    const request = parsedRequest(['Why?', '-p', 'Be brief.']);
-    expect(request).toMatchObject({
-      question: 'Why?',
-      preferences: [{ text: 'Be brief.', weight: 1 }],
-      method: 'amulet',
-      compare: false,
-      realign: { alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2 },
-      sampling: {},
-      maxTokens: 256,
-      modelPath: DEFAULT_MODEL,
-    });
-  });
-
-  it('gives each --weight to the earliest preference before it that has none', () => {
-    const interleaved = parsedRequest(['q', '-p', 'A', '--weight', '2', '-p', 'B', '-w', '-1']);
-    const grouped = parsedRequest(['q', '-p', 'A', '-p', 'B', '--weight', '2', '--weight', '-1']);
-    const mixed = parsedRequest(['q', '-p', 'A:0.5', '-w', '0.5', '-p', 'B', '-p', 'C', '-w', '-2']);
-    const expected = [{ text: 'A', weight: 2 }, { text: 'B', weight: -1 }];
-    expect(interleaved.preferences).toEqual(expected);
-    expect(grouped.preferences).toEqual(expected);
-    expect(mixed.preferences).toEqual([{ text: 'A:0.5', weight: 0.5 }, { text: 'B', weight: -2 }, { text: 'C', weight: 1 }]);
-  });
-
-  it('reads negative numbers as values, sampling flags and --compare', () => {
-    const request = parsedRequest([
-      'q', '-p', 'A', '--compare', '--method', 'la', '--ratio', '0', '--temperature', '0.7', '--top-k', '40',
-      '--top-p', '0.9', '--min-p', '0.05', '--repeat-penalty', '1.1', '--seed', '7', '--max-tokens', '12',
-      '--realign-on', 'backend', '--gpu-layers', 'max',
-    ]);
-    expect(request).toMatchObject({
-      compare: true,
-      method: 'la',
-      realign: { ratio: 0 },
-      sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1, seed: 7 },
-      maxTokens: 12,
-      realignOn: 'backend',
-      gpuLayers: 'max',
-    });
-    expect(parsedRequest(['q', '-p', 'A', '--gpu-layers', '12']).gpuLayers).toBe(12);
-  });
-
-  it('lets --help and --version win over everything else', () => {
-    expect(parseCommandLine(['--alpha', 'nan', '--help'])).toEqual({ kind: 'help' });
-    expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
-  });
-});
-
-describe('compare view', () => {
-  const answer = (method: ComparedAnswer['method'], text: string): ComparedAnswer =>
-    ({ method, text, tokenCount: 3, tokensPerSecond: 12.5, finishReason: 'stop', guidanceScale: 4.6487 });
-
-  it('wraps at spaces, keeps line breaks and splits overlong words', () => {
-    expect(wrapText('one two three\n\nfour', 7)).toEqual(['one two', 'three', '', 'four']);
-    expect(wrapText('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
-  });
-
-  it('puts three columns within a wide terminal and stacks them on a narrow one', () => {
-    const answers = [answer('base', 'word '.repeat(60)), answer('pref', 'short'), answer('amulet', 'x'.repeat(90))];
-    const wide = renderComparison(answers, 120);
-    for (const line of wide.trimEnd().split('\n')) expect(Array.from(line).length).toBeLessThan(120);
-    expect(wide).toContain('amulet (s = 4.65)');
-    const narrow = renderComparison(answers, 80);
-    expect(narrow).toMatch(/^── base · 3 tokens · 12\.5 tok\/s ──\n/);
-    expect(narrow).toContain('── pref · 3 tokens · 12.5 tok/s ──\nshort\n');
-  });
 });
 
 describe('amulet command', () => {

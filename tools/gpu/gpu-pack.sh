@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs what bench/gpu-check.sh needs on a bare GPU machine that has the CUDA
+# Packs what tools/gpu/gpu-check.sh needs on a bare GPU machine that has the CUDA
 # runtime and cuBLAS but no Node.js, no npm registry and no models, and that
 # takes at most 64 MiB of files per call (the lent machines of this project):
 # Node.js itself, a CUDA build of the addon (made here), dist/, node_modules/
@@ -7,13 +7,13 @@
 # travel one per call. Writes .gpu-pack/ (git-ignored) and prints the calls.
 #
 #   AMULET_CUDA_ARCHITECTURES=90 npm run build:cuda -- --out build-cuda   # once, here
-#   bash bench/gpu-pack.sh [--addon build-cuda/Release/amulet.node] [--out .gpu-pack]
+#   bash tools/gpu/gpu-pack.sh [--addon build-cuda/Release/amulet.node] [--out .gpu-pack]
 #                          [--models smollm2-135m-instruct] [--part-mib 56]
 #
 # The Gemma fixture alone is 253 MB, five more calls: the default packs SmolLM2.
 # --cpu-rehearsal takes a CPU-only addon, for rehearsing the whole path on a
 # machine without a GPU (gpu-check.sh --pack DIR --gpu-layers 0), as
-# test/gpu-check.test.ts does.
+# tools/gpu/gpu-check.test.ts does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,6 +77,6 @@ for ((i = 0; i < ${#parts[@]}; i++)); do
   if ((i < ${#parts[@]} - 1)); then
     echo "  carry [\"$part\"]: mkdir -p /tmp/amulet-pack && cp $part /tmp/amulet-pack/ && ls -l /tmp/amulet-pack"
   else
-    echo "  carry [\"$part\", \"$out/SHA256SUMS\"]: mkdir -p /tmp/amulet-pack && cp $part $out/SHA256SUMS /tmp/amulet-pack/ && bash bench/gpu-check.sh --pack /tmp/amulet-pack"
+    echo "  carry [\"$part\", \"$out/SHA256SUMS\"]: mkdir -p /tmp/amulet-pack && cp $part $out/SHA256SUMS /tmp/amulet-pack/ && bash tools/gpu/gpu-check.sh --pack /tmp/amulet-pack"
   fi
 done

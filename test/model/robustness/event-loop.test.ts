@@ -5,9 +5,9 @@
  * max, and holds the issue's threshold for streaming: p99 under 20 ms.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { loadModel, type Model } from '../../lib/index';
-import { ensureFixtureModel } from '../support/fixtures';
-import { paperPreference, testModels, testThreads } from '../support/models';
+import { loadModel, type Model } from '../../../lib/index';
+import { ensureFixtureModel } from '../../support/fixtures';
+import { paperPreference, testModels, testThreads } from '../../support/models';
 
 const ms = (nanoseconds: number): number => nanoseconds / 1e6;
 

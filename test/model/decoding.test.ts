@@ -3,8 +3,8 @@
  * closed form and the literal K-iteration loop pick the same tokens, and the
  * batched multi-sequence decode reproduces plain single-sequence decoding.
  */
-import type { GenerationResult, Model, PromptOptions } from '../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+import type { GenerationResult, Model, PromptOptions } from '../../lib/index';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 const LONG_QUESTION = 'Write a detailed essay about the history of the Roman Empire, from its founding to its fall.';
 const TOKENS = 64;

@@ -13,7 +13,7 @@
  */
 import { runInThisContext } from 'node:vm';
 import fc from 'fast-check';
-import { ensureFixtureModel } from './support/fixtures';
+import { ensureFixtureModel } from '../support/fixtures';
 import {
   AmuletError,
   guidanceScale,
@@ -23,8 +23,8 @@ import {
   type PromptOptions,
   type Session,
   type SessionOptions,
-} from '../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+} from '../../lib/index';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 /** The real process (Jest's copy never emits 'unhandledRejection'; see bad-input.test.ts). */
 const hostProcess = runInThisContext('process') as NodeJS.Process;

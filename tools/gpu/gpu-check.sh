@@ -5,8 +5,8 @@
 # GPU, and writes everything under $OUT (default bench/results/gpu-check/).
 # Every step has a time limit, so the whole stays under 10 minutes.
 #
-#   bash bench/gpu-check.sh                  # a development machine: builds with CUDA here
-#   bash bench/gpu-check.sh --pack DIR       # a bare machine: unpacks bench/gpu-pack.sh's parts from DIR
+#   bash tools/gpu/gpu-check.sh                  # a development machine: builds with CUDA here
+#   bash tools/gpu/gpu-check.sh --pack DIR       # a bare machine: unpacks tools/gpu/gpu-pack.sh's parts from DIR
 #   options: --gpu-layers N (default 999: all), --models a,b (default: every fixture model, or the packed ones)
 #
 # On a development machine it needs the CUDA toolkit (nvcc, cuBLAS), CMake,
@@ -108,8 +108,8 @@ if grep -q 'not found' "$OUT/ldd.txt"; then
 fi
 export AMULET_TEST_MODELS="$models"
 # The equivalence test with every layer on the GPU: the logits never leave it on the backend path.
-AMULET_TEST_GPU_LAYERS=$gpu_layers step equivalence 180 node node_modules/jest/bin/jest.js --ci test/backend-sampling.test.ts
-step bench 120 node bench/gpu-bench.mjs --out "$OUT/bench.json" --gpu-layers "$gpu_layers" ${models:+--models "$models"}
+AMULET_TEST_GPU_LAYERS=$gpu_layers step equivalence 180 node node_modules/jest/bin/jest.js --ci --selectProjects model test/model/backend-sampling.test.ts
+step bench 120 node tools/gpu/gpu-bench.mjs --out "$OUT/bench.json" --gpu-layers "$gpu_layers" ${models:+--models "$models"}
 cat "$OUT/bench.log" >>"$OUT/summary.txt"
 note "total: $(( $(date +%s) - started )) s"
 cat "$OUT/summary.txt"

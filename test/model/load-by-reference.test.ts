@@ -7,10 +7,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel, type DownloadProgress } from '../lib/index';
-import { FakeHub } from './support/fake-hub';
-import { ensureFixtureModel } from './support/fixtures';
-import { testThreads } from './support/models';
+import { loadModel, type DownloadProgress } from '../../lib/index';
+import { FakeHub } from '../support/fake-hub';
+import { ensureFixtureModel } from '../support/fixtures';
+import { testThreads } from '../support/models';
 
 let hub: FakeHub;
 let cacheDir: string;

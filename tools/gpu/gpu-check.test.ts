@@ -1,5 +1,5 @@
 /**
- * bench/gpu-pack.sh and bench/gpu-check.sh --pack, rehearsed without a GPU.
+ * tools/gpu/gpu-pack.sh and tools/gpu/gpu-check.sh --pack, rehearsed without a GPU.
  * GPU machines are borrowed for minutes, with no time to debug a script, so
  * the whole path is run here: this build's CPU addon packed with
  * --cpu-rehearsal, the parts checked against their size limit, then unpacked
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 const partMib = 56;
 
 interface Outcome {
@@ -36,14 +36,14 @@ afterAll(() => {
 });
 
 test('gpu-pack refuses an addon without CUDA kernels unless rehearsing', () => {
-  const refused = bash(['bench/gpu-pack.sh', '--addon', 'build/Release/amulet.node', '--out', pack], root);
+  const refused = bash(['tools/gpu/gpu-pack.sh', '--addon', 'build/Release/amulet.node', '--out', pack], root);
   expect(refused.status).toBe(1);
   expect(refused.output).toContain('has no CUDA kernels');
   expect(fs.existsSync(pack)).toBe(false);
 });
 
 test('the packed check runs the equivalence test and the bench from the pack alone', () => {
-  const packed = bash(['bench/gpu-pack.sh', '--addon', 'build/Release/amulet.node', '--cpu-rehearsal', '--out', pack,
+  const packed = bash(['tools/gpu/gpu-pack.sh', '--addon', 'build/Release/amulet.node', '--cpu-rehearsal', '--out', pack,
     '--part-mib', String(partMib)], root);
   expect(packed.output).toContain('carry [');
   expect(packed.status).toBe(0);
@@ -59,7 +59,7 @@ test('the packed check runs the equivalence test and the bench from the pack alo
   const out = path.join(work, 'out');
   const temp = path.join(work, 'tmp');
   fs.mkdirSync(temp);
-  const checked = bash(['bench/gpu-check.sh', '--pack', pack, '--gpu-layers', '0'], tree,
+  const checked = bash(['tools/gpu/gpu-check.sh', '--pack', pack, '--gpu-layers', '0'], tree,
     { ...process.env, OUT: out, TMPDIR: temp });
   expect(checked.output).toContain('equivalence: rc=0');
   expect(checked.status).toBe(0);
@@ -86,7 +86,7 @@ test('gpu-check stops with a clear message when a part is missing', () => {
   const partial = path.join(work, 'partial');
   fs.mkdirSync(partial);
   fs.copyFileSync(path.join(pack, 'SHA256SUMS'), path.join(partial, 'SHA256SUMS'));
-  const checked = bash(['bench/gpu-check.sh', '--pack', partial], path.join(work, 'tree'),
+  const checked = bash(['tools/gpu/gpu-check.sh', '--pack', partial], path.join(work, 'tree'),
     { ...process.env, OUT: path.join(work, 'out-partial'), TMPDIR: path.join(work, 'tmp') });
   expect(checked.status).toBe(1);
   expect(checked.output).toContain('a part is missing or damaged');

@@ -6,14 +6,14 @@
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { combineOrders, judgePair, judgePrompt, parseVerdict, type JudgeFunction } from '../eval/judge';
-import { planJobs } from '../eval/plan';
-import { measureAll } from '../eval/proxies/index';
-import { writeReport } from '../eval/report';
-import type { EvalParameters, ResponseRecord } from '../eval/runner';
-import { compareByProxy, computeScores, winRate, type JudgementRecord } from '../eval/scores';
-import { JsonlStore } from '../eval/store';
-import { renderBarChart } from '../eval/svg-chart';
+import { combineOrders, judgePair, judgePrompt, parseVerdict, type JudgeFunction } from '../../eval/judge';
+import { planJobs } from '../../eval/plan';
+import { measureAll } from '../../eval/proxies/index';
+import { writeReport } from '../../eval/report';
+import type { EvalParameters, ResponseRecord } from '../../eval/runner';
+import { compareByProxy, computeScores, winRate, type JudgementRecord } from '../../eval/scores';
+import { JsonlStore } from '../../eval/store';
+import { renderBarChart } from '../../eval/svg-chart';
 
 const parameters: EvalParameters = {
   systemPrompt: 'You are a helpful assistant.', maxTokens: 16, alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2,

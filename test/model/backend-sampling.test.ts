@@ -6,8 +6,8 @@
  * within the oracle test's tolerance. Also: what falls back to the host, the
  * sampler attachments across turns, and the gpuLayers and realignOn options.
  */
-import { nativeBinding } from '../lib/addon';
-import { ensureFixtureModel } from './support/fixtures';
+import { nativeBinding } from '../../lib/addon';
+import { ensureFixtureModel } from '../support/fixtures';
 import {
   AmuletError,
   loadModel,
@@ -16,8 +16,8 @@ import {
   type Model,
   type PromptOptions,
   type Session,
-} from '../lib/index';
-import { loadTestModel, paperPreference, testGpuLayers, testModels, testThreads } from './support/models';
+} from '../../lib/index';
+import { loadTestModel, paperPreference, testGpuLayers, testModels, testThreads } from '../support/models';
 
 /** As test/oracle.test.ts: float32 rows and float32 combines, compared above a floor. */
 const LOG_PROB_TOLERANCE = 1e-4;

@@ -14,9 +14,9 @@ import {
   type RealignMethod,
   type SessionOptions,
   type TextChunk,
-} from '../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
-import { TIMED_OUT, within } from './support/timing';
+} from '../../lib/index';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { TIMED_OUT, within } from '../support/timing';
 
 /** One thread per context: the test machine's cores are shared. */
 const threads = testThreads;

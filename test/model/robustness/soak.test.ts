@@ -16,9 +16,9 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ensureFixtureModel } from '../support/fixtures';
-import { AmuletError, loadModel, type Model, type Session } from '../../lib/index';
-import { paperPreference, testModels, testThreads } from '../support/models';
+import { ensureFixtureModel } from '../../support/fixtures';
+import { AmuletError, loadModel, type Model, type Session } from '../../../lib/index';
+import { paperPreference, testModels, testThreads } from '../../support/models';
 
 const GENERATIONS = 300;
 const SESSIONS = 3;

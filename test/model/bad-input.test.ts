@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { runInThisContext } from 'node:vm';
-import { ensureFixtureModel } from './support/fixtures';
+import { ensureFixtureModel } from '../support/fixtures';
 import {
   AmuletError,
   loadModel,
@@ -21,9 +21,9 @@ import {
   type PromptOptions,
   type Session,
   type SessionOptions,
-} from '../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
-import { TIMED_OUT, within } from './support/timing';
+} from '../../lib/index';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { TIMED_OUT, within } from '../support/timing';
 
 const smol = testModels.find((model) => model.name === 'smollm2-135m-instruct')!;
 /** One thread per context: the test machine's cores are shared. */

@@ -13,11 +13,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { nativeBinding } from '../lib/addon';
-import type { Model } from '../lib/index';
-import { loadTestModel, paperPreference, testModels } from './support/models';
+import { nativeBinding } from '../../lib/addon';
+import type { Model } from '../../lib/index';
+import { loadTestModel, paperPreference, testModels } from '../support/models';
 
-const root = resolve(__dirname, '..');
+const root = resolve(__dirname, '..', '..');
 const patchesDir = join(root, 'vendor', 'patches');
 const PATCH = '0001-ggml-cpu-amx-tile-config-memory-operand.patch';
 const MMQ = join(root, 'vendor', 'llama.cpp', 'ggml', 'src', 'ggml-cpu', 'amx', 'mmq.cpp');

@@ -3,8 +3,8 @@
  * preference prompt (the `pref` method), more beams find a sequence at least
  * as likely, and the search validates its options and can be aborted.
  */
-import { isAmuletError, type Model } from '../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+import { isAmuletError, type Model } from '../../lib/index';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 const question = 'How do I boil an egg?';
 const preferences = [paperPreference('concise')];

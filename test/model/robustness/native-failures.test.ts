@@ -15,9 +15,9 @@
  * streamed text being valid UTF-8 that adds up to the result in
  * test/streaming.test.ts.
  */
-import { AmuletError, type AmuletErrorCode, type Model, type PromptOptions, type Session } from '../../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
-import { useTestAddon } from '../support/test-addon';
+import { AmuletError, type AmuletErrorCode, type Model, type PromptOptions, type Session } from '../../../lib/index';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../../support/models';
+import { useTestAddon } from '../../support/test-addon';
 
 const setTestHooks = useTestAddon();
 

@@ -3,8 +3,8 @@
  * answers differ from the preference prompt's alone, and the "concise" and
  * "verbose" preferences move the answer length the way they say.
  */
-import type { Model, RealignMethod } from '../lib/index';
-import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+import type { Model, RealignMethod } from '../../lib/index';
+import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 const QUESTION_COUNT = 20;
 const MAX_TOKENS = 128;  // the paper's setting

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultModelCacheDir, ensureFixtureModel, fixtureModels } from './support/fixtures';
+import { defaultModelCacheDir, ensureFixtureModel, fixtureModels } from '../support/fixtures';
 
 let workDir: string;
 

@@ -13,9 +13,9 @@
  * memory (useMmap: false), as in the soak test, so that weights paged in on
  * first use do not count as growth.
  */
-import { ensureFixtureModel } from '../support/fixtures';
-import { AmuletError, loadModel, type Model, type Session } from '../../lib/index';
-import { testModels, testThreads } from '../support/models';
+import { ensureFixtureModel } from '../../support/fixtures';
+import { AmuletError, loadModel, type Model, type Session } from '../../../lib/index';
+import { testModels, testThreads } from '../../support/models';
 
 const CYCLES = 100;
 const CHECK_EVERY = 10;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Tokens/s of amulet vs plain decoding with every layer offloaded to the GPU
-// (run by bench/gpu-check.sh): for each fixture model, plain decoding of the
+// (run by tools/gpu/gpu-check.sh): for each fixture model, plain decoding of the
 // preference prompt (one sequence), and amulet (base + preference in one
 // batch) with the realignment in the compute graph and on the host. Greedy,
 // the same questions for each, one warm-up prompt first. Then, against the
@@ -8,7 +8,7 @@
 // kernels round differently, so a long answer may part ways at a near-tie,
 // which is reported, not failed. Writes JSON to --out.
 //
-//   node bench/gpu-bench.mjs [--out file.json] [--max-tokens 128] [--gpu-layers 999]
+//   node tools/gpu/gpu-bench.mjs [--out file.json] [--max-tokens 128] [--gpu-layers 999]
 //                            [--models smollm2-135m-instruct,gemma3-270m]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,8 +16,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { loadModel, systemInfo } = require('../dist/lib/index.js');
-const { ensureFixtureModel } = require('../dist/test/support/fixtures.js');
+const { loadModel, systemInfo } = require('../../dist/lib/index.js');
+const { ensureFixtureModel } = require('../../dist/test/support/fixtures.js');
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);

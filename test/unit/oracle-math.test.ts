@@ -1,16 +1,13 @@
 /**
- * The native realignment sampler against an independent float64 oracle
- * (test/support/oracle.ts, written from docs/algorithm.md): first the oracle
- * itself and guidanceScale(), then every realigned token of short greedy
- * generations on both fixture models, from the logits the addon captured.
+ * The float64 oracle of the realignment (test/support/oracle.ts, written from
+ * docs/algorithm.md) checked against itself, and the addon's guidanceScale()
+ * against it. No model needed; test/model/oracle.test.ts compares the native
+ * sampler's rows with the oracle on real models.
  */
-import { AmuletError, guidanceScale, type LogitCapture, type Model, type PromptOptions } from '../lib/index';
-import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+import { AmuletError, guidanceScale } from '../../lib/index';
 import {
-  argMax,
   collapsedAmulet,
   collapsedScale,
-  compareLogProbs,
   linearAlignment,
   literalAmuletLoop,
   logSoftmax,
@@ -19,25 +16,10 @@ import {
   paperHyperparameters,
   paperLaRatio,
   type AmuletHyperparameters,
-  type RowComparison,
-} from './support/oracle';
+} from '../support/oracle';
 
 /** Oracle self-consistency in float64 (docs/algorithm.md reports 2e-14). */
 const FLOAT64_TOLERANCE = 1e-12;
-/**
- * Native (float32 logits, float32 combine) vs the float64 oracle: max |diff|
- * of log-probs over tokens whose oracle log-prob is above LOG_PROB_FLOOR.
- * Budget: the closed-form combine multiplies logits of magnitude <= ~50 by
- * coefficients up to ~5.6, so its per-token float32 rounding is ~1e-5
- * (observed <= 1.4e-5); the native row's normalisation adds a uniform offset
- * (its float32 log-sum-exp drops tail mass; observed <= 6e-5 on Gemma's 262k
- * vocabulary with a 16-lane AVX-512 build). The summary printed at the end
- * separates the two.
- */
-const NATIVE_TOLERANCE = 1e-4;
-/** Tokens below this oracle log-prob (probability < 1e-13) carry no mass and only rounding. */
-const LOG_PROB_FLOOR = -30;
-
 /** mulberry32: a small seeded PRNG, so that the random rows are reproducible. */
 function prng(seed: number): () => number {
   let state = seed >>> 0;
@@ -219,141 +201,3 @@ describe('native guidanceScale()', () => {
   });
 });
 
-interface Run {
-  tokens: number[];
-  realigned: Float32Array[];
-  positions: number;
-}
-
-/** Worst values over the positions of one method. */
-interface Worst {
-  maxDiff: number;
-  shapeDiff: number;
-  massError: number;
-}
-
-function describeComparison(c: RowComparison, actual: ArrayLike<number>, oracle: Float64Array): string {
-  return `max |diff| ${c.maxDiff.toExponential(2)} at token ${c.maxDiffIndex} ` +
-    `(native ${actual[c.maxDiffIndex]}, oracle ${oracle[c.maxDiffIndex]}) over ${c.compared} tokens; ` +
-    `uniform offset ${c.meanOffset.toExponential(2)}, max |diff - offset| ${c.shapeDiff.toExponential(2)}, ` +
-    `sum exp(native) - 1 = ${c.massError.toExponential(2)}; ` +
-    `argmax native ${c.actualArgMax} oracle ${c.oracleArgMax} (oracle gap ${c.argMaxGap}); ` +
-    `finiteness mismatches at ${c.finitenessMismatches.join(',') || 'none'}`;
-}
-
-describe.each(testModels)('native realignment vs the oracle on $name', (testModel) => {
-  // Gemma's vocabulary is 262k: every captured row is ~1 MB and the literal
-  // loop oracle costs ~0.4 s a token there, so it decodes fewer tokens.
-  const maxTokens = testModel.name === 'gemma3-270m' ? 12 : 24;
-  const questions = loadQuestions(2);
-  const concise = paperPreference('concise');
-  const summary: string[] = [];
-  let model: Model;
-
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-    console.log(`${testModel.name}: native realignedLogProbs vs float64 oracle ` +
-      `(tolerance ${NATIVE_TOLERANCE} over oracle log-probs > ${LOG_PROB_FLOOR})\n${summary.join('\n')}`);
-  });
-
-  /**
-   * Generates greedily with captures, one fresh session per question, and
-   * compares every position with `oracleOf`; the first failing position is
-   * reported with its details.
-   */
-  async function run(
-    label: string,
-    options: PromptOptions,
-    oracleOf: (capture: LogitCapture) => Float64Array,
-  ): Promise<Run> {
-    const result: Run = { tokens: [], realigned: [], positions: 0 };
-    const worst: Worst = { maxDiff: 0, shapeDiff: 0, massError: 0 };
-    let failure: string | undefined;
-    let oracleMs = 0;
-    const started = performance.now();
-    for (const [q, question] of questions.entries()) {
-      const session = model.createSession({ threads: testThreads });
-      try {
-        for await (const chunk of session.prompt(question, { maxTokens, captureLogits: true, ...options })) {
-          for (const capture of chunk.captures ?? []) {
-            const where = `question ${q}, position ${result.positions}`;
-            const oracleStart = performance.now();
-            const oracle = oracleOf(capture);
-            const actual = capture.realignedLogProbs;
-            const comparison = compareLogProbs(actual, oracle, LOG_PROB_FLOOR);
-            oracleMs += performance.now() - oracleStart;
-            // Greedy decoding: the emitted token is the native argmax.
-            const nativeArgMax = argMax(actual);
-            if (nativeArgMax !== capture.token) failure ??= `${where}: emitted ${capture.token}, native argmax ${nativeArgMax}`;
-            const bad = !(comparison.maxDiff <= NATIVE_TOLERANCE) || comparison.finitenessMismatches.length > 0 ||
-              comparison.actualArgMax !== comparison.oracleArgMax;
-            if (bad) failure ??= `${where}: ${describeComparison(comparison, actual, oracle)}`;
-            worst.maxDiff = Math.max(worst.maxDiff, comparison.maxDiff);
-            worst.shapeDiff = Math.max(worst.shapeDiff, comparison.shapeDiff);
-            if (Math.abs(comparison.massError) > Math.abs(worst.massError)) worst.massError = comparison.massError;
-            result.tokens.push(capture.token);
-            result.realigned.push(actual);
-            result.positions++;
-          }
-        }
-      } finally {
-        await session.dispose();
-      }
-    }
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    summary.push(`  ${label}: ${result.positions} positions, max |diff| ${worst.maxDiff.toExponential(2)}; ` +
-      `of which per-token ${worst.shapeDiff.toExponential(2)} after removing a uniform offset, ` +
-      `worst sum exp(native) - 1 = ${worst.massError.toExponential(2)} (${seconds} s, oracle ${(oracleMs / 1000).toFixed(1)} s)`);
-    if (failure !== undefined) throw new Error(`${testModel.name} ${label}: ${failure}`);
-    expect(result.positions).toBeGreaterThan(0);
-    return result;
-  }
-
-  let amuletRun: Run | undefined;
-
-  it('amulet (closed form) matches the collapsed oracle at every token', async () => {
-    amuletRun = await run('amulet', { method: 'amulet', preferences: [concise] },
-      (c) => collapsedAmulet(c.baseLogits, c.preferenceLogits[0], paperHyperparameters));
-  });
-
-  it('amulet-iterative matches the literal loop at every token, with the same tokens as amulet', async () => {
-    const iterative = await run('amulet-iterative', { method: 'amulet-iterative', preferences: [concise] },
-      (c) => literalAmuletLoop(c.baseLogits, c.preferenceLogits[0], paperHyperparameters));
-    expect(amuletRun).toBeDefined();
-    const closed = amuletRun as Run;
-    amuletRun = undefined;
-    expect(iterative.tokens).toEqual(closed.tokens);
-    // Native vs native: the two modes give the same distribution at every position.
-    let worst = 0;
-    for (let p = 0; p < iterative.realigned.length; p++) {
-      const a = iterative.realigned[p];
-      const b = closed.realigned[p];
-      for (let v = 0; v < a.length; v++) {
-        if (a[v] > LOG_PROB_FLOOR || b[v] > LOG_PROB_FLOOR) {
-          const d = a[v] > b[v] ? a[v] - b[v] : b[v] - a[v]; // not Math.abs: globals are slow in jest's sandbox
-          if (d > worst) worst = d;
-        }
-      }
-    }
-    summary.push(`  amulet vs amulet-iterative (native vs native): same ${iterative.tokens.length} tokens, ` +
-      `max |diff| ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThanOrEqual(NATIVE_TOLERANCE);
-  });
-
-  it('la matches linear alignment on raw logits at every token', async () => {
-    await run('la', { method: 'la', preferences: [concise] },
-      (c) => linearAlignment(c.baseLogits, c.preferenceLogits[0], paperLaRatio));
-  });
-
-  it('amulet with two weighted preferences matches the generalised oracle', async () => {
-    const preferences = [{ text: concise, weight: 1 }, { text: paperPreference('verbose'), weight: -0.5 }];
-    const weights = preferences.map((p) => p.weight);
-    await run('amulet, weights [1, -0.5]', { method: 'amulet', preferences }, (c) => {
-      if (c.preferenceLogits.length !== 2) throw new Error(`expected 2 preference rows, got ${c.preferenceLogits.length}`);
-      return multiPreferenceAmulet(c.baseLogits, c.preferenceLogits, weights, paperHyperparameters);
-    });
-  });
-});

@@ -19,9 +19,9 @@
  * on Gemma the test checks the token accounting and prints whether the
  * answers agree.
  */
-import { loadModel, type GenerationResult, type Model, type SessionOptions } from '../lib/index';
-import { ensureFixtureModel } from './support/fixtures';
-import { loadTestModel, paperPreference, testModels, testThreads } from './support/models';
+import { loadModel, type GenerationResult, type Model, type SessionOptions } from '../../lib/index';
+import { ensureFixtureModel } from '../support/fixtures';
+import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 const creative = paperPreference('creative');
 const concise = paperPreference('concise');
