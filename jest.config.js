@@ -10,7 +10,6 @@
 const base = {
   preset: 'ts-jest',
   testEnvironment: 'node',
-  testTimeout: 600_000,
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }] },
 };
 
@@ -19,6 +18,7 @@ const numerics = ['oracle', 'decoding', 'backend-sampling', 'sessions', 'streami
 
 module.exports = {
   maxWorkers: 1,
+  testTimeout: 600_000,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
