@@ -1,0 +1,51 @@
+/**
+ * `amulet eval ...`: the evaluation harness, loaded only when asked for: it
+ * and its NLP packages are not part of the library.
+ *
+ * @packageDocumentation
+ */
+import { UsageError } from '../arguments';
+import { EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, printError, runStoppable } from '../command-process';
+import { parseEvalCommandLine } from '../eval-arguments';
+import { evalHelpText } from '../eval-help';
+
+/** The evaluation's optional peer dependencies that cannot be found. */
+function missingEvalPackages(): string[] {
+  return ['compromise', 'sentiment'].filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** `amulet eval ...`: the evaluation harness. */
+export async function evalMain(args: readonly string[]): Promise<number> {
+  let commandLine;
+  try {
+    commandLine = parseEvalCommandLine(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    printError(`${error.message} (see amulet eval --help)`);
+    return EXIT_USAGE;
+  }
+  if (commandLine.kind === 'help') {
+    process.stdout.write(evalHelpText());
+    return EXIT_SUCCESS;
+  }
+  const { request } = commandLine;
+  const missing = missingEvalPackages();
+  if (missing.length > 0) {
+    printError(`amulet eval scores answers with ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} ` +
+      `not installed: npm install ${missing.join(' ')}`);
+    return EXIT_FAILURE;
+  }
+  // Loaded only now: the harness and its NLP packages are not part of the library.
+  const { EvalSetupError, runEval } = await import('../eval-command');
+  const shown = ['npx', 'amulet', 'eval', ...args].map((arg) => (/^[\w./,:=@-]+$/.test(arg) ? arg : JSON.stringify(arg)));
+  return runStoppable((signal) => runEval(request, signal, shown.join(' ')),
+    (error) => error instanceof EvalSetupError);
+}
+
