@@ -11,6 +11,7 @@ import { EXIT_FAILURE, printError } from './command-process';
 const commands: Record<string, () => Promise<(args: readonly string[]) => Promise<number>>> = {
   eval: async () => (await import('./commands/eval')).evalMain,
   serve: async () => (await import('./commands/serve')).serveMain,
+  chat: async () => (await import('./commands/chat')).chatMain,
 };
 
 /** Runs the command line and returns the exit code. */

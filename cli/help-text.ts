@@ -51,6 +51,7 @@ while it decodes.
 Usage:
   amulet "<question>" --preference "<text>" [--weight <n>] [--model <gguf|hf:…>] [options]
   amulet eval --questions <json> [options]    (see amulet eval --help)
+  amulet chat --model <gguf|hf:…> [options]   a conversation in the terminal (amulet chat --help)
   amulet serve --model <gguf|hf:…> [options]  an OpenAI-compatible server (amulet serve --help)
 
 Amulet (Zhang et al., ICLR 2025) compares, at every token, what the model would

@@ -9,7 +9,7 @@
  * everything; and `amulet serve` runs, serves and stops on a signal.
  *
  * Requests that must still be running when the test acts decode at a
- * temperature of 1e30 with a seed found beforehand (see {@link endlessSeed}),
+ * temperature of 1e30 with a seed found beforehand (test/support/endless-seed.ts),
  * so they cannot end by themselves within their token budget.
  */
 import { execFile } from 'node:child_process';
@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { createServer, loadModel, type AmuletServer, type Model, type ServerOptions, type ServerRequestRecord } from '../../lib/index';
 import { compileCli, runCli } from '../support/cli-process';
+import { endlessSeed, ENDLESS_TEMPERATURE } from '../support/endless-seed';
 import { ensureFixtureModel } from '../support/fixtures';
 import { testThreads } from '../support/models';
 
@@ -69,30 +70,9 @@ function client(url: string, apiKey = 'unused'): OpenAI {
 
 const question = (content: string) => [{ role: 'user' as const, content }];
 
-/**
- * At a temperature of 1e30 every logit divided by it is below 1e-28, so each
- * exp() in the sampler is exactly 1: every token is equally likely, whatever
- * the model computed, and the tokens drawn depend on the seed alone, not on
- * the CPU, the prompt or the cache. A seed that draws no end-of-generation
- * token within `tokens` tokens here does so in every request, which then
- * runs until its budget is spent or it is stopped.
- */
-async function endlessSeed(tokens: number): Promise<number> {
-  const session = model.createSession({ threads: testThreads, contextSize: 1024, method: 'base' });
-  try {
-    for (let seed = 1; ; seed += 1) {
-      session.clearHistory();
-      const result = await session.prompt('Go.', { method: 'base', maxTokens: tokens, sampling: { temperature: 1e30, seed } });
-      if (result.finishReason === 'maxTokens') return seed;
-    }
-  } finally {
-    await session.dispose();
-  }
-}
-
 /** A chat completion body that keeps generating (see {@link endlessSeed}). */
 function endlessBody(seed: number, tokens: number, stream: boolean): object {
-  return { messages: question('Go.'), temperature: 1e30, seed, max_tokens: tokens, stream };
+  return { messages: question('Go.'), temperature: ENDLESS_TEMPERATURE, seed, max_tokens: tokens, stream };
 }
 
 /** Posts a body with node:http; resolves once the response has started, with the request to abort it. */
@@ -312,7 +292,7 @@ describe('load: the queue, clients that leave, closing', () => {
   const budget = 300;
   let seed: number;
   beforeAll(async () => {
-    seed = await endlessSeed(budget);
+    seed = await endlessSeed(model, budget);
   });
 
   it('requests beyond --parallel wait in FIFO order; beyond --queue they get 503 with Retry-After; a waiting client that leaves frees its place', async () => {
