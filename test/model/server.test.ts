@@ -228,6 +228,13 @@ describe('the openai client against createServer', () => {
   });
 });
 
+describe("constrained decoding: the library's stop, logitBias, grammar and jsonSchema prompt options", () => {
+  it.todo('stop: the answer ends before the first stop string, with finish_reason stop');
+  it.todo('logit_bias: a token biased by -100 never appears, and the answer changes where it would have');
+  it.todo('response_format json_object: the answer parses as JSON; json_schema: it also satisfies the schema');
+  it.todo('grammar: the answer is a sentence of the GBNF grammar');
+});
+
 describe('malformed requests through curl', () => {
   let test: TestServer;
   let folder: string;
