@@ -271,7 +271,10 @@ export class AmuletServer {
       if (completion) record.completion = completion;
     } catch (error) {
       const apiError = apiErrorOf(error);
-      if (apiError.status >= 500 && !(error instanceof ApiError)) record.error = String((error as Error)?.message ?? error);
+      // A request stopped because its client left is no failure of the server's.
+      if (apiError.status >= 500 && !(error instanceof ApiError) && !controller.signal.aborted) {
+        record.error = error instanceof Error ? error.message : String(error);
+      }
       sendError(response, apiError);
     } finally {
       this.#closing.signal.removeEventListener('abort', stop);

@@ -325,7 +325,9 @@ describe('load: the queue, clients that leave, closing', () => {
       const leftRecord = test.nextRecord((record) => record.status === 499);
       leaving.abort();
       await left;
-      expect((await leftRecord).completion).toBeUndefined();
+      const leftRequest = await leftRecord;
+      expect(leftRequest.completion).toBeUndefined();
+      expect(leftRequest.error).toBeUndefined();
       expect(await health(test.url)).toMatchObject({ slots_processing: 1, requests_waiting: 1 });
 
       // The running client leaves: its generation stops and the waiting request gets the slot.
