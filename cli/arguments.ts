@@ -25,18 +25,23 @@ export const modelFlags: readonly RuleName[] = [
   'chatTemplate', 'gpuLayers', 'realignOn', 'threads', 'contextSize', 'batchSize',
 ];
 
-/** Every option `amulet` accepts, in the form `node:util` parseArgs reads. */
-export const commandLineOptions = {
+/** The flags of every command that runs a model: the model, the preferences, realignment and sampling. */
+export const sessionCommandLineOptions = {
   preference: { type: 'string', short: 'p', multiple: true },
   weight: { type: 'string', short: 'w', multiple: true },
   'preference-file': { type: 'string' },
   model: { type: 'string' },
+  ...ruleFlags(['systemPrompt', ...realignFlags, ...samplingFlags, ...modelFlags]),
+} as const;
+
+/** Every option `amulet` accepts, in the form `node:util` parseArgs reads. */
+export const commandLineOptions = {
+  ...sessionCommandLineOptions,
   compare: { type: 'boolean' },
   json: { type: 'boolean' },
   trace: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
-  ...ruleFlags(['systemPrompt', ...realignFlags, ...samplingFlags, ...modelFlags]),
 } as const;
 
 /** The methods `--compare` can put beside `base` and `pref`: those that realign. */
@@ -51,20 +56,17 @@ export interface RealignParameters {
   ratio: number;
 }
 
-/** What to do for a command line that asks for an answer. */
-export interface RunRequest {
-  question: string;
-  /** In command-line order, each with its weight (1 where none was given). */
+/** What the flags of {@link sessionCommandLineOptions} ask for. */
+export interface SessionFlags {
+  /** In command-line order (then the preference file's), each with its weight (1 where none was given). */
   preferences: Required<Preference>[];
-  /** The method of the answer; with `compare`, the method shown beside `base` and `pref`. */
-  method: RealignMethod;
-  compare: boolean;
-  json: boolean;
-  trace: boolean;
+  /** --method; undefined when it was not given. */
+  method: RealignMethod | undefined;
   realign: RealignParameters;
   /** Only the sampling settings given on the command line; the library fills in the rest. */
   sampling: SamplingOptions;
-  maxTokens: number;
+  /** --max-tokens; undefined when it was not given. */
+  maxTokens: number | undefined;
   systemPrompt: string;
   /** A GGUF path, an hf: reference or a URL (default {@link DEFAULT_MODEL}). */
   modelPath: string;
@@ -75,6 +77,17 @@ export interface RunRequest {
   threads: number | undefined;
   contextSize: number | undefined;
   batchSize: number | undefined;
+}
+
+/** What to do for a command line that asks for an answer. */
+export interface RunRequest extends Omit<SessionFlags, 'method' | 'maxTokens'> {
+  question: string;
+  /** The method of the answer; with `compare`, the method shown beside `base` and `pref`. */
+  method: RealignMethod;
+  compare: boolean;
+  json: boolean;
+  trace: boolean;
+  maxTokens: number;
 }
 
 /** What a command line asks for. */
@@ -163,6 +176,52 @@ function checkMethodCombination(method: RealignMethod, compare: boolean, prefere
   }
 }
 
+/** The values `node:util` parseArgs gives for options that include {@link sessionCommandLineOptions}. */
+type ParsedValues = { [flag: string]: string | boolean | (string | boolean)[] | undefined };
+
+/**
+ * Reads the flags of {@link sessionCommandLineOptions} from parseArgs' values
+ * and tokens (the tokens pair each --weight with its --preference).
+ *
+ * @throws UsageError for a value out of range or a preference file that cannot be read.
+ */
+export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof parseArgs>['tokens']): SessionFlags {
+  const preferences = collectPreferences(tokens);
+  const preferenceFile = values['preference-file'] as string | undefined;
+  if (preferenceFile !== undefined) preferences.push(...readPreferenceFile(preferenceFile));
+  const flag = <N extends RuleName>(name: N): (typeof rules)[N]['default'] | 'max' | undefined => {
+    const rule = rules[name];
+    return flagValue(rule, values[rule.flag!] as string | undefined);
+  };
+  const number = (name: RuleName): number | undefined => flag(name) as number | undefined;
+  const sampling: SamplingOptions = Object.fromEntries(samplingFlags.filter((name) => name !== 'maxTokens')
+    .map((name) => [name, number(name)]).filter(([, value]) => value !== undefined));
+  const modelPath = (values.model as string | undefined) ?? DEFAULT_MODEL;
+  if (modelPath.trim() === '') throw new UsageError('--model needs a GGUF path, an hf: reference or a URL');
+  return {
+    preferences,
+    method: flag('method') as RealignMethod | undefined,
+    realign: {
+      alpha: number('alpha') ?? rules.alpha.default,
+      lambda: number('lambda') ?? rules.lambda.default,
+      eta: number('eta') ?? rules.eta.default,
+      iterations: number('iterations') ?? rules.iterations.default,
+      ratio: number('ratio') ?? rules.ratio.default,
+    },
+    // Only the sampling flags given: the library fills in the rest.
+    sampling,
+    maxTokens: number('maxTokens'),
+    systemPrompt: (flag('systemPrompt') as string | undefined) ?? rules.systemPrompt.default,
+    modelPath,
+    chatTemplate: flag('chatTemplate') as string | undefined,
+    gpuLayers: flag('gpuLayers') as number | 'max' | undefined,
+    realignOn: flag('realignOn') as RealignOn | undefined,
+    threads: number('threads'),
+    contextSize: number('contextSize'),
+    batchSize: number('batchSize'),
+  };
+}
+
 /**
  * Parses and validates `amulet`'s arguments (argv without node and the
  * script). `--help` and `--version` win over everything else.
@@ -195,42 +254,15 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   const question = positionals[0]!;
   if (question.trim() === '') throw new UsageError('the question is empty');
 
-  const preferences = collectPreferences(tokens);
-  if (values['preference-file'] !== undefined) preferences.push(...readPreferenceFile(values['preference-file']));
-  const flag = <N extends RuleName>(name: N): (typeof rules)[N]['default'] | 'max' | undefined => {
-    const rule = rules[name];
-    return flagValue(rule, values[rule.flag as keyof typeof values] as string | undefined);
-  };
-  const number = (name: RuleName): number | undefined => flag(name) as number | undefined;
-  const sampling: SamplingOptions = Object.fromEntries(samplingFlags.filter((name) => name !== 'maxTokens')
-    .map((name) => [name, number(name)]).filter(([, value]) => value !== undefined));
-  const modelPath = values.model ?? DEFAULT_MODEL;
-  if (modelPath.trim() === '') throw new UsageError('--model needs a GGUF path, an hf: reference or a URL');
+  const flags = readSessionFlags(values, tokens);
   const request: RunRequest = {
+    ...flags,
     question,
-    preferences,
-    method: (flag('method') ?? rules.method.default) as RealignMethod,
+    method: flags.method ?? rules.method.default,
     compare: values.compare ?? false,
     json: values.json ?? false,
     trace: values.trace ?? false,
-    realign: {
-      alpha: number('alpha') ?? rules.alpha.default,
-      lambda: number('lambda') ?? rules.lambda.default,
-      eta: number('eta') ?? rules.eta.default,
-      iterations: number('iterations') ?? rules.iterations.default,
-      ratio: number('ratio') ?? rules.ratio.default,
-    },
-    // Only the sampling flags given: the library fills in the rest.
-    sampling,
-    maxTokens: number('maxTokens') ?? rules.maxTokens.default,
-    systemPrompt: (flag('systemPrompt') as string | undefined) ?? rules.systemPrompt.default,
-    modelPath,
-    chatTemplate: flag('chatTemplate') as string | undefined,
-    gpuLayers: flag('gpuLayers') as number | 'max' | undefined,
-    realignOn: flag('realignOn') as RealignOn | undefined,
-    threads: number('threads'),
-    contextSize: number('contextSize'),
-    batchSize: number('batchSize'),
+    maxTokens: flags.maxTokens ?? rules.maxTokens.default,
   };
   // Each value is checked on its own first, so a bad value is reported as such.
   checkMethodCombination(request.method, request.compare, request.preferences);

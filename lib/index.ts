@@ -27,6 +27,16 @@ export {
   type ResolveModelFileOptions,
 } from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
+export {
+  AmuletServer,
+  createServer,
+  type AmuletInfo,
+  type CompletionRecord,
+  type CompletionUsage,
+  type ServerOptions,
+  type ServerRequestRecord,
+  type ServerStatus,
+} from './server';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,

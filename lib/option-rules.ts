@@ -223,6 +223,36 @@ export const rules = Object.freeze({
     description: 'Use only models already in the cache',
   } as BooleanRule,
 
+  // Serving (createServer, amulet serve).
+  host: {
+    kind: 'text', name: 'host', flag: 'host', placeholder: 'address', default: '127.0.0.1',
+    description: 'Address the server listens on; 127.0.0.1 serves this machine only, 0.0.0.0 every network',
+  } as TextRule,
+  port: integer('port', {
+    flag: 'port', placeholder: 'n', min: 0, max: 65_535, default: 8080,
+    description: 'TCP port the server listens on; 0 picks a free one',
+  }),
+  parallel: integer('parallel', {
+    flag: 'parallel', placeholder: 'n', min: 1, max: 64, default: 1,
+    description: 'Requests served at once, each on its own session (slot) with its own KV cache',
+  }),
+  queueSize: integer('queueSize', {
+    flag: 'queue', placeholder: 'n', min: 0, max: 100_000, default: 16,
+    description: 'Requests that wait for a free slot; the server answers 503 to those beyond',
+  }),
+  apiKey: {
+    kind: 'text', name: 'apiKey', flag: 'api-key', placeholder: 'key', default: '', defaultText: '$AMULET_API_KEY, else none',
+    description: 'Key every /v1 request must send as "Authorization: Bearer <key>"',
+  } as TextRule,
+  modelName: {
+    kind: 'text', name: 'modelName', flag: 'model-name', placeholder: 'id', default: '', defaultText: "the GGUF's file name",
+    description: 'Model id the server lists at /v1/models and names in its answers',
+  } as TextRule,
+  maxBodyBytes: integer('maxBodyBytes', {
+    min: 1024, max: 1 << 30, default: 1 << 20,
+    description: 'Largest request body the server reads, in bytes; a larger one gets 413',
+  }),
+
   // Beam search.
   beams: integer('beams', {
     flag: 'beams', placeholder: 'n', min: 1, max: 128, default: 16,

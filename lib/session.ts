@@ -89,6 +89,13 @@ export interface PromptOptions extends RealignOptions {
   captureLogits?: boolean;
   /** Where the realignment runs, for this prompt only. */
   realignOn?: RealignOn;
+  /**
+   * The system prompt of this prompt only (the session's otherwise). The KV
+   * cache is kept whatever changes: each sequence reuses the longest token
+   * prefix it shares with its new prompt, so switching back and forth between
+   * conversations costs only the tokens that differ.
+   */
+  systemPrompt?: string;
 }
 
 function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[] {
@@ -188,6 +195,21 @@ export class Session {
   }
 
   /**
+   * Replaces the conversation the following prompts continue (validated as
+   * the `history` option of {@link Model.createSession}). The KV cache stays:
+   * the next prompt evaluates only what follows the longest token prefix each
+   * sequence shares with its new prompt, so one session can serve one
+   * conversation after another and resume each cheaply.
+   *
+   * @throws AmuletError ERR_INVALID_OPTION for a malformed message, ERR_DISPOSED.
+   */
+  setHistory(history: readonly ChatMessage[]): void {
+    this.#checkAlive();
+    if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
+    this.#history = checkHistory(history);
+  }
+
+  /**
    * Asks the model; returns a stream of text chunks that is also a promise
    * of the {@link GenerationResult}. Invalid options throw at once.
    */
@@ -205,7 +227,7 @@ export class Session {
       throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
     }
     const request = {
-      systemPrompt: this.#systemPrompt,
+      systemPrompt: optionValue(rules.systemPrompt, settings.systemPrompt, this.#systemPrompt),
       preferences,
       realign,
       sampling: resolveSampling(settings.sampling, this.#sampling),

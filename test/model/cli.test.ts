@@ -4,58 +4,18 @@
  * SmolLM2 fixture for the real output, the error mapping and Ctrl-C.
  * test/unit/cli-arguments.test.ts tests the parser itself.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { commandLineOptions } from '../../cli/arguments';
+import { compileCli, root, runCli as spawnCli, type CliOutcome, type CliWatch } from '../support/cli-process';
 import { ensureFixtureModel } from '../support/fixtures';
 
-const root = resolve(__dirname, '..', '..');
-const cliPath = join(root, 'dist', 'cli', 'amulet.js');
-
-/** What a finished CLI process left behind. */
-interface CliOutcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+/** Runs the CLI to its end; `onStdout` sees each piece of stdout as it arrives, with the child process. */
+function runCli(args: readonly string[], onStdout?: (child: CliWatch['child']) => void): Promise<CliOutcome> {
+  return spawnCli(args, { onStdout: onStdout && (({ child }) => onStdout(child)) }).outcome;
 }
 
-/**
- * Runs the compiled CLI with `args`. `onStdout` sees each piece of stdout
- * as it arrives, with the child process, so a test can signal it mid-run.
- */
-function runCli(args: readonly string[], onStdout?: (child: ReturnType<typeof spawn>) => void): Promise<CliOutcome> {
-  return new Promise((resolveOutcome, rejectOutcome) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      stdout += text;
-      onStdout?.(child);
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-    });
-    child.on('error', rejectOutcome);
-    child.on('close', (code, signal) => resolveOutcome({ code, signal, stdout, stderr }));
-  });
-}
-
-beforeAll(() => {
-  // The CLI is tested as users run it: compiled. Others may be mid-edit in
-  // lib/ or scripts/; tsc still emits then, so only errors in cli/ count.
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    const output = String((error as { stdout?: string }).stdout ?? error);
-    if (/(^|\n)cli\//.test(output)) throw new Error(`the CLI does not compile:\n${output}`);
-  }
-});
+beforeAll(compileCli);
 
 describe('amulet command', () => {
   it('--help exits 0 and documents every flag', async () => {
