@@ -104,6 +104,8 @@ export interface NativeSession {
 export interface NativeModelInfo {
   description: string;
   chatTemplate: string;
+  chatTemplateSource: 'gguf' | 'option' | 'builtin' | 'chatml-fallback';
+  chatTemplateWarning?: string;
   vocabularySize: number;
   trainContextSize: number;
   sizeBytes: number;
@@ -116,6 +118,8 @@ export interface NativeModelInfo {
 export interface NativeModel {
   info(): NativeModelInfo;
   createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
+  /** [async] The conversation rendered with the chat template, the assistant's turn opened. Rejects with ERR_TEMPLATE. */
+  formatChat(systemPrompt: string, turns: { role: 'user' | 'assistant'; content: string }[]): Promise<string>;
   dispose(): void;
 }
 

@@ -15,7 +15,7 @@ import { nativeBinding } from './addon';
 import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
-export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
+export { loadModel, Model, type FormatChatOptions, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
 export {
   DownloadError,

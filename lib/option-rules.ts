@@ -199,7 +199,7 @@ export const rules = Object.freeze({
   chatTemplate: {
     kind: 'text', name: 'chatTemplate', flag: 'chat-template', placeholder: 'name', default: '',
     defaultText: "the GGUF's own",
-    description: 'A llama.cpp template name (chatml, gemma, llama3, ...) or template text',
+    description: 'A template name llama.cpp has built in (chatml, gemma, llama3, ...) or Jinja template text',
   } as TextRule,
 
   // Fetching a model by reference (hf:..., https://...).

@@ -91,15 +91,16 @@ export interface PromptOptions extends RealignOptions {
   realignOn?: RealignOn;
 }
 
-function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[] {
-  if (history === undefined) return [];
-  if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
-  return history.map((message: ChatMessage, index) => {
+/** Checks a list of messages (`name` in the errors): user or assistant roles, string contents. */
+export function checkMessages(messages: readonly ChatMessage[] | undefined, name: string): ChatMessage[] {
+  if (messages === undefined) return [];
+  if (!Array.isArray(messages)) throw new AmuletError('ERR_INVALID_OPTION', `${name} must be an array of messages`);
+  return messages.map((message: ChatMessage, index) => {
     if (typeof message !== 'object' || message === null || (message.role !== 'user' && message.role !== 'assistant')) {
-      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].role must be 'user' or 'assistant'`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${name}[${index}].role must be 'user' or 'assistant'`);
     }
     if (typeof message.content !== 'string') {
-      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].content must be a string`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${name}[${index}].content must be a string`);
     }
     return { role: message.role, content: message.content };
   });
@@ -146,7 +147,7 @@ export class Session {
     this.#realign = resolveRealign(options);
     this.#sampling = resolveSampling(options.sampling);
     this.#preferences = resolvePreferences(options.preferences);
-    this.#history = checkHistory(options.history);
+    this.#history = checkMessages(options.history, 'history');
     this.#realignOn = optionValue(rules.realignOn, options.realignOn);
     this.#contextOverflow = optionValue(rules.contextOverflow, options.contextOverflow);
   }

@@ -15,6 +15,8 @@ std::string text(const Napi::Object & object, const char * key) {
     return object.Get(key).As<Napi::String>().Utf8Value();
 }
 
+}  // namespace
+
 std::vector<ChatMessage> parse_turns(const Napi::Array & turns) {
     std::vector<ChatMessage> parsed;
     for (uint32_t i = 0; i < turns.Length(); ++i) {
@@ -23,8 +25,6 @@ std::vector<ChatMessage> parse_turns(const Napi::Array & turns) {
     }
     return parsed;
 }
-
-}  // namespace
 
 RealignParams parse_realign_params(const Napi::Object & options) {
     RealignParams params;

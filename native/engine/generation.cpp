@@ -73,7 +73,8 @@ std::vector<std::vector<llama_token>> Generation::render_prompts(const Plan & pl
                                                                       size_t first_turn) const {
     std::vector<std::vector<llama_token>> prompts;
     for (const auto & system_prompt : plan.system_prompts) {
-        prompts.push_back(render_conversation(context_.model(), system_prompt, request.turns, first_turn));
+        prompts.push_back(
+            render_conversation(context_.model(), system_prompt, request.turns, first_turn, context_.created()));
     }
     return prompts;
 }

@@ -152,6 +152,15 @@ describe('amulet command', () => {
       expect(report.runs.map((run) => run.guidanceScale)).toEqual([-1, 0, 2]);
     });
 
+    it('says on stderr when the chat template falls back', async () => {
+      const { code, stderr } = await runCli([
+        'Hi.', '--method', 'base', '--chat-template', "{{ raise_exception('broken') }}", '--max-tokens', '2',
+        ...modelArgs(),
+      ]);
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/^amulet: warning: the chatTemplate given failed as Jinja .*broken.*ChatML/m);
+    });
+
     it('stops on Ctrl-C mid-answer and exits 130', async () => {
       // The literal loop at 3000 iterations makes each token slow enough to interrupt between two of them.
       let interrupted = false;
