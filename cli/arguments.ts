@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rules, type RuleName } from '../lib/option-rules';
-import type { Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
+import type { JsonSchema, OutputControls, Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
 import { DEFAULT_MODEL } from './model-loading';
-import { attachNegativeValues, flagValue, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
+import { attachNegativeValues, flagValue, flagValues, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
 
 export { UsageError } from './flags';
 
@@ -24,6 +24,8 @@ export const samplingFlags: readonly RuleName[] = [
 export const modelFlags: readonly RuleName[] = [
   'chatTemplate', 'gpuLayers', 'realignOn', 'threads', 'contextSize', 'batchSize',
 ];
+/** What the answer may be: the output controls. */
+export const outputControlFlags: readonly RuleName[] = ['stop', 'logitBias', 'grammar', 'jsonSchema'];
 
 /** Every option `amulet` accepts, in the form `node:util` parseArgs reads. */
 export const commandLineOptions = {
@@ -33,10 +35,11 @@ export const commandLineOptions = {
   model: { type: 'string' },
   compare: { type: 'boolean' },
   json: { type: 'boolean' },
+  'json-object': { type: 'boolean' },
   trace: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
-  ...ruleFlags(['systemPrompt', ...realignFlags, ...samplingFlags, ...modelFlags]),
+  ...ruleFlags(['systemPrompt', ...realignFlags, ...samplingFlags, ...outputControlFlags, ...modelFlags]),
 } as const;
 
 /** The methods `--compare` can put beside `base` and `pref`: those that realign. */
@@ -65,6 +68,8 @@ export interface RunRequest {
   /** Only the sampling settings given on the command line; the library fills in the rest. */
   sampling: SamplingOptions;
   maxTokens: number;
+  /** The output controls given: `stop`, `logitBias`, `grammar` (read from its file), `jsonSchema`. */
+  outputControls: OutputControls;
   systemPrompt: string;
   /** A GGUF path, an hf: reference or a URL (default {@link DEFAULT_MODEL}). */
   modelPath: string;
@@ -149,6 +154,50 @@ function collectPreferences(tokens: ReturnType<typeof parseArgs>['tokens']): Req
   return collected.map(({ text, weight }) => ({ text, weight: weight ?? 1 }));
 }
 
+/** Reads the file a flag names; `parse` turns its text into the value. */
+function readFlagFile<T>(flag: string, path: string, parse: (text: string) => T): T {
+  try {
+    return parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--${flag} ${quote(path)}: ${(error as Error).message}`);
+  }
+}
+
+/** What the output-control flags gave, as parseArgs read them. */
+interface OutputControlFlags {
+  stop?: string[];
+  logitBias?: string[];
+  grammarFile?: string;
+  schemaFile?: string;
+  jsonObject?: boolean;
+}
+
+/** The output controls of a command line: --stop, --logit-bias, --grammar-file, --json-schema-file, --json-object. */
+function parseOutputControls(flags: OutputControlFlags): OutputControls {
+  const stop = flagValues(rules.stop, flags.stop);
+  const logitBias = flagValues(rules.logitBias, flags.logitBias);
+  const { grammarFile, schemaFile } = flags;
+  const jsonObject = flags.jsonObject === true;
+  const given = [grammarFile && '--grammar-file', schemaFile && '--json-schema-file', jsonObject && '--json-object']
+    .filter(Boolean);
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together`);
+  const grammar = grammarFile === undefined ? undefined : readFlagFile('grammar-file', grammarFile, (text) => {
+    if (text.trim() === '') throw new UsageError(`--grammar-file ${quote(grammarFile)} is empty`);
+    return text;
+  });
+  const jsonSchema: JsonSchema | undefined = jsonObject ? true : schemaFile === undefined ? undefined :
+    readFlagFile('json-schema-file', schemaFile, (text) => {
+      const schema: unknown = JSON.parse(text);
+      if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+        throw new UsageError(`--json-schema-file ${quote(schemaFile)} must hold a JSON object`);
+      }
+      return schema as JsonSchema;
+    });
+  const controls: OutputControls = { stop, logitBias, grammar, jsonSchema };
+  return Object.fromEntries(Object.entries(controls).filter(([, value]) => value !== undefined));
+}
+
 function checkMethodCombination(method: RealignMethod, compare: boolean, preferences: readonly Required<Preference>[]): void {
   if (compare && !realigningMethods.includes(method)) {
     throw new UsageError(`--compare already shows base and pref; --method must be one of ${realigningMethods.join(', ')}`);
@@ -197,9 +246,11 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
 
   const preferences = collectPreferences(tokens);
   if (values['preference-file'] !== undefined) preferences.push(...readPreferenceFile(values['preference-file']));
+  // The table's flags are known by name only at run time.
+  const given = (flag: string | undefined): string | string[] | boolean | undefined => values[flag as keyof typeof values];
   const flag = <N extends RuleName>(name: N): (typeof rules)[N]['default'] | 'max' | undefined => {
     const rule = rules[name];
-    return flagValue(rule, values[rule.flag as keyof typeof values] as string | undefined);
+    return flagValue(rule, given(rule.flag) as string | undefined);
   };
   const number = (name: RuleName): number | undefined => flag(name) as number | undefined;
   const sampling: SamplingOptions = Object.fromEntries(samplingFlags.filter((name) => name !== 'maxTokens')
@@ -223,6 +274,13 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     // Only the sampling flags given: the library fills in the rest.
     sampling,
     maxTokens: number('maxTokens') ?? rules.maxTokens.default,
+    outputControls: parseOutputControls({
+      stop: given('stop') as string[] | undefined,
+      logitBias: given('logit-bias') as string[] | undefined,
+      grammarFile: given('grammar-file') as string | undefined,
+      schemaFile: given('json-schema-file') as string | undefined,
+      jsonObject: values['json-object'],
+    }),
     systemPrompt: (flag('systemPrompt') as string | undefined) ?? rules.systemPrompt.default,
     modelPath,
     chatTemplate: flag('chatTemplate') as string | undefined,

@@ -32,7 +32,7 @@ export interface NativeSampling {
   seed: number;
 }
 
-export interface NativeGenerationRequest {
+export type NativeGenerationRequest = {
   systemPrompt: string;
   turns: { role: 'user' | 'assistant'; content: string }[];
   preferences: { text: string; weight: number }[];
@@ -43,6 +43,16 @@ export interface NativeGenerationRequest {
   captureLogits: boolean;
   realignOn: 'auto' | 'cpu' | 'backend';
   contextOverflow: 'error' | 'dropOldestTurns';
+} & NativeOutputControls;
+
+/** What the answer may be, as the addon reads it (all fields present; none: empty). */
+export interface NativeOutputControls {
+  stop: string[];
+  logitBias: { token: number; bias: number }[];
+  /** GBNF; empty: none. */
+  grammar: string;
+  /** A JSON Schema as JSON text; empty: none (never with grammar). */
+  jsonSchema: string;
 }
 
 export interface NativeTrace {
@@ -68,6 +78,7 @@ export interface NativeToken {
 export interface NativeOutcome {
   finishReason: 'stop' | 'maxTokens' | 'contextFull' | 'aborted';
   tailText: string;
+  stopString?: string;
   promptTokens: number;
   evaluatedTokens: number;
   reusedTokens: number;

@@ -27,6 +27,7 @@ export {
   type ResolveModelFileOptions,
 } from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
+export type { JsonSchema } from './option-rules';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,
@@ -41,6 +42,7 @@ export {
   realignMethods,
   realignOnValues,
   samplingDefaults,
+  type OutputControls,
   type Preference,
   type PreferenceInput,
   type RealignMethod,

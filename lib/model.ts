@@ -217,7 +217,7 @@ export class Model {
     let session: Session | undefined;
     const native = this.#native.createSession(nativeOptions);
     try {
-      session = new Session(native, settings, (disposed) => this.#sessions.delete(disposed));
+      session = new Session(native, this.info.vocabularySize, settings, (disposed) => this.#sessions.delete(disposed));
     } finally {
       if (!session) native.dispose();
     }

@@ -14,9 +14,11 @@ import {
   checkRealignCoefficients,
   objectOption,
   optionValue,
+  resolveOutputControls,
   resolvePreferences,
   resolveRealign,
   resolveSampling,
+  type OutputControls,
   type Preference,
   type PreferenceInput,
   type RealignMethod,
@@ -68,8 +70,12 @@ export interface SessionOptions extends RealignOptions {
   realignOn?: RealignOn;
 }
 
-/** Options of {@link Session.prompt}; realignment and sampling options override the session's for this prompt. */
-export interface PromptOptions extends RealignOptions {
+/**
+ * Options of {@link Session.prompt}; realignment and sampling options override
+ * the session's for this prompt. The output controls ({@link OutputControls}:
+ * `stop`, `logitBias`, `grammar`, `jsonSchema`) apply to this prompt only.
+ */
+export interface PromptOptions extends RealignOptions, OutputControls {
   /** Most tokens to generate (default 256). */
   maxTokens?: number;
   /** Stops the generation within one token; the stream then fails with `ERR_ABORTED`. */
@@ -126,6 +132,7 @@ export function checkMessages(messages: readonly ChatMessage[] | undefined, name
  */
 export class Session {
   readonly #native: NativeSession;
+  readonly #vocabularySize: number;
   readonly #onDispose: (session: Session) => void;
   readonly #systemPrompt: string;
   readonly #realign: NativeRealign;
@@ -140,8 +147,10 @@ export class Session {
   #disposed = false;
 
   /** @internal Created by {@link Model.createSession}. */
-  constructor(native: NativeSession, options: SessionOptions, onDispose: (session: Session) => void) {
+  constructor(native: NativeSession, vocabularySize: number, options: SessionOptions,
+    onDispose: (session: Session) => void) {
     this.#native = native;
+    this.#vocabularySize = vocabularySize;
     this.#onDispose = onDispose;
     this.#systemPrompt = optionValue(rules.systemPrompt, options.systemPrompt);
     this.#realign = resolveRealign(options);
@@ -215,6 +224,7 @@ export class Session {
       captureLogits: optionValue(rules.captureLogits, settings.captureLogits),
       realignOn: optionValue(rules.realignOn, settings.realignOn, this.#realignOn),
       contextOverflow: this.#contextOverflow,
+      ...resolveOutputControls(settings, this.#vocabularySize),
     };
     let sent: ChatMessage[] | undefined;
     // Prompts run one after another. The one queued behind drives its
