@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rules, type RuleName } from '../lib/option-rules';
-import type { Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
+import type { JsonSchema, OutputControls, Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
 import { DEFAULT_MODEL } from './model-loading';
-import { attachNegativeValues, flagValue, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
+import { attachNegativeValues, flagValue, flagValues, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
 
 export { UsageError } from './flags';
 
@@ -24,6 +24,9 @@ export const samplingFlags: readonly RuleName[] = [
 export const modelFlags: readonly RuleName[] = [
   'chatTemplate', 'gpuLayers', 'realignOn', 'threads', 'contextSize', 'batchSize',
 ];
+
+/** What the answer may be: the output controls. */
+export const outputControlFlags: readonly RuleName[] = ['stop', 'logitBias', 'grammar', 'jsonSchema'];
 
 /** The flags of every command that runs a model: the model, the preferences, realignment and sampling. */
 export const sessionCommandLineOptions = {
@@ -39,9 +42,11 @@ export const commandLineOptions = {
   ...sessionCommandLineOptions,
   compare: { type: 'boolean' },
   json: { type: 'boolean' },
+  'json-object': { type: 'boolean' },
   trace: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  ...ruleFlags(outputControlFlags),
 } as const;
 
 /** The methods `--compare` can put beside `base` and `pref`: those that realign. */
@@ -88,6 +93,8 @@ export interface RunRequest extends Omit<SessionFlags, 'method' | 'maxTokens'> {
   json: boolean;
   trace: boolean;
   maxTokens: number;
+  /** The output controls given: `stop`, `logitBias`, `grammar` (read from its file), `jsonSchema`. */
+  outputControls: OutputControls;
 }
 
 /** What a command line asks for. */
@@ -176,6 +183,50 @@ function checkMethodCombination(method: RealignMethod, compare: boolean, prefere
   }
 }
 
+/** Reads the file a flag names; `parse` turns its text into the value. */
+function readFlagFile<T>(flag: string, path: string, parse: (text: string) => T): T {
+  try {
+    return parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--${flag} ${quote(path)}: ${(error as Error).message}`);
+  }
+}
+
+/** What the output-control flags gave, as parseArgs read them. */
+interface OutputControlFlags {
+  stop?: string[];
+  logitBias?: string[];
+  grammarFile?: string;
+  schemaFile?: string;
+  jsonObject?: boolean;
+}
+
+/** The output controls of a command line: --stop, --logit-bias, --grammar-file, --json-schema-file, --json-object. */
+function parseOutputControls(flags: OutputControlFlags): OutputControls {
+  const stop = flagValues(rules.stop, flags.stop);
+  const logitBias = flagValues(rules.logitBias, flags.logitBias);
+  const { grammarFile, schemaFile } = flags;
+  const jsonObject = flags.jsonObject === true;
+  const given = [grammarFile && '--grammar-file', schemaFile && '--json-schema-file', jsonObject && '--json-object']
+    .filter(Boolean);
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together`);
+  const grammar = grammarFile === undefined ? undefined : readFlagFile('grammar-file', grammarFile, (text) => {
+    if (text.trim() === '') throw new UsageError(`--grammar-file ${quote(grammarFile)} is empty`);
+    return text;
+  });
+  const jsonSchema: JsonSchema | undefined = jsonObject ? true : schemaFile === undefined ? undefined :
+    readFlagFile('json-schema-file', schemaFile, (text) => {
+      const schema: unknown = JSON.parse(text);
+      if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+        throw new UsageError(`--json-schema-file ${quote(schemaFile)} must hold a JSON object`);
+      }
+      return schema as JsonSchema;
+    });
+  const controls: OutputControls = { stop, logitBias, grammar, jsonSchema };
+  return Object.fromEntries(Object.entries(controls).filter(([, value]) => value !== undefined));
+}
+
 /** The values `node:util` parseArgs gives for options that include {@link sessionCommandLineOptions}. */
 type ParsedValues = { [flag: string]: string | boolean | (string | boolean)[] | undefined };
 
@@ -255,6 +306,8 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   if (question.trim() === '') throw new UsageError('the question is empty');
 
   const flags = readSessionFlags(values, tokens);
+  // The table's flags are known by name only at run time.
+  const flagText = (flag: string): ParsedValues[string] => (values as ParsedValues)[flag];
   const request: RunRequest = {
     ...flags,
     question,
@@ -263,6 +316,13 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     json: values.json ?? false,
     trace: values.trace ?? false,
     maxTokens: flags.maxTokens ?? rules.maxTokens.default,
+    outputControls: parseOutputControls({
+      stop: flagText('stop') as string[] | undefined,
+      logitBias: flagText('logit-bias') as string[] | undefined,
+      grammarFile: flagText('grammar-file') as string | undefined,
+      schemaFile: flagText('json-schema-file') as string | undefined,
+      jsonObject: values['json-object'],
+    }),
   };
   // Each value is checked on its own first, so a bad value is reported as such.
   checkMethodCombination(request.method, request.compare, request.preferences);

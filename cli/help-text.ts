@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { rules } from '../lib/option-rules';
-import { modelFlags, realignFlags, samplingFlags } from './arguments';
+import { modelFlags, outputControlFlags, realignFlags, samplingFlags } from './arguments';
 import { helpOption as option, helpSection as section, ruleHelp } from './flags';
 import { DEFAULT_MODEL } from './model-loading';
 
@@ -82,12 +82,19 @@ ${methodList}`;
 
   const decoding = section('Decoding', ruleHelp(samplingFlags));
 
+  const outputControls = section('Output controls (after the realignment)', [
+    ...ruleHelp(outputControlFlags),
+    option('    --json-object',
+      'The answer must be a JSON object (any); not with --grammar-file or --json-schema-file.'),
+  ]);
+
   const model = modelSection();
 
   const output = section('Output', [
     option('    --json',
       'Print one JSON object on stdout and nothing else: the question, preferences, method, parameters and, ' +
-      'per run (three with --compare), text, tokenCount, tokensPerSecond, finishReason and guidanceScale.'),
+      'per run (three with --compare), text, tokenCount, tokensPerSecond, finishReason, stopString and ' +
+      'guidanceScale.'),
     option('    --trace',
       'After the answer, print one line per token on stderr: the top token id and probability of the base ' +
       'sequence, the (first) preference sequence and the realigned distribution, and KL(realigned || base); ' +
@@ -100,5 +107,5 @@ ${methodList}`;
 "amulet: <code>: <message>"), 2 for invalid arguments, 130 when interrupted
 with Ctrl-C.`;
 
-  return `${[intro, preferences, methods, realignment, decoding, model, output, exitStatus].join('\n\n')}\n`;
+  return `${[intro, preferences, methods, realignment, decoding, outputControls, model, output, exitStatus].join('\n\n')}\n`;
 }

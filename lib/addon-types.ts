@@ -32,7 +32,7 @@ export interface NativeSampling {
   seed: number;
 }
 
-export interface NativeGenerationRequest {
+export type NativeGenerationRequest = {
   systemPrompt: string;
   turns: { role: 'user' | 'assistant'; content: string }[];
   preferences: { text: string; weight: number }[];
@@ -43,6 +43,16 @@ export interface NativeGenerationRequest {
   captureLogits: boolean;
   realignOn: 'auto' | 'cpu' | 'backend';
   contextOverflow: 'error' | 'dropOldestTurns';
+} & NativeOutputControls;
+
+/** What the answer may be, as the addon reads it (all fields present; none: empty). */
+export interface NativeOutputControls {
+  stop: string[];
+  logitBias: { token: number; bias: number }[];
+  /** GBNF; empty: none. */
+  grammar: string;
+  /** A JSON Schema as JSON text; empty: none (never with grammar). */
+  jsonSchema: string;
 }
 
 export interface NativeTrace {
@@ -68,6 +78,7 @@ export interface NativeToken {
 export interface NativeOutcome {
   finishReason: 'stop' | 'maxTokens' | 'contextFull' | 'aborted';
   tailText: string;
+  stopString?: string;
   promptTokens: number;
   evaluatedTokens: number;
   reusedTokens: number;
@@ -104,6 +115,8 @@ export interface NativeSession {
 export interface NativeModelInfo {
   description: string;
   chatTemplate: string;
+  chatTemplateSource: 'gguf' | 'option' | 'builtin' | 'chatml-fallback';
+  chatTemplateWarning?: string;
   vocabularySize: number;
   trainContextSize: number;
   sizeBytes: number;
@@ -116,6 +129,8 @@ export interface NativeModelInfo {
 export interface NativeModel {
   info(): NativeModelInfo;
   createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
+  /** [async] The conversation rendered with the chat template, the assistant's turn opened. Rejects with ERR_TEMPLATE. */
+  formatChat(systemPrompt: string, turns: { role: 'user' | 'assistant'; content: string }[]): Promise<string>;
   dispose(): void;
 }
 

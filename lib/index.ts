@@ -15,7 +15,7 @@ import { nativeBinding } from './addon';
 import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
-export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
+export { loadModel, Model, type FormatChatOptions, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
 export {
   DownloadError,
@@ -37,6 +37,7 @@ export {
   type ServerRequestRecord,
   type ServerStatus,
 } from './server';
+export type { JsonSchema } from './option-rules';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,
@@ -51,6 +52,7 @@ export {
   realignMethods,
   realignOnValues,
   samplingDefaults,
+  type OutputControls,
   type Preference,
   type PreferenceInput,
   type RealignMethod,

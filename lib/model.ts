@@ -6,13 +6,13 @@
  */
 import { open } from 'node:fs/promises';
 import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
-import { nativeBinding } from './addon';
+import { cString, nativeBinding } from './addon';
 import { resolveModelFile, type DownloadProgressCallback } from './model-source';
 import type { NativeModel } from './addon-types';
 import { AmuletError } from './errors';
 import { MAX_GPU_LAYERS, rules } from './option-rules';
 import { objectOption, optionValue } from './options';
-import { Session, type SessionOptions } from './session';
+import { checkMessages, Session, type ChatMessage, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -47,9 +47,18 @@ export interface LoadModelOptions {
   /** Memory-map the file instead of reading it (default true). */
   useMmap?: boolean;
   /**
-   * The chat template: a template name llama.cpp knows (`'chatml'`, `'gemma'`,
-   * `'llama3'`, ...) or template text. Default: the template in the GGUF's
-   * metadata, else ChatML.
+   * The chat template prompts are rendered with (see
+   * {@link ModelInfo.chatTemplateSource}):
+   * - a template name llama.cpp has built in (`'chatml'`, `'gemma'`,
+   *   `'llama3'`, ...): llama.cpp's own renderer for it;
+   * - any other text: a Jinja template, rendered like the GGUF's own (text
+   *   with no Jinja tag at all is refused with `ERR_INVALID_OPTION`, being
+   *   most likely a misspelt name);
+   * - empty (default): the GGUF's `tokenizer.chat_template`, through Jinja.
+   *
+   * A Jinja template that cannot be parsed or rendered does not fail the
+   * load: llama.cpp's built-in renderer takes it if it recognises it, else
+   * ChatML, and {@link ModelInfo.chatTemplateWarning} says so.
    */
   chatTemplate?: string;
   /**
@@ -61,12 +70,37 @@ export interface LoadModelOptions {
   onProgress?: (fraction: number) => void;
 }
 
+/** Options of {@link Model.formatChat}. */
+export interface FormatChatOptions {
+  /** The system prompt (default "You are a helpful assistant."; none when empty). */
+  systemPrompt?: string;
+}
+
 /** Facts about a loaded model. */
 export interface ModelInfo {
   /** llama.cpp's one-line description (architecture, size, quantisation). */
   description: string;
-  /** The chat template prompts are rendered with (empty: ChatML fallback). */
+  /**
+   * The chat template prompts are rendered with: the Jinja source, or the
+   * name (or text) handed to llama.cpp's built-in renderer (`'chatml'` for
+   * the ChatML fallback).
+   */
   chatTemplate: string;
+  /**
+   * Where the chat template comes from and how it is rendered:
+   * - `'gguf'`: the GGUF's `tokenizer.chat_template`, through llama.cpp's Jinja engine;
+   * - `'option'`: the Jinja text given as `chatTemplate`;
+   * - `'builtin'`: a built-in template name given as `chatTemplate`, or a
+   *   Jinja template that failed and that llama.cpp's built-in renderer recognises;
+   * - `'chatml-fallback'`: ChatML, for a model without a template or a
+   *   template nothing could render.
+   *
+   * Templates that print the date or time print the session's start: a
+   * conversation renders the same every turn, so its KV cache is reused.
+   */
+  chatTemplateSource: 'gguf' | 'option' | 'builtin' | 'chatml-fallback';
+  /** Why the template asked for is not the one used (set only when a fallback happened). */
+  chatTemplateWarning?: string;
   vocabularySize: number;
   /** The context length the model was trained with. */
   trainContextSize: number;
@@ -183,12 +217,28 @@ export class Model {
     let session: Session | undefined;
     const native = this.#native.createSession(nativeOptions);
     try {
-      session = new Session(native, settings, (disposed) => this.#sessions.delete(disposed));
+      session = new Session(native, this.info.vocabularySize, settings, (disposed) => this.#sessions.delete(disposed));
     } finally {
       if (!session) native.dispose();
     }
     this.#sessions.add(session);
     return session;
+  }
+
+  /**
+   * The prompt a session would decode for `messages`: the system prompt
+   * (default that of {@link SessionOptions.systemPrompt}; none when empty),
+   * then the messages, rendered with the model's chat template and ending
+   * with the assistant's turn opened. Rendered off the JavaScript thread.
+   * Rejects with `ERR_TEMPLATE` when the template fails on these messages.
+   */
+  formatChat(messages: readonly ChatMessage[], options: FormatChatOptions = {}): Promise<string> {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
+    const settings = objectOption('options', options);
+    const systemPrompt = optionValue(rules.systemPrompt, settings.systemPrompt);
+    const turns = checkMessages(messages, 'messages');
+    return this.#native.formatChat(cString(systemPrompt),
+      turns.map((message) => ({ ...message, content: cString(message.content) })));
   }
 
   /**

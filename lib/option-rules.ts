@@ -55,8 +55,34 @@ export interface TextRule extends RuleBase {
   readonly default: string;
 }
 
+/** A list of non-empty strings (a flag given once per entry). */
+export interface TextListRule extends RuleBase {
+  readonly kind: 'textList';
+  /** Most entries. */
+  readonly maxCount: number;
+  readonly default: readonly string[];
+}
+
+/**
+ * Token ids mapped to a bias added to their logit: finite, or `-Infinity` to
+ * ban the token (a flag given once per entry, `<token>=<bias>`).
+ */
+export interface TokenBiasRule extends RuleBase {
+  readonly kind: 'tokenBias';
+  readonly default: Readonly<Record<number, number>>;
+}
+
+/** A JSON Schema (a plain object), or `true` for any JSON object. */
+export interface JsonSchemaRule extends RuleBase {
+  readonly kind: 'jsonSchema';
+  readonly default: JsonSchema | undefined;
+}
+
+/** What {@link JsonSchemaRule} accepts. */
+export type JsonSchema = Readonly<Record<string, unknown>> | true;
+
 /** Any rule of the table. */
-export type OptionRule = NumberRule | ChoiceRule | BooleanRule | TextRule;
+export type OptionRule = NumberRule | ChoiceRule | BooleanRule | TextRule | TextListRule | TokenBiasRule | JsonSchemaRule;
 
 type NumberBounds = Omit<NumberRule, 'kind' | 'name' | 'integer'>;
 
@@ -166,6 +192,27 @@ export const rules = Object.freeze({
     description: 'Copy the raw rows and the realigned log-probabilities of every token (diagnostics)',
   } as BooleanRule,
 
+  // What a prompt's answer may be (applied after the realignment).
+  stop: {
+    kind: 'textList', name: 'stop', flag: 'stop', placeholder: 'text', maxCount: 16, default: [], defaultText: 'none',
+    description: 'End the answer where it first contains this text, which is not part of the answer; repeat it for ' +
+      'several',
+  } as TextListRule,
+  logitBias: {
+    kind: 'tokenBias', name: 'logitBias', flag: 'logit-bias', placeholder: 'token>=<bias', default: {},
+    defaultText: 'none',
+    description: 'Add a bias to a token id\'s logit after the realignment; -inf bans the token; repeat it for several',
+  } as TokenBiasRule,
+  grammar: {
+    kind: 'text', name: 'grammar', flag: 'grammar-file', placeholder: 'gbnf', default: '', defaultText: 'none',
+    description: 'A GBNF grammar (llama.cpp\'s format, rule root) the answer must follow',
+  } as TextRule,
+  jsonSchema: {
+    kind: 'jsonSchema', name: 'jsonSchema', flag: 'json-schema-file', placeholder: 'json', default: undefined,
+    defaultText: 'none',
+    description: 'A JSON Schema the answer must follow, as JSON',
+  } as JsonSchemaRule,
+
   // A session.
   systemPrompt: {
     kind: 'text', name: 'systemPrompt', flag: 'system', placeholder: 'prompt', default: 'You are a helpful assistant.',
@@ -199,7 +246,7 @@ export const rules = Object.freeze({
   chatTemplate: {
     kind: 'text', name: 'chatTemplate', flag: 'chat-template', placeholder: 'name', default: '',
     defaultText: "the GGUF's own",
-    description: 'A llama.cpp template name (chatml, gemma, llama3, ...) or template text',
+    description: 'A template name llama.cpp has built in (chatml, gemma, llama3, ...) or Jinja template text',
   } as TextRule,
 
   // Fetching a model by reference (hf:..., https://...).
@@ -272,6 +319,9 @@ export function requirement(rule: OptionRule): string {
   switch (rule.kind) {
     case 'boolean': return 'a boolean';
     case 'text': return 'a string';
+    case 'textList': return `an array of at most ${rule.maxCount} non-empty strings`;
+    case 'tokenBias': return 'an object mapping token ids to finite numbers or -Infinity';
+    case 'jsonSchema': return 'a JSON Schema (an object), or true for any JSON object';
     case 'choice': return `one of ${rule.values.join(', ')}`;
     case 'number': {
       const words = rule.words ? `, or ${rule.words.join(' or ')}` : '';
@@ -317,6 +367,13 @@ export function satisfies(rule: OptionRule, value: unknown): boolean {
   switch (rule.kind) {
     case 'boolean': return typeof value === 'boolean';
     case 'text': return typeof value === 'string';
+    case 'textList':
+      return Array.isArray(value) && value.length <= rule.maxCount &&
+        value.every((entry) => typeof entry === 'string' && entry !== '');
+    case 'tokenBias':
+      return isPlainObject(value) && Object.entries(value).every(([token, bias]) =>
+        DECIMAL_TOKEN.test(token) && Number.isSafeInteger(Number(token)) && isBias(bias));
+    case 'jsonSchema': return value === true || isPlainObject(value);
     case 'choice': return typeof value === 'string' && rule.values.includes(value);
     case 'number':
       return (typeof value === 'number' && withinRule(rule, value)) ||
@@ -324,6 +381,17 @@ export function satisfies(rule: OptionRule, value: unknown): boolean {
   }
 }
 
+/** An object literal's value: not null, not an array. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A logit bias: finite, or -Infinity to ban the token. */
+function isBias(value: unknown): value is number {
+  return typeof value === 'number' && (Number.isFinite(value) || value === -Infinity);
+}
+
+const DECIMAL_TOKEN = /^\d+$/;
 const DECIMAL_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DECIMAL_INTEGER = /^[+-]?\d+$/;
 
@@ -340,6 +408,20 @@ export function parseNumberText(rule: NumberRule, text: string): number | string
   return withinRule(rule, value) ? value : undefined;
 }
 
+/**
+ * Reads a command-line `<token>=<bias>` entry of a token-bias rule: a token
+ * id (a decimal integer) and a decimal number or `-inf`. Returns undefined
+ * when the text is not one.
+ */
+export function parseTokenBiasText(text: string): [token: number, bias: number] | undefined {
+  const match = /^\s*(\d+)\s*=\s*(.+?)\s*$/.exec(text);
+  if (!match) return undefined;
+  const token = Number(match[1]);
+  const biasText = match[2]!;
+  const bias = /^-inf(?:inity)?$/i.test(biasText) ? -Infinity : DECIMAL_NUMBER.test(biasText) ? Number(biasText) : NaN;
+  return Number.isSafeInteger(token) && isBias(bias) ? [token, bias] : undefined;
+}
+
 /** A value as an error message quotes it. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
@@ -352,6 +434,6 @@ export function describeValue(value: unknown): string {
 /** The help's line for a rule: its description, bounds and default. */
 export function helpDescription(rule: OptionRule): string {
   const bounds = rule.kind === 'number' ? boundsText(rule) : undefined;
-  const shown = rule.defaultText ?? (rule.kind === 'text' ? JSON.stringify(rule.default) : String(rule.default));
+  const shown = rule.defaultText ?? (typeof rule.default === 'string' ? JSON.stringify(rule.default) : String(rule.default));
   return `${rule.description} (${bounds ? `${bounds}; ` : ''}default ${shown}).`;
 }

@@ -14,9 +14,11 @@ import {
   checkRealignCoefficients,
   objectOption,
   optionValue,
+  resolveOutputControls,
   resolvePreferences,
   resolveRealign,
   resolveSampling,
+  type OutputControls,
   type Preference,
   type PreferenceInput,
   type RealignMethod,
@@ -68,8 +70,12 @@ export interface SessionOptions extends RealignOptions {
   realignOn?: RealignOn;
 }
 
-/** Options of {@link Session.prompt}; realignment and sampling options override the session's for this prompt. */
-export interface PromptOptions extends RealignOptions {
+/**
+ * Options of {@link Session.prompt}; realignment and sampling options override
+ * the session's for this prompt. The output controls ({@link OutputControls}:
+ * `stop`, `logitBias`, `grammar`, `jsonSchema`) apply to this prompt only.
+ */
+export interface PromptOptions extends RealignOptions, OutputControls {
   /** Most tokens to generate (default 256). */
   maxTokens?: number;
   /** Stops the generation within one token; the stream then fails with `ERR_ABORTED`. */
@@ -98,15 +104,16 @@ export interface PromptOptions extends RealignOptions {
   systemPrompt?: string;
 }
 
-function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[] {
-  if (history === undefined) return [];
-  if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
-  return history.map((message: ChatMessage, index) => {
+/** Checks a list of messages (`name` in the errors): user or assistant roles, string contents. */
+export function checkMessages(messages: readonly ChatMessage[] | undefined, name: string): ChatMessage[] {
+  if (messages === undefined) return [];
+  if (!Array.isArray(messages)) throw new AmuletError('ERR_INVALID_OPTION', `${name} must be an array of messages`);
+  return messages.map((message: ChatMessage, index) => {
     if (typeof message !== 'object' || message === null || (message.role !== 'user' && message.role !== 'assistant')) {
-      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].role must be 'user' or 'assistant'`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${name}[${index}].role must be 'user' or 'assistant'`);
     }
     if (typeof message.content !== 'string') {
-      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].content must be a string`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${name}[${index}].content must be a string`);
     }
     return { role: message.role, content: message.content };
   });
@@ -132,6 +139,7 @@ function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[
  */
 export class Session {
   readonly #native: NativeSession;
+  readonly #vocabularySize: number;
   readonly #onDispose: (session: Session) => void;
   readonly #systemPrompt: string;
   readonly #realign: NativeRealign;
@@ -146,14 +154,16 @@ export class Session {
   #disposed = false;
 
   /** @internal Created by {@link Model.createSession}. */
-  constructor(native: NativeSession, options: SessionOptions, onDispose: (session: Session) => void) {
+  constructor(native: NativeSession, vocabularySize: number, options: SessionOptions,
+    onDispose: (session: Session) => void) {
     this.#native = native;
+    this.#vocabularySize = vocabularySize;
     this.#onDispose = onDispose;
     this.#systemPrompt = optionValue(rules.systemPrompt, options.systemPrompt);
     this.#realign = resolveRealign(options);
     this.#sampling = resolveSampling(options.sampling);
     this.#preferences = resolvePreferences(options.preferences);
-    this.#history = checkHistory(options.history);
+    this.#history = checkMessages(options.history, 'history');
     this.#realignOn = optionValue(rules.realignOn, options.realignOn);
     this.#contextOverflow = optionValue(rules.contextOverflow, options.contextOverflow);
   }
@@ -205,8 +215,7 @@ export class Session {
    */
   setHistory(history: readonly ChatMessage[]): void {
     this.#checkAlive();
-    if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
-    this.#history = checkHistory(history);
+    this.#history = checkMessages(history, 'history');
   }
 
   /**
@@ -236,6 +245,7 @@ export class Session {
       captureLogits: optionValue(rules.captureLogits, settings.captureLogits),
       realignOn: optionValue(rules.realignOn, settings.realignOn, this.#realignOn),
       contextOverflow: this.#contextOverflow,
+      ...resolveOutputControls(settings, this.#vocabularySize),
     };
     let sent: ChatMessage[] | undefined;
     // Prompts run one after another. The one queued behind drives its

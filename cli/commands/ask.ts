@@ -39,6 +39,7 @@ async function decodeAnswer(
     maxTokens: request.maxTokens,
     signal,
     trace: request.trace,
+    ...request.outputControls,
   });
   const tracedTokens: TracedToken[] = [];
   for await (const chunk of stream) {
@@ -105,6 +106,8 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       systemPrompt: request.systemPrompt,
       // Only the sampling settings that were given; the rest are the library's (greedy decoding).
       sampling: request.sampling,
+      // Only the output controls that were given.
+      outputControls: request.outputControls,
       contextSize: request.contextSize ?? null,
       threads: request.threads ?? null,
     },
@@ -120,6 +123,7 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       tokenCount: result.tokenCount,
       tokensPerSecond: result.tokensPerSecond,
       finishReason: result.finishReason,
+      stopString: result.stopString ?? null,
       guidanceScale: result.guidanceScale,
       realignedOn: result.realignedOn,
     })),

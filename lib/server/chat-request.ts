@@ -9,7 +9,9 @@
  */
 import { AmuletError } from '../errors';
 import { describeValue, rules, type OptionRule } from '../option-rules';
-import { optionValue, resolvePreferences, type Preference, type RealignOptions, type SamplingOptions } from '../options';
+import type { JsonSchema } from '../option-rules';
+import { optionValue, resolvePreferences, type OutputControls, type Preference, type RealignOptions,
+  type SamplingOptions } from '../options';
 import type { ChatMessage } from '../session';
 import { ApiError, invalidField } from './api-error';
 
@@ -18,12 +20,7 @@ import { ApiError, invalidField } from './api-error';
  * `grammar`, `jsonSchema`), as the request's `stop`, `logit_bias`, `grammar`
  * and `response_format` give them.
  */
-export interface GenerationConstraints {
-  stop?: string[];
-  logitBias?: Record<number, number>;
-  grammar?: string;
-  jsonSchema?: object | true;
-}
+export type GenerationConstraints = { -readonly [K in keyof OutputControls]: OutputControls[K] };
 
 /** A chat completion request, checked. */
 export interface ChatRequest {
@@ -200,7 +197,7 @@ function parseLogitBias(value: unknown, vocabularySize: number): Record<number, 
 }
 
 /** `response_format`: `text`, `json_object` (any JSON) or `json_schema` (JSON of that schema). */
-function parseResponseFormat(value: unknown): object | true | undefined {
+function parseResponseFormat(value: unknown): JsonSchema | undefined {
   if (!given(value)) return undefined;
   if (!isObject(value)) throw invalidField('response_format', 'response_format must be an object with a type');
   switch (value.type) {

@@ -5,6 +5,9 @@
 #include "addon/addon_errors.h"
 #include "addon/addon_session.h"
 #include "addon/addon_state.h"
+#include "addon/generation_request_parser.h"
+#include "addon/promise_worker.h"
+#include "engine/chat_prompt.h"
 #include "engine/engine_error.h"
 
 namespace amulet {
@@ -79,6 +82,22 @@ class ModelLoadWorker : public Napi::AsyncWorker {
     ErrorInfo error_;
 };
 
+// Renders a conversation with the model's chat template on a libuv worker thread.
+class FormatChatWorker : public PromiseWorker {
+  public:
+    FormatChatWorker(Napi::Env env, std::shared_ptr<LoadedModel> model, std::vector<ChatMessage> messages)
+        : PromiseWorker(env, "amulet:formatChat"), model_(std::move(model)), messages_(std::move(messages)) {}
+
+  protected:
+    void Compute() override { text_ = model_->chat_template().render(messages_, std::chrono::system_clock::now()); }
+    Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, text_); }
+
+  private:
+    std::shared_ptr<LoadedModel> model_;
+    std::vector<ChatMessage> messages_;
+    std::string text_;
+};
+
 }  // namespace
 
 void AddonModel::Register(Napi::Env env, Napi::Object exports) {
@@ -86,6 +105,7 @@ void AddonModel::Register(Napi::Env env, Napi::Object exports) {
                                              {
                                                  InstanceMethod<&AddonModel::Info>("info"),
                                                  InstanceMethod<&AddonModel::CreateSession>("createSession"),
+                                                 InstanceMethod<&AddonModel::FormatChat>("formatChat"),
                                                  InstanceMethod<&AddonModel::Dispose>("dispose"),
                                              });
     addon_state(env).model_constructor = Napi::Persistent(constructor);
@@ -110,7 +130,10 @@ Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
     const LoadedModel & loaded = *model(env);
     Napi::Object result = Napi::Object::New(env);
     result.Set("description", loaded.description());
-    result.Set("chatTemplate", loaded.chat_template());
+    const ChatTemplate & chat_template = loaded.chat_template();
+    result.Set("chatTemplate", chat_template.text());
+    result.Set("chatTemplateSource", chat_template_source_name(chat_template.source()));
+    if (!chat_template.warning().empty()) result.Set("chatTemplateWarning", chat_template.warning());
     result.Set("vocabularySize", loaded.n_vocab());
     result.Set("trainContextSize", loaded.n_ctx_train());
     result.Set("sizeBytes", static_cast<double>(loaded.size_bytes()));
@@ -125,6 +148,17 @@ Napi::Value AddonModel::CreateSession(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
     return AddonSession::Create(env, loaded, info[0].As<Napi::Object>());
+}
+
+Napi::Value AddonModel::FormatChat(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const std::shared_ptr<LoadedModel> & loaded = model(env);
+    const std::string system_prompt = info[0].As<Napi::String>().Utf8Value();
+    const std::vector<ChatMessage> turns = parse_turns(info[1].As<Napi::Array>());
+    // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
+    auto * worker = new FormatChatWorker(env, loaded, conversation_messages(system_prompt, turns));
+    worker->Queue();
+    return worker->promise();
 }
 
 void AddonModel::Dispose(const Napi::CallbackInfo & /*info*/) { model_.reset(); }

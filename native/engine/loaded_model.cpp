@@ -16,11 +16,8 @@ bool forward_progress(float progress, void * user_data) {
 
 }  // namespace
 
-LoadedModel::LoadedModel(ModelHandle model, std::string chat_template_override, int32_t gpu_layers)
-    : model_(std::move(model)), chat_template_(std::move(chat_template_override)), gpu_layers_(gpu_layers) {
-    const char * tmpl = llama_model_chat_template(model_.get(), nullptr);
-    if (chat_template_.empty() && tmpl != nullptr) chat_template_ = tmpl;
-}
+LoadedModel::LoadedModel(ModelHandle model, const std::string & chat_template_option, int32_t gpu_layers)
+    : model_(std::move(model)), chat_template_(model_.get(), chat_template_option), gpu_layers_(gpu_layers) {}
 
 std::shared_ptr<LoadedModel> LoadedModel::load(const ModelLoadOptions & options) {
     init_llama_backend();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/chat_template.h"
 #include "engine/llama_handles.h"
 
 namespace amulet {
@@ -16,7 +17,7 @@ struct ModelLoadOptions {
     std::string path;
     int32_t gpu_layers = 0;
     bool use_mmap = true;
-    /** A llama.cpp template name or template text to use instead of the GGUF's (empty: the GGUF's). */
+    /** A llama.cpp template name or Jinja text to use instead of the GGUF's template (empty: the GGUF's). */
     std::string chat_template;
     /** Called with the fraction loaded, on the loading thread; return false to cancel. */
     std::function<bool(float)> on_progress;
@@ -31,8 +32,8 @@ class LoadedModel {
     const llama_vocab * vocab() const { return llama_model_get_vocab(model_.get()); }
     int32_t n_vocab() const { return llama_vocab_n_tokens(vocab()); }
     int32_t n_ctx_train() const { return llama_model_n_ctx_train(model_.get()); }
-    /** The chat template from the GGUF metadata, or empty when the file has none. */
-    const std::string & chat_template() const { return chat_template_; }
+    /** The template prompts are rendered with (ChatTemplate). */
+    const ChatTemplate & chat_template() const { return chat_template_; }
     std::string description() const;
     uint64_t size_bytes() const { return llama_model_size(model_.get()); }
     uint64_t n_params() const { return llama_model_n_params(model_.get()); }
@@ -46,12 +47,12 @@ class LoadedModel {
      */
     bool logits_on_gpu() const { return gpu_layers_ > n_layer(); }
 
-    /** Takes ownership of an already loaded model (use load()). */
-    LoadedModel(ModelHandle model, std::string chat_template_override, int32_t gpu_layers = 0);
+    /** Takes ownership of an already loaded model (use load()); throws what ChatTemplate throws. */
+    LoadedModel(ModelHandle model, const std::string & chat_template_option, int32_t gpu_layers = 0);
 
   private:
     ModelHandle model_;
-    std::string chat_template_;
+    ChatTemplate chat_template_;
     int32_t gpu_layers_;  // as asked for; 0 when llama.cpp has no GPU backend
 };
 

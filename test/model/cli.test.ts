@@ -4,7 +4,8 @@
  * SmolLM2 fixture for the real output, the error mapping and Ctrl-C.
  * test/unit/cli-arguments.test.ts tests the parser itself.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandLineOptions } from '../../cli/arguments';
 import { compileCli, root, runCli as spawnCli, type CliOutcome, type CliWatch } from '../support/cli-process';
@@ -110,6 +111,32 @@ describe('amulet command', () => {
       expect(report.compare).toBe(true);
       expect(report.runs.map((run) => run.method)).toEqual(['base', 'pref', 'la']);
       expect(report.runs.map((run) => run.guidanceScale)).toEqual([-1, 0, 2]);
+    });
+
+    it('--grammar-file and --stop shape the answer; --json reports them', async () => {
+      const grammar = join(mkdtempSync(join(tmpdir(), 'amulet-cli-grammar-')), 'yes-no.gbnf');
+      writeFileSync(grammar, 'root ::= "yes" | "no"\n');
+      const { code, stdout } = await runCli([
+        'Is Paris in France?', '--method', 'base', '--grammar-file', grammar, '--stop', 'es', '--max-tokens', '8',
+        '--json', ...modelArgs(),
+      ]);
+      expect(code).toBe(0);
+      const report = JSON.parse(stdout) as { parameters: Record<string, unknown>; runs: Record<string, unknown>[] };
+      expect(report.parameters.outputControls).toEqual({ stop: ['es'], grammar: 'root ::= "yes" | "no"\n' });
+      const [run] = report.runs;
+      // "yes" ends at the stop string; "no" ends with the grammar.
+      expect(run).toEqual(expect.objectContaining(run!.text === 'y'
+        ? { finishReason: 'stop', stopString: 'es' }
+        : { text: 'no', finishReason: 'stop', stopString: null }));
+    });
+
+    it('says on stderr when the chat template falls back', async () => {
+      const { code, stderr } = await runCli([
+        'Hi.', '--method', 'base', '--chat-template', "{{ raise_exception('broken') }}", '--max-tokens', '2',
+        ...modelArgs(),
+      ]);
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/^amulet: warning: the chatTemplate given failed as Jinja .*broken.*ChatML/m);
     });
 
     it('stops on Ctrl-C mid-answer and exits 130', async () => {

@@ -188,6 +188,8 @@ describe('npm pack', () => {
       'vendor/materialize.mjs', 'vendor/llama.cpp.pin.json', 'vendor/llama.cpp/.amulet-pin',
       'vendor/llama.cpp/LICENSE', 'vendor/llama.cpp/CMakeLists.txt', 'vendor/llama.cpp/include/llama.h',
       'vendor/llama.cpp/ggml/src/ggml.c', 'vendor/llama.cpp/ggml/src/ggml-cpu/CMakeLists.txt',
+      'vendor/llama.cpp/common/chat.cpp', 'vendor/llama.cpp/common/jinja/runtime.cpp',
+      'vendor/llama.cpp/vendor/nlohmann/json.hpp',
     ]) {
       expect(files).toContain(file);
     }
@@ -198,7 +200,7 @@ describe('npm pack', () => {
     const unwanted = files.filter((file) =>
       /^(test|bench|lib|cli|build|build-portable|models|node_modules|dist\/scripts)\//.test(file) ||
       /\.(ts|map|gguf|tgz|o|a)$/.test(file.replace(/\.d\.m?ts$/, '')) ||
-      /^vendor\/llama\.cpp\/(common|tools|examples|tests|docs|models|gguf-py|scripts|\.github)\//.test(file));
+      /^vendor\/llama\.cpp\/(tools|examples|tests|docs|models|gguf-py|scripts|\.github)\//.test(file));
     expect(unwanted).toEqual([]);
 
     const size = fs.statSync(tarball).size;

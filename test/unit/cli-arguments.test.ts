@@ -36,15 +36,17 @@ describe('parsePreference', () => {
   });
 });
 
-describe('readPreferenceFile', () => {
-  const folder = mkdtempSync(join(tmpdir(), 'amulet-preferences-'));
-  afterAll(() => rmSync(folder, { recursive: true, force: true }));
-  const write = (name: string, content: string): string => {
-    const path = join(folder, name);
-    writeFileSync(path, content);
-    return path;
-  };
+/** The files the command lines below name, in a folder of their own. */
+const folder = mkdtempSync(join(tmpdir(), 'amulet-cli-arguments-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
+function write(name: string, content: string): string {
+  const path = join(folder, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('readPreferenceFile', () => {
   it('reads texts and { text, weight } entries, colons and digits included', () => {
     const path = write('ok.json', JSON.stringify(['Answer with times as 10:30', { text: 'Use slang.', weight: -1 },
       { name: 'formal', text: 'Be formal: 2 levels up.' }]));
@@ -107,6 +109,46 @@ describe('parseCommandLine', () => {
       gpuLayers: 'max',
     });
     expect(parsedRequest(['q', '-p', 'A', '--gpu-layers', '12']).gpuLayers).toBe(12);
+  });
+
+  describe('output controls', () => {
+    it('gives none when no flag is given', () => {
+      expect(parsedRequest(['q', '-p', 'A']).outputControls).toEqual({});
+    });
+
+    it('reads repeated --stop and --logit-bias, and the grammar and schema files', () => {
+      const grammar = write('yes-no.gbnf', 'root ::= "yes" | "no"\n');
+      const schema = write('schema.json', '{ "type": "object", "required": ["a"] }');
+      expect(parsedRequest(['q', '-p', 'A', '--stop', '\nUser:', '--stop', 'END', '--logit-bias', '15=-inf',
+        '--logit-bias', '7=2.5', '--logit-bias', '9=-1', '--grammar-file', grammar]).outputControls).toEqual({
+        stop: ['\nUser:', 'END'], logitBias: { 15: -Infinity, 7: 2.5, 9: -1 }, grammar: 'root ::= "yes" | "no"\n',
+      });
+      expect(parsedRequest(['q', '-p', 'A', '--json-schema-file', schema]).outputControls)
+        .toEqual({ jsonSchema: { type: 'object', required: ['a'] } });
+      expect(parsedRequest(['q', '-p', 'A', '--json-object']).outputControls).toEqual({ jsonSchema: true });
+    });
+
+    it.each([
+      [['--stop', ''], /--stop needs some text/],
+      [Array.from({ length: 17 }, (_, index) => ['--stop', `s${index}`]).flat(), /--stop may be given at most 16 times/],
+      [['--logit-bias', '15'], /--logit-bias must be <token id>=<number or -inf> \(got "15"\)/],
+      [['--logit-bias', 'x=1'], /--logit-bias must be/],
+      [['--logit-bias', '15=inf'], /--logit-bias must be/],
+      [['--grammar-file', 'no-such.gbnf'], /--grammar-file "no-such.gbnf": ENOENT/],
+      [['--json-schema-file', 'no-such.json'], /--json-schema-file "no-such.json": ENOENT/],
+      [['--json-object', '--grammar-file', 'g.gbnf'], /--grammar-file and --json-object cannot be used together/],
+    ])('%j is a usage error', (args, message) => {
+      expect(() => parseCommandLine(['q', '-p', 'A', ...args])).toThrow(message);
+    });
+
+    it('refuses an empty grammar file and a schema file that holds no JSON object', () => {
+      const empty = write('empty.gbnf', ' \n');
+      const array = write('array.json', '[1]');
+      const broken = write('broken.json', '{ "type": ');
+      expect(() => parseCommandLine(['q', '-p', 'A', '--grammar-file', empty])).toThrow(/is empty/);
+      expect(() => parseCommandLine(['q', '-p', 'A', '--json-schema-file', array])).toThrow(/must hold a JSON object/);
+      expect(() => parseCommandLine(['q', '-p', 'A', '--json-schema-file', broken])).toThrow(UsageError);
+    });
   });
 
   it('lets --help and --version win over everything else', () => {
