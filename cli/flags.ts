@@ -5,7 +5,9 @@
  *
  * @packageDocumentation
  */
-import { parseNumberText, requirement, rules, helpDescription, type OptionRule, type RuleName } from '../lib/option-rules';
+import {
+  parseListText, parseNumberText, requirement, rules, helpDescription, type OptionRule, type RuleName,
+} from '../lib/option-rules';
 import { wrapText } from './text-wrap';
 
 /** A mistake on the command line; the CLI prints its message and exits with code 2. */
@@ -55,6 +57,10 @@ export function flagValue<R extends OptionRule>(rule: R, text: string | undefine
     case 'number': {
       const value = parseNumberText(rule, text);
       return value === undefined ? refuse() : value as R['default'] | 'max';
+    }
+    case 'list': {
+      const value = parseListText(rule, text);
+      return value === undefined ? refuse() : value as R['default'];
     }
   }
 }

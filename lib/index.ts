@@ -15,7 +15,7 @@ import { nativeBinding } from './addon';
 import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
-export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
+export { loadModel, Model, type DeviceInfo, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
 export {
   DownloadError,
@@ -27,6 +27,7 @@ export {
   type ResolveModelFileOptions,
 } from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
+export { rpcServerPath } from './rpc-server-path';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,

@@ -18,7 +18,7 @@ class BeamSearchWorker : public Napi::AsyncWorker {
     BeamSearchWorker(Napi::Env env, std::shared_ptr<LoadedModel> model, BeamSearchRequest request,
                      std::shared_ptr<std::atomic<bool>> abort)
         : Napi::AsyncWorker(env, "amulet:beamSearch"), deferred_(Napi::Promise::Deferred::New(env)),
-          search_(std::move(model), std::move(request)), abort_(std::move(abort)) {}
+          model_(model), search_(std::move(model), std::move(request)), abort_(std::move(abort)) {}
 
     Napi::Promise promise() const { return deferred_.Promise(); }
 
@@ -27,7 +27,7 @@ class BeamSearchWorker : public Napi::AsyncWorker {
         try {
             result_ = search_.run(abort_.get());
         } catch (...) {
-            error_ = describe_current_exception();
+            error_ = describe_failure(*model_);
         }
     }
 
@@ -54,6 +54,7 @@ class BeamSearchWorker : public Napi::AsyncWorker {
 
   private:
     Napi::Promise::Deferred deferred_;
+    std::shared_ptr<LoadedModel> model_;  // to tell a lost RPC server from what failed after it
     BeamSearch search_;
     std::shared_ptr<std::atomic<bool>> abort_;
     BeamSearchResult result_;
