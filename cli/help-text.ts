@@ -17,6 +17,7 @@ while it decodes.
 Usage:
   amulet "<question>" --preference "<text>" [--weight <n>] [--model <gguf|hf:…>] [options]
   amulet eval --questions <json> [options]    (see amulet eval --help)
+  amulet rpc-server [--port 50052] [options]  (see amulet rpc-server --help)
 
 Amulet (Zhang et al., ICLR 2025) compares, at every token, what the model would
 say with and without your preference in the system prompt, and solves a small
