@@ -7,24 +7,19 @@
  * without it, a CPU with AMX or a repacked layout would run other kernels,
  * whose rounding, amplified by the realignment, parts the answers within a
  * few tokens). Realigned greedy decoding agrees with the local run token by
- * token up to the first near-tie, on the host path and in the graph; two
- * preferences and an aborted prompt work as locally; an unreachable worker, a
- * worker killed mid-stream and one of another protocol version each fail
- * with their own code, and everything is disposable afterwards.
+ * token up to the first near-tie (test/support/agreement.ts), with the same
+ * raw rows, on the host path and in the graph; two preferences and an
+ * aborted prompt work as locally; an unreachable worker, a worker killed
+ * mid-stream and one of another protocol version each fail with their own
+ * code, and everything is disposable afterwards.
  */
 import { AmuletError, isAmuletError, loadModel, systemInfo, type Model, type PromptOptions } from '../../lib/index';
+import { captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } from '../support/agreement';
 import { ensureFixtureModel } from '../support/fixtures';
 import { useTestAddon } from '../support/test-addon';
 import { paperPreference, testThreads } from '../support/models';
 import { fakeServer, freePort, helloReply, startWorker, type RpcWorker } from '../support/rpc-workers';
 
-/**
- * A log-prob margin between the local run's top two tokens below this is a
- * near-tie: the remote run computes the same float32 operations, but split
- * into other graphs and with the realignment in the graph, where sums may be
- * taken in another order and move a log-prob by about 1e-5.
- */
-const NEAR_TIE = 1e-3;
 const TOKENS = 48;
 const questions = [
   'Explain in detail how a refrigerator keeps food cold, step by step.',
@@ -33,65 +28,27 @@ const questions = [
 const verbose = paperPreference('verbose');
 const uplifting = paperPreference('uplifting');
 
-interface Run {
-  tokens: number[];
-  logProbs: Float32Array[];
-  realignedOn: string;
-}
-
 async function generate(model: Model, question: string, options: PromptOptions & { preferences: string[] }):
-  Promise<Run> {
+  Promise<CapturedRun> {
   const { preferences, ...promptOptions } = options;
   const session = model.createSession({ preferences, threads: testThreads });
   try {
-    const run: Run = { tokens: [], logProbs: [], realignedOn: '' };
-    const stream = session.prompt(question, { maxTokens: TOKENS, captureLogits: true, ...promptOptions });
-    for await (const chunk of stream) {
-      for (const capture of chunk.captures ?? []) {
-        run.tokens.push(capture.token);
-        run.logProbs.push(capture.realignedLogProbs);
-      }
-    }
-    run.realignedOn = (await stream).realignedOn;
-    return run;
+    return await captureRun(session, question, { maxTokens: TOKENS, ...promptOptions });
   } finally {
     await session.dispose();
   }
 }
 
-/** The gap between the two largest log-probabilities of a row. */
-function topTwoMargin(logProbs: Float32Array): number {
-  let first = -Infinity;
-  let second = -Infinity;
-  for (const value of logProbs) {
-    if (value > first) {
-      second = first;
-      first = value;
-    } else if (value > second) {
-      second = value;
-    }
-  }
-  return first - second;
-}
-
 /**
- * The remote run's tokens equal the local run's up to the first difference,
- * and there the local run's top two tokens were within NEAR_TIE. Where one
- * run stopped (end of sequence, which no capture records) and the other went
- * on, the distribution at that step is the remote run's when the local one
- * stopped. Returns how many tokens agreed.
+ * The remote run computes the local run's float32 operations on the same
+ * kernels, split into other graphs, and realigns in the graph or on the
+ * host: the same rows, combined by possibly different arithmetic. The raw
+ * rows are compared where the remote run realigned on the host: in the
+ * graph, the preference row it captures is the one the sampler rewrote.
  */
-function expectAgreement(local: Run, remote: Run): number {
-  const shared = Math.min(local.tokens.length, remote.tokens.length);
-  let agreed = 0;
-  while (agreed < shared && local.tokens[agreed] === remote.tokens[agreed]) agreed += 1;
-  if (agreed === local.tokens.length && agreed === remote.tokens.length) return agreed;
-  const row = agreed < local.tokens.length ? local.logProbs[agreed]! : remote.logProbs[agreed]!;
-  const margin = topTwoMargin(row);
-  if (!(margin < NEAR_TIE)) {
-    throw new Error(`the runs part at token ${agreed}, where the top two log-probs are ${margin} apart: no near-tie`);
-  }
-  return agreed;
+function expectAgreement(local: CapturedRun, remote: CapturedRun): void {
+  const rows = remote.result.realignedOn === 'cpu' ? remote.rows : [];
+  expectAgreementUpToNearTie(local, { ...remote, rows }, SAME_ROWS, SAME_ROWS);
 }
 
 /** Rejects with the AmuletError `promise` rejects with, failing when it resolves. */
@@ -157,8 +114,8 @@ describe('all layers on one worker', () => {
     for (const question of questions) {
       const expected = await generate(local, question, { preferences: [verbose] });
       const actual = await generate(remote, question, { preferences: [verbose], realignOn });
-      expect(actual.realignedOn).toBe(ran);
-      expect(expectAgreement(expected, actual)).toBeGreaterThan(0);
+      expect(actual.result.realignedOn).toBe(ran);
+      expectAgreement(expected, actual);
     }
   });
 });
@@ -183,8 +140,8 @@ describe('split over two workers', () => {
     for (const preferences of [[verbose], [verbose, uplifting]]) {
       const expected = await generate(local, questions[0]!, { preferences });
       const actual = await generate(remote, questions[0]!, { preferences });
-      expect(actual.realignedOn).toBe('backend');
-      expect(expectAgreement(expected, actual)).toBeGreaterThan(0);
+      expect(actual.result.realignedOn).toBe('backend');
+      expectAgreement(expected, actual);
     }
   });
 
