@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<(args: readonly string[]) => Promis
   eval: async () => (await import('./commands/eval')).evalMain,
   serve: async () => (await import('./commands/serve')).serveMain,
   chat: async () => (await import('./commands/chat')).chatMain,
+  'rpc-server': async () => (await import('./commands/rpc-server')).rpcServerMain,
 };
 
 /** Runs the command line and returns the exit code. */

@@ -22,7 +22,7 @@ export const samplingFlags: readonly RuleName[] = [
   'presencePenalty', 'seed',
 ];
 export const modelFlags: readonly RuleName[] = [
-  'chatTemplate', 'gpuLayers', 'realignOn', 'threads', 'contextSize', 'batchSize',
+  'chatTemplate', 'gpuLayers', 'rpcServers', 'tensorSplit', 'realignOn', 'threads', 'contextSize', 'batchSize',
 ];
 
 /** What the answer may be: the output controls. */
@@ -77,6 +77,9 @@ export interface SessionFlags {
   modelPath: string;
   chatTemplate: string | undefined;
   gpuLayers: number | 'max' | undefined;
+  /** RPC servers (`host:port`) that take the offloaded layers; undefined: none. */
+  rpcServers: readonly string[] | undefined;
+  tensorSplit: readonly number[] | undefined;
   /** Where the realignment runs; undefined leaves the library's 'auto'. */
   realignOn: RealignOn | undefined;
   threads: number | undefined;
@@ -266,6 +269,8 @@ export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof
     modelPath,
     chatTemplate: flag('chatTemplate') as string | undefined,
     gpuLayers: flag('gpuLayers') as number | 'max' | undefined,
+    rpcServers: flag('rpcServers') as readonly string[] | undefined,
+    tensorSplit: flag('tensorSplit') as readonly number[] | undefined,
     realignOn: flag('realignOn') as RealignOn | undefined,
     threads: number('threads'),
     contextSize: number('contextSize'),

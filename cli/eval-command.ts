@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Model } from '../lib/index';
+import type { LoadModelOptions, Model } from '../lib/index';
 import { DEFAULT_MODEL, loadModelWithProgress } from './model-loading';
 import { loadPreferences, loadQuestions, paperPreferences, selectPreferences, type EvalPreference,
   type EvalQuestion } from '../eval/inputs';
@@ -67,14 +67,15 @@ function checkManifest(outDir: string, manifest: Record<string, unknown>): void 
   }
 }
 
-async function load(path: string, chatTemplate: string | undefined): Promise<Model> {
-  return loadModelWithProgress(path, { chatTemplate });
+async function load(path: string, options: Pick<LoadModelOptions, 'chatTemplate' | 'rpcServers' | 'tensorSplit'>):
+  Promise<Model> {
+  return loadModelWithProgress(path, options);
 }
 
 /** Judges each method's answers against base's and pref's, skipping pairs already judged. */
 async function judgeAll(request: EvalRequest, records: readonly ResponseRecord[], store: JsonlStore<JudgementRecord>,
   signal: AbortSignal): Promise<void> {
-  const judgeModel = await load(request.judgePath!, request.judgeChatTemplate);
+  const judgeModel = await load(request.judgePath!, { chatTemplate: request.judgeChatTemplate });
   const { judge, session } = modelJudge(judgeModel, { threads: request.threads, signal });
   const progress = progressReporter();
   try {
@@ -136,7 +137,9 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
   process.stderr.write(`amulet eval: ${jobs.length} answers planned, ${jobs.length - missing} already in ` +
     `${store.path}, ${missing} to produce\n`);
   if (missing > 0) {
-    const model = await load(modelPath, request.chatTemplate);
+    const model = await load(modelPath, {
+      chatTemplate: request.chatTemplate, rpcServers: request.rpcServers, tensorSplit: request.tensorSplit,
+    });
     const progress = progressReporter();
     try {
       await runJobs(model, jobs, store, {

@@ -7,6 +7,7 @@
  */
 import {
   helpDescription,
+  parseListText,
   parseNumberText,
   parseTokenBiasText,
   requirement,
@@ -73,6 +74,10 @@ export function flagValue<R extends OptionRule>(rule: R, text: string | undefine
     case 'number': {
       const value = parseNumberText(rule, text);
       return value === undefined ? refuse() : value as R['default'] | 'max';
+    }
+    case 'list': {
+      const value = parseListText(rule, text);
+      return value === undefined ? refuse() : value as R['default'];
     }
   }
 }

@@ -53,6 +53,7 @@ Usage:
   amulet eval --questions <json> [options]    (see amulet eval --help)
   amulet chat --model <gguf|hf:…> [options]   a conversation in the terminal (amulet chat --help)
   amulet serve --model <gguf|hf:…> [options]  an OpenAI-compatible server (amulet serve --help)
+  amulet rpc-server [--port 50052] [options]  (see amulet rpc-server --help)
 
 Amulet (Zhang et al., ICLR 2025) compares, at every token, what the model would
 say with and without your preference in the system prompt, and solves a small

@@ -111,6 +111,16 @@ export interface NativeSession {
   dispose(): void;
 }
 
+/** A device that holds part of a model (documented on the public DeviceInfo). */
+export interface NativeDeviceInfo {
+  name: string;
+  description: string;
+  kind: 'cpu' | 'gpu' | 'rpc';
+  layers: [number, number] | null;
+  output: boolean;
+  memory: { free: number; total: number };
+}
+
 /** Facts about a loaded model (documented on the public ModelInfo). */
 export interface NativeModelInfo {
   description: string;
@@ -124,6 +134,7 @@ export interface NativeModelInfo {
   layerCount: number;
   offloadedLayers: number;
   outputOnGpu: boolean;
+  devices: NativeDeviceInfo[];
 }
 
 export interface NativeModel {
@@ -166,18 +177,22 @@ export interface NativeBeamSearch {
 }
 
 export interface NativeBinding {
-  /** [async] Loads a GGUF off the JS thread. Rejects with ERR_MODEL_LOAD or ERR_ABORTED. */
+  /**
+   * [async] Loads a GGUF off the JS thread, connecting to the RPC servers first. Rejects with
+   * ERR_MODEL_LOAD, ERR_INVALID_OPTION, ERR_RPC_UNREACHABLE, ERR_RPC_VERSION, ERR_RPC_DISCONNECTED or ERR_ABORTED.
+   */
   loadModel(
     path: string,
-    options: { gpuLayers: number; useMmap: boolean; chatTemplate: string },
+    options: { gpuLayers: number; useMmap: boolean; chatTemplate: string; rpcServers: readonly string[];
+      tensorSplit: readonly number[] },
     onProgress?: (fraction: number) => void,
   ): Promise<NativeModel>;
   /** [sync] Native failures become errors made by this factory (an AmuletError with the code). */
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   /** [sync] The guidance scale s of a realignment. Throws ERR_INVALID_OPTION. */
   guidanceScale(realign: NativeRealign): number;
-  /** [sync] llama.cpp's system line and whether layers can be offloaded. */
-  systemInfo(): { system: string; gpuOffload: boolean };
+  /** [sync] llama.cpp's system line, whether a local GPU can take layers, the RPC backend and every backend. */
+  systemInfo(): { system: string; gpuOffload: boolean; rpc: boolean; backends: string[] };
   /** [async] Runs a beam search on its own context, off the JS thread. Throws ERR_DISPOSED. */
   beamSearch(model: NativeModel, request: NativeBeamSearchRequest): NativeBeamSearch;
 }

@@ -15,7 +15,7 @@ import { nativeBinding } from './addon';
 import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
-export { loadModel, Model, type FormatChatOptions, type LoadModelOptions, type ModelInfo } from './model';
+export { loadModel, Model, type DeviceInfo, type FormatChatOptions, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
 export {
   DownloadError,
@@ -38,6 +38,7 @@ export {
   type ServerStatus,
 } from './server';
 export type { JsonSchema } from './option-rules';
+export { rpcServerPath } from './rpc-server-path';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,

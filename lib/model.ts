@@ -10,7 +10,7 @@ import { cString, nativeBinding } from './addon';
 import { resolveModelFile, type DownloadProgressCallback } from './model-source';
 import type { NativeModel } from './addon-types';
 import { AmuletError } from './errors';
-import { MAX_GPU_LAYERS, rules } from './option-rules';
+import { describeValue, MAX_GPU_LAYERS, rules } from './option-rules';
 import { objectOption, optionValue } from './options';
 import { checkMessages, Session, type ChatMessage, type SessionOptions } from './session';
 
@@ -39,11 +39,30 @@ export interface LoadModelOptions {
   /** Cancels a download (the bytes so far are kept to resume); rejects with `ERR_ABORTED`. */
   signal?: AbortSignal;
   /**
-   * Layers to offload to the GPU (default 0; needs a CUDA build). `'max'`, or
-   * any number above the model's layer count, offloads every layer and the
-   * output layer.
+   * Layers to offload to the GPU or the RPC servers (default 0, or `'max'`
+   * with `rpcServers`; needs a GPU build or `rpcServers`). `'max'`, or any
+   * number above the model's layer count, offloads every layer and the output
+   * layer. llama.cpp offloads the last layers: the first `layerCount -
+   * gpuLayers` stay on the CPU.
    */
   gpuLayers?: number | 'max';
+  /**
+   * llama.cpp RPC servers (`npx amulet rpc-server`), as `'host:port'`, whose
+   * devices take the offloaded layers: in this order, before any local GPU,
+   * in proportion to their free memory unless `tensorSplit` says otherwise.
+   * The servers are connected while the model loads (`ERR_RPC_UNREACHABLE`,
+   * `ERR_RPC_VERSION`) and for as long as it lives; losing one fails the
+   * current call with `ERR_RPC_DISCONNECTED`. A server serves one client at
+   * a time, and anyone who can reach it can use it: see the README.
+   */
+  rpcServers?: readonly string[];
+  /**
+   * Each offload device's share of the offloaded layers (non-negative, not
+   * all 0): one number per device, the RPC servers' devices first (one each,
+   * for a CPU worker), then the local GPUs. Default: in proportion to each
+   * device's free memory, as llama.cpp does.
+   */
+  tensorSplit?: readonly number[];
   /** Memory-map the file instead of reading it (default true). */
   useMmap?: boolean;
   /**
@@ -74,6 +93,21 @@ export interface LoadModelOptions {
 export interface FormatChatOptions {
   /** The system prompt (default "You are a helpful assistant."; none when empty). */
   systemPrompt?: string;
+}
+
+/** A device that holds part of a model: the CPU, a local GPU or an RPC server's device. */
+export interface DeviceInfo {
+  /** ggml's name for it: `CPU`, `CUDA0`, `RPC0`, ... */
+  name: string;
+  /** What it is; for an RPC device, the server's `host:port`. */
+  description: string;
+  kind: 'cpu' | 'gpu' | 'rpc';
+  /** The repeating layers it holds, first and last (inclusive); null when it holds none. */
+  layers: readonly [number, number] | null;
+  /** Whether it holds the output layer, and so computes the logits. */
+  output: boolean;
+  /** Its free and total memory in bytes when the model was loaded, as the device reports them. */
+  memory: { readonly free: number; readonly total: number };
 }
 
 /** Facts about a loaded model. */
@@ -108,14 +142,19 @@ export interface ModelInfo {
   parameters: number;
   /** The model's repeating (transformer) layers. */
   layerCount: number;
-  /** How many of those layers are on the GPU: `min(gpuLayers, layerCount)`. */
+  /** How many of those layers are on a GPU or an RPC server: `min(gpuLayers, layerCount)`. */
   offloadedLayers: number;
   /**
-   * Whether the output layer, and so the logits, is on the GPU (`gpuLayers`
-   * above `layerCount`, or `'max'`): then `realignOn: 'auto'` realigns in the
-   * compute graph.
+   * Whether the output layer, and so the logits, is on a GPU of this machine
+   * (`gpuLayers` above `layerCount`, or `'max'`): then `realignOn: 'auto'`
+   * realigns in the compute graph.
    */
   outputOnGpu: boolean;
+  /**
+   * Where the model lives, device by device: the CPU first (it always holds
+   * the token embeddings), then the offload devices, remote ones included.
+   */
+  devices: readonly DeviceInfo[];
 }
 
 const GGUF_MAGIC = 'GGUF';
@@ -142,7 +181,9 @@ async function checkModelFile(path: string): Promise<void> {
 /**
  * Loads a GGUF model, fetching it first when `path` is a Hugging Face
  * reference or a URL. Loading runs off the JavaScript thread. Rejects with
- * `ERR_MODEL_NOT_FOUND`, `ERR_MODEL_LOAD`, and for downloads `ERR_DOWNLOAD`,
+ * `ERR_MODEL_NOT_FOUND`, `ERR_MODEL_LOAD`, `ERR_INVALID_OPTION`, with
+ * `rpcServers` `ERR_RPC_UNREACHABLE`, `ERR_RPC_VERSION` or
+ * `ERR_RPC_DISCONNECTED`, and for downloads `ERR_DOWNLOAD`,
  * `ERR_DOWNLOAD_AUTH`, `ERR_CHECKSUM` or `ERR_ABORTED`.
  */
 export async function loadModel(options: LoadModelOptions | string): Promise<Model> {
@@ -151,7 +192,14 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
   if (typeof path !== 'string' || path === '') {
     throw new AmuletError('ERR_INVALID_OPTION', 'path must name a GGUF file');
   }
-  const gpuLayers = settings.gpuLayers === 'max' ? MAX_GPU_LAYERS : optionValue(rules.gpuLayers, settings.gpuLayers);
+  const rpcServers = optionValue(rules.rpcServers, settings.rpcServers);
+  if (new Set(rpcServers).size !== rpcServers.length) {
+    throw new AmuletError('ERR_INVALID_OPTION', `rpcServers names a server twice (got ${describeValue(rpcServers)})`);
+  }
+  const tensorSplit = optionValue(rules.tensorSplit, settings.tensorSplit);
+  const gpuLayers = settings.gpuLayers === 'max' || (settings.gpuLayers === undefined && rpcServers.length > 0)
+    ? MAX_GPU_LAYERS
+    : optionValue(rules.gpuLayers, settings.gpuLayers);
   const useMmap = optionValue(rules.useMmap, settings.useMmap);
   const chatTemplate = optionValue(rules.chatTemplate, settings.chatTemplate);
   const onProgress = settings.onProgress;
@@ -159,9 +207,9 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
     throw new AmuletError('ERR_INVALID_OPTION', 'onProgress must be a function');
   }
   const binding = nativeBinding();
-  if (gpuLayers > 0 && !binding.systemInfo().gpuOffload) {
+  if (gpuLayers > 0 && rpcServers.length === 0 && !binding.systemInfo().gpuOffload) {
     throw new AmuletError('ERR_INVALID_OPTION',
-      'gpuLayers > 0 needs a GPU build of amulet-llm (npm run build:cuda) and a GPU');
+      'gpuLayers > 0 needs rpcServers, or a GPU build of amulet-llm (npm run build:cuda) and a GPU');
   }
   const file = await resolveModelFile(path, {
     cacheDir: settings.cacheDir, token: settings.token, endpoint: settings.endpoint, offline: settings.offline,
@@ -175,7 +223,7 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
       // A throwing progress callback must not take loading (or the process) down.
     }
   });
-  const native = await binding.loadModel(file, { gpuLayers, useMmap, chatTemplate }, report);
+  const native = await binding.loadModel(file, { gpuLayers, useMmap, chatTemplate, rpcServers, tensorSplit }, report);
   return new Model(native, file);
 }
 
@@ -193,7 +241,15 @@ export class Model {
   constructor(native: NativeModel, path: string) {
     this.#native = native;
     this.path = path;
-    this.info = Object.freeze(native.info());
+    const info = native.info();
+    this.info = Object.freeze({
+      ...info,
+      devices: Object.freeze(info.devices.map((device) => Object.freeze({
+        ...device,
+        layers: device.layers && Object.freeze(device.layers),
+        memory: Object.freeze(device.memory),
+      }))),
+    });
   }
 
   /** True once {@link Model.dispose} has been called. */

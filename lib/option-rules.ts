@@ -81,8 +81,32 @@ export interface JsonSchemaRule extends RuleBase {
 /** What {@link JsonSchemaRule} accepts. */
 export type JsonSchema = Readonly<Record<string, unknown>> | true;
 
+
+/**
+ * A list of items of one kind, given on the command line as a comma-separated
+ * list: `host:port` network endpoints, or numbers within the bounds of a
+ * number rule.
+ */
+export interface ListRule<T extends string | number = string | number> extends RuleBase {
+  readonly kind: 'list';
+  /** `'endpoint'` for `host:port` items (a host name or IPv4 address, a port from 1 to 65535), else each number's rule. */
+  readonly item: 'endpoint' | NumberRule;
+  readonly maxItems: number;
+  /** A non-empty list of numbers must not be all zeros (shares of a whole). */
+  readonly someNonZero?: boolean;
+  readonly default: readonly T[];
+}
+
 /** Any rule of the table. */
-export type OptionRule = NumberRule | ChoiceRule | BooleanRule | TextRule | TextListRule | TokenBiasRule | JsonSchemaRule;
+export type OptionRule =
+  | NumberRule
+  | ChoiceRule
+  | BooleanRule
+  | TextRule
+  | ListRule
+  | TextListRule
+  | TokenBiasRule
+  | JsonSchemaRule;
 
 type NumberBounds = Omit<NumberRule, 'kind' | 'name' | 'integer'>;
 
@@ -103,6 +127,9 @@ export const RANDOM_SEED = 0xffff_ffff;
 
 /** More layers than any model has: llama.cpp offloads all of them, and the output layer. */
 export const MAX_GPU_LAYERS = 100_000;
+
+/** The most devices llama.cpp offloads one model to (its llama_max_devices()), and so the most RPC servers. */
+export const MAX_DEVICES = 16;
 
 /** Every option, by its library name. */
 export const rules = Object.freeze({
@@ -139,8 +166,8 @@ export const rules = Object.freeze({
   }),
   realignOn: choice('realignOn', {
     flag: 'realign-on', placeholder: 'where', values: ['auto', 'cpu', 'backend'] as const, default: 'auto',
-    description: 'Where the realignment runs: in the compute graph when the logits are on a GPU (auto), on the ' +
-      'host (cpu), or in the graph on any device (backend)',
+    description: 'Where the realignment runs: in the compute graph when the logits are on a GPU or an RPC server ' +
+      '(auto), on the host (cpu), or in the graph on any device (backend)',
   }),
 
   // Sampling after the realignment.
@@ -238,8 +265,22 @@ export const rules = Object.freeze({
   // Loading a model.
   gpuLayers: integer('gpuLayers', {
     flag: 'gpu-layers', placeholder: 'n|max', min: 0, max: MAX_GPU_LAYERS, default: 0, words: ['max'],
-    description: 'Layers to offload to the GPU, max for all and the output layer; needs a GPU build',
+    defaultText: '0, or max with --rpc',
+    description: 'Layers to offload to the GPU or the RPC servers, max for all and the output layer; needs a GPU ' +
+      'build or --rpc',
   }),
+  rpcServers: {
+    kind: 'list', name: 'rpcServers', flag: 'rpc', placeholder: 'host:port,...', item: 'endpoint',
+    maxItems: MAX_DEVICES, default: [], defaultText: 'none',
+    description: "llama.cpp RPC servers (amulet rpc-server) whose devices take the offloaded layers, in order, " +
+      'before any local GPU',
+  } as ListRule<string>,
+  tensorSplit: {
+    kind: 'list', name: 'tensorSplit', flag: 'tensor-split', placeholder: 'x,...',
+    item: real('share', { min: 0, default: 0, description: 'A share of the offloaded layers' }),
+    maxItems: MAX_DEVICES, someNonZero: true, default: [], defaultText: 'by free memory',
+    description: 'Each offload device\'s share of the offloaded layers: the RPC servers\' devices, then the local GPUs',
+  } as ListRule<number>,
   useMmap: {
     kind: 'boolean', name: 'useMmap', default: true, description: 'Memory-map the model file instead of reading it',
   } as BooleanRule,
@@ -327,6 +368,10 @@ export function requirement(rule: OptionRule): string {
       const words = rule.words ? `, or ${rule.words.join(' or ')}` : '';
       return `${numberRequirement(rule)}${words}`;
     }
+    case 'list': {
+      const items = rule.item === 'endpoint' ? 'host:port addresses' : `numbers, each ${numberRequirement(rule.item)}`;
+      return `a list of at most ${rule.maxItems} ${items}${rule.someNonZero ? ', not all 0' : ''}`;
+    }
   }
 }
 
@@ -362,9 +407,27 @@ export function withinRule(rule: NumberRule, value: number): boolean {
   return true;
 }
 
+const ENDPOINT = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+/** Whether a value is a `host:port` endpoint: a host name or IPv4 address and a port from 1 to 65535. */
+export function isEndpoint(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = ENDPOINT.exec(value);
+  return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65_535;
+}
+
+function satisfiesList(rule: ListRule, value: unknown): boolean {
+  if (!Array.isArray(value) || value.length > rule.maxItems) return false;
+  const { item } = rule;
+  if (item === 'endpoint') return value.every(isEndpoint);
+  if (!value.every((entry) => typeof entry === 'number' && withinRule(item, entry))) return false;
+  return !rule.someNonZero || value.length === 0 || value.some((entry) => entry !== 0);
+}
+
 /** Whether a value (of any type) satisfies a rule. */
 export function satisfies(rule: OptionRule, value: unknown): boolean {
   switch (rule.kind) {
+    case 'list': return satisfiesList(rule, value);
     case 'boolean': return typeof value === 'boolean';
     case 'text': return typeof value === 'string';
     case 'textList':
@@ -422,9 +485,25 @@ export function parseTokenBiasText(text: string): [token: number, bias: number] 
   return Number.isSafeInteger(token) && isBias(bias) ? [token, bias] : undefined;
 }
 
+/**
+ * Reads a command-line value for a list rule: comma-separated items, each an
+ * endpoint or a decimal number. Returns undefined when the list does not
+ * satisfy the rule.
+ */
+export function parseListText(rule: ListRule, text: string): (string | number)[] | undefined {
+  const items = text.split(',').map((item) => item.trim());
+  const { item } = rule;
+  const values = item === 'endpoint' ? items : items.map((entry) => parseNumberText(item, entry));
+  return satisfiesList(rule, values) ? values as (string | number)[] : undefined;
+}
+
 /** A value as an error message quotes it. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) {
+    const text = JSON.stringify(value);
+    return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  }
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
     return String(value);
   }

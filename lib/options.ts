@@ -27,7 +27,8 @@ export const realignMethods: readonly RealignMethod[] = rules.method.values;
 /**
  * Where the realignment, and the sampling after it, run.
  * - `auto` (default): in the compute graph when the model's logits are on a
- *   GPU (`gpuLayers` above the model's layer count), else on the CPU.
+ *   GPU or an RPC server (`gpuLayers` above the model's layer count), else on
+ *   the CPU: then one token comes back per step instead of every row.
  * - `cpu`: on the host, from the logits llama.cpp copies back each token.
  * - `backend`: in llama.cpp's compute graph, on whichever device holds the
  *   logits (the CPU too), so no vocabulary-sized row is copied per token.

@@ -66,7 +66,10 @@ export interface SessionOptions extends RealignOptions {
   threads?: number;
   /** Tokens per prompt-evaluation batch (default 512). */
   batchSize?: number;
-  /** Where the realignment runs (default `'auto'`: in the compute graph when the logits are on a GPU). */
+  /**
+   * Where the realignment runs (default `'auto'`: in the compute graph when
+   * the logits are on a GPU or an RPC server).
+   */
   realignOn?: RealignOn;
 }
 

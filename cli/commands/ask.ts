@@ -116,6 +116,7 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       description: model.info.description,
       offloadedLayers: model.info.offloadedLayers,
       outputOnGpu: model.info.outputOnGpu,
+      devices: model.info.devices,
     },
     runs: answers.map(({ result }) => ({
       method: result.method,
@@ -168,7 +169,8 @@ async function answerWithModel(model: Model, request: RunRequest, signal: AbortS
 async function runRequest(request: RunRequest, signal: AbortSignal): Promise<void> {
   // A download stops at a Ctrl-C; loading the weights cannot, and a Ctrl-C then takes effect once it is done.
   const model = await loadModelWithProgress(request.modelPath, {
-    chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, signal,
+    chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, rpcServers: request.rpcServers,
+    tensorSplit: request.tensorSplit, signal,
   });
   try {
     if (!signal.aborted) await answerWithModel(model, request, signal);

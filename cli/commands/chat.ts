@@ -146,7 +146,8 @@ async function chat(request: SessionFlags): Promise<number> {
   let model: Model | undefined;
   try {
     model = await loadModelWithProgress(request.modelPath, {
-      chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, signal: interrupts.loading.signal,
+      chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, rpcServers: request.rpcServers,
+      tensorSplit: request.tensorSplit, signal: interrupts.loading.signal,
     });
     if (interrupts.loading.signal.aborted) return EXIT_INTERRUPTED;
     await converse(model, request, interrupts);

@@ -82,7 +82,8 @@ async function serve(request: ServeRequest): Promise<number> {
   let server: AmuletServer | undefined;
   try {
     model = await loadModelWithProgress(request.modelPath, {
-      chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, signal: loading.signal,
+      chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, rpcServers: request.rpcServers,
+      tensorSplit: request.tensorSplit, signal: loading.signal,
     });
     if (loading.signal.aborted) return EXIT_SUCCESS;
     server = await startServer(model, request);

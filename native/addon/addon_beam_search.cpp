@@ -16,11 +16,14 @@ class BeamSearchWorker : public PromiseWorker {
   public:
     BeamSearchWorker(Napi::Env env, std::shared_ptr<LoadedModel> model, BeamSearchRequest request,
                      std::shared_ptr<std::atomic<bool>> abort)
-        : PromiseWorker(env, "amulet:beamSearch"), search_(std::move(model), std::move(request)),
+        : PromiseWorker(env, "amulet:beamSearch"), model_(model), search_(std::move(model), std::move(request)),
           abort_(std::move(abort)) {}
 
   protected:
     void Compute() override { result_ = search_.run(abort_.get()); }
+
+    // A lost RPC server explains whatever llama.cpp failed at after it.
+    ErrorInfo DescribeFailure() const override { return describe_failure(*model_); }
 
     Napi::Value Result(Napi::Env env) override {
         Napi::Object object = Napi::Object::New(env);
@@ -39,6 +42,7 @@ class BeamSearchWorker : public PromiseWorker {
     }
 
   private:
+    std::shared_ptr<LoadedModel> model_;
     BeamSearch search_;
     std::shared_ptr<std::atomic<bool>> abort_;
     BeamSearchResult result_;

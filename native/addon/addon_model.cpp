@@ -140,7 +140,31 @@ Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
     result.Set("parameters", static_cast<double>(loaded.n_params()));
     result.Set("layerCount", loaded.n_layer());
     result.Set("offloadedLayers", loaded.offloaded_layers());
-    result.Set("outputOnGpu", loaded.logits_on_gpu());
+    result.Set("outputOnGpu", loaded.logits_on() == LogitsOn::Gpu);
+    const std::vector<DevicePlacement> & placement = loaded.placement();
+    Napi::Array devices = Napi::Array::New(env, placement.size());
+    for (size_t i = 0; i < placement.size(); ++i) {
+        const DevicePlacement & place = placement[i];
+        Napi::Object device = Napi::Object::New(env);
+        device.Set("name", place.name);
+        device.Set("description", place.description);
+        device.Set("kind", place.kind);
+        if (place.first_layer >= 0) {
+            Napi::Array layers = Napi::Array::New(env, 2);
+            layers.Set(0u, place.first_layer);
+            layers.Set(1u, place.last_layer);
+            device.Set("layers", layers);
+        } else {
+            device.Set("layers", env.Null());
+        }
+        device.Set("output", place.output);
+        Napi::Object memory = Napi::Object::New(env);
+        memory.Set("free", static_cast<double>(place.memory_free));
+        memory.Set("total", static_cast<double>(place.memory_total));
+        device.Set("memory", memory);
+        devices.Set(static_cast<uint32_t>(i), device);
+    }
+    result.Set("devices", devices);
     return result;
 }
 
@@ -171,6 +195,14 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
     options.gpu_layers = settings.Get("gpuLayers").As<Napi::Number>().Int32Value();
     options.use_mmap = settings.Get("useMmap").As<Napi::Boolean>().Value();
     options.chat_template = settings.Get("chatTemplate").As<Napi::String>().Utf8Value();
+    const Napi::Array servers = settings.Get("rpcServers").As<Napi::Array>();
+    for (uint32_t i = 0; i < servers.Length(); ++i) {
+        options.rpc_servers.push_back(servers.Get(i).As<Napi::String>().Utf8Value());
+    }
+    const Napi::Array split = settings.Get("tensorSplit").As<Napi::Array>();
+    for (uint32_t i = 0; i < split.Length(); ++i) {
+        options.tensor_split.push_back(split.Get(i).As<Napi::Number>().FloatValue());
+    }
     Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
     // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
     auto * worker = new ModelLoadWorker(env, std::move(options), on_progress);

@@ -35,8 +35,9 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
     std::shared_ptr<LoadedModel> model_;
 };
 
-/** [async] loadModel(path, { gpuLayers, useMmap, chatTemplate }, onProgress?) => Promise<AddonModel>.
- *  Rejects with ERR_MODEL_LOAD. */
+/** [async] loadModel(path, { gpuLayers, useMmap, chatTemplate, rpcServers, tensorSplit }, onProgress?)
+ *  => Promise<AddonModel>. Rejects with ERR_MODEL_LOAD, ERR_INVALID_OPTION, ERR_RPC_UNREACHABLE,
+ *  ERR_RPC_VERSION, ERR_RPC_DISCONNECTED or ERR_ABORTED. */
 Napi::Value LoadModel(const Napi::CallbackInfo & info);
 
 }  // namespace amulet

@@ -17,7 +17,8 @@ namespace amulet {
 
 namespace {
 
-// [sync] ({ fault?: { kind: 'exception' | 'allocation' | 'decode', atToken: number }, ceiling?: boolean }) => void.
+// [sync] ({ fault?: { kind: 'exception' | 'allocation' | 'decode', atToken: number }, ceiling?: boolean,
+//          plainCpuWeights?: boolean }) => void.
 // Throws ERR_INVALID_OPTION for an unknown fault kind.
 void SetTestHooks(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
@@ -37,6 +38,8 @@ void SetTestHooks(const Napi::CallbackInfo & info) {
     }
     const Napi::Value ceiling = hooks.Get("ceiling");
     if (ceiling.IsBoolean()) test_hooks::set_ceiling(ceiling.As<Napi::Boolean>().Value());
+    const Napi::Value plain = hooks.Get("plainCpuWeights");
+    if (plain.IsBoolean()) test_hooks::set_plain_cpu_weights(plain.As<Napi::Boolean>().Value());
 }
 
 // [sync] (stops: string[], pieces: string[]) => { chunks: string[], tail: string, stopString: string }:

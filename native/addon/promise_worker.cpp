@@ -11,7 +11,7 @@ void PromiseWorker::Execute() {
     try {
         Compute();
     } catch (...) {
-        error_ = describe_current_exception();
+        error_ = DescribeFailure();
     }
 }
 

@@ -20,6 +20,8 @@ class PromiseWorker : public Napi::AsyncWorker {
     virtual void Compute() = 0;
     /** The value the promise resolves with, once Compute() has returned. */
     virtual Napi::Value Result(Napi::Env env) = 0;
+    /** The error of what Compute() threw (called inside the catch block). */
+    virtual ErrorInfo DescribeFailure() const { return describe_current_exception(); }
 
   private:
     void Execute() final;

@@ -184,7 +184,9 @@ std::string Generation::finish_text() {
 
 bool Generation::wants_backend(const GenerationRequest & request) const {
     if (request.realign_on == RealignOn::Cpu) return false;
-    if (request.realign_on == RealignOn::Auto && !context_.model().logits_on_gpu()) return false;
+    // Where the logits are on another device, the graph path brings back a token instead of every row:
+    // a GPU's rows would cross PCIe, an RPC server's the network (n_vocab floats per sequence per step).
+    if (request.realign_on == RealignOn::Auto && context_.model().logits_on() == LogitsOn::Cpu) return false;
     // The graph combines rows of one micro-batch, so every sequence's row must be in it.
     if (stats_.sequences > context_.options().batch_size) return false;
     if (realign_ != nullptr && !realign_sampler_backend_capable(realign_)) return false;

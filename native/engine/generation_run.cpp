@@ -55,7 +55,7 @@ void GenerationRun::produce() {
         outcome.tail_text = generation->finish_text();
         outcome.stop_string = generation->stop_string();
     } catch (...) {
-        outcome.error = describe_current_exception();
+        outcome.error = describe_failure(context_->model());
         if (outcome.error.code == error_code::kAborted) {
             outcome.reason = FinishReason::Aborted;
             outcome.error = ErrorInfo{};

@@ -1,15 +1,17 @@
 /**
  * The compiled `amulet` command, run as users run it: help, version, the
  * one-line usage errors and their exit code, and a few short runs on the
- * SmolLM2 fixture for the real output, the error mapping and Ctrl-C.
+ * SmolLM2 fixture for the real output, the error mapping, Ctrl-C, and a
+ * model on a worker that `amulet rpc-server` runs.
  * test/unit/cli-arguments.test.ts tests the parser itself.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandLineOptions } from '../../cli/arguments';
-import { compileCli, root, runCli as spawnCli, type CliOutcome, type CliWatch } from '../support/cli-process';
+import { cliPath, compileCli, root, runCli as spawnCli, type CliOutcome, type CliWatch } from '../support/cli-process';
 import { ensureFixtureModel } from '../support/fixtures';
+import { startWorker } from '../support/rpc-workers';
 
 /** Runs the CLI to its end; `onStdout` sees each piece of stdout as it arrives, with the child process. */
 function runCli(args: readonly string[], onStdout?: (child: CliWatch['child']) => void): Promise<CliOutcome> {
@@ -154,5 +156,43 @@ describe('amulet command', () => {
       expect(code).toBe(130);
       expect(stdout.endsWith('\n')).toBe(true);
     });
+
+    it('--rpc puts every layer on a worker that `amulet rpc-server` runs, which SIGTERM stops', async () => {
+      const worker = await startWorker(undefined, (port) =>
+        [process.execPath, [cliPath, 'rpc-server', '--port', String(port), '--threads', '1']]);
+      try {
+        const { code, stdout, stderr } = await runCli([
+          'How do I boil an egg?', '-p', 'Be concise.', '--max-tokens', '8', '--json', '--rpc', worker.endpoint,
+          ...modelArgs(),
+        ]);
+        expect(stderr).toBe('');
+        expect(code).toBe(0);
+        const report = JSON.parse(stdout) as { model: { devices: { kind: string; description: string; output: boolean }[] };
+          runs: { realignedOn: string }[] };
+        expect(report.model.devices.filter((device) => device.kind === 'rpc'))
+          .toEqual([expect.objectContaining({ description: worker.endpoint, output: true })]);
+        expect(report.runs[0]!.realignedOn).toBe('backend');
+      } finally {
+        await worker.stop('SIGTERM');
+      }
+      // The command passed the signal on: nothing listens on the port any more.
+      const { code, stderr } = await runCli(['q', '-p', 'x', '--rpc', worker.endpoint, ...modelArgs()]);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(new RegExp(`^amulet: ERR_RPC_UNREACHABLE: cannot reach the RPC server at ${worker.endpoint}`));
+    });
+  });
+});
+
+describe('amulet rpc-server', () => {
+  it('--help exits 0 and says what exposing a worker means', async () => {
+    const { code, stdout } = await runCli(['rpc-server', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('no authentication');
+  });
+
+  it('refuses an address other machines can reach without --allow-remote, exiting 2', async () => {
+    const { code, stderr } = await runCli(['rpc-server', '--host', '0.0.0.0']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^amulet: --host 0\.0\.0\.0 would let anyone .*--allow-remote/);
   });
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, parsePreference, readPreferenceFile, UsageError, type RunRequest } from '../../cli/arguments';
 import { renderComparison, type ComparedAnswer } from '../../cli/compare-view';
+import { parseRpcServerCommandLine, rpcServerArguments, type RpcServerRequest } from '../../cli/rpc-server-arguments';
 import { DEFAULT_MODEL } from '../../cli/model-loading';
 import { wrapText } from '../../cli/text-wrap';
 
@@ -151,9 +152,62 @@ describe('parseCommandLine', () => {
     });
   });
 
+  it('reads --rpc and --tensor-split as comma-separated lists', () => {
+    const request = parsedRequest(['q', '-p', 'A', '--rpc', '10.0.0.2:50052, worker-b.lan:50053', '--tensor-split', '1,3.5']);
+    expect(request.rpcServers).toEqual(['10.0.0.2:50052', 'worker-b.lan:50053']);
+    expect(request.tensorSplit).toEqual([1, 3.5]);
+    expect(parsedRequest(['q', '-p', 'A']).rpcServers).toBeUndefined();
+  });
+
+  it.each([
+    [['--rpc', '10.0.0.2'], /--rpc must be a list of at most 16 host:port addresses/],
+    [['--rpc', '10.0.0.2:0'], /--rpc must be/],
+    [['--rpc', '10.0.0.2:50052,'], /--rpc must be/],
+    [['--rpc', '[::1]:50052'], /--rpc must be/],
+    [['--tensor-split', '1,-1'], /--tensor-split must be a list of at most 16 numbers, each a number >= 0, not all 0/],
+    [['--tensor-split', '0,0'], /--tensor-split must be/],
+    [['--tensor-split', '1,x'], /--tensor-split must be/],
+  ])('refuses %j', (args, message) => {
+    expect(() => parseCommandLine(['q', '-p', 'A', ...args])).toThrow(message);
+  });
+
   it('lets --help and --version win over everything else', () => {
     expect(parseCommandLine(['--alpha', 'nan', '--help'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
+  });
+});
+
+describe('amulet rpc-server arguments', () => {
+  const run = (args: readonly string[]): RpcServerRequest => {
+    const commandLine = parseRpcServerCommandLine(args);
+    if (commandLine.kind !== 'run') throw new Error('expected a run');
+    return commandLine.request;
+  };
+
+  it("binds to the loopback address on llama.cpp's port by default, and passes the rest on", () => {
+    expect(run([])).toEqual({ host: '127.0.0.1', port: 50052, threads: undefined, devices: undefined, cache: false });
+    const request = run(['--port', '50100', '--threads', '2', '--device', 'CUDA0,CUDA1', '--cache']);
+    expect(rpcServerArguments(request)).toEqual(
+      ['--host', '127.0.0.1', '--port', '50100', '--threads', '2', '--device', 'CUDA0,CUDA1', '--cache']);
+    expect(run(['--host', '127.0.0.2']).host).toBe('127.0.0.2');
+  });
+
+  it('refuses an address other machines can reach unless --allow-remote says so', () => {
+    for (const host of ['0.0.0.0', '192.168.1.20']) {
+      expect(() => run(['--host', host])).toThrow(/no authentication.*--allow-remote/);
+      expect(run(['--host', host, '--allow-remote']).host).toBe(host);
+    }
+  });
+
+  it.each([
+    [['--host', 'localhost'], /--host must be an IPv4 address/],
+    [['--port', '0'], /--port must be an integer from 1 to 65535/],
+    [['--threads', '0'], /--threads must be an integer from 1 to 1024/],
+    [['--mem', '2048'], /--mem is gone.*--tensor-split/],
+    [['--device', ','], /--device needs at least one device name/],
+    [['--bogus'], /unknown option --bogus/],
+  ])('refuses %j', (args, message) => {
+    expect(() => run(args)).toThrow(message);
   });
 });
 
