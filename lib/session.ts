@@ -218,6 +218,8 @@ export class Session {
    */
   setHistory(history: readonly ChatMessage[]): void {
     this.#checkAlive();
+    // Unlike the `history` option, which may be left out, the argument is required.
+    if (history === undefined) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
     this.#history = checkMessages(history, 'history');
   }
 
