@@ -17,8 +17,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Ajv from 'ajv';
 import OpenAI from 'openai';
-import { createServer, loadModel, type AmuletServer, type Model, type ServerOptions, type ServerRequestRecord } from '../../lib/index';
+import {
+  createServer,
+  loadModel,
+  type AmuletServer,
+  type GenerationStream,
+  type Model,
+  type ServerOptions,
+  type ServerRequestRecord,
+} from '../../lib/index';
 import { compileCli, runCli } from '../support/cli-process';
 import { endlessSeed, ENDLESS_TEMPERATURE } from '../support/endless-seed';
 import { ensureFixtureModel } from '../support/fixtures';
@@ -83,6 +92,12 @@ function postRaw(url: string, body: object): Promise<{ request: ClientRequest; r
     request.on('error', reject);
     request.end(JSON.stringify(body));
   });
+}
+
+/** The first token a stream produces. */
+async function firstToken(stream: GenerationStream): Promise<number> {
+  for await (const chunk of stream) if (chunk.tokens.length > 0) return chunk.tokens[0]!;
+  throw new Error('the stream produced no token');
 }
 
 /** Resolves with the first piece of a response's body. */
@@ -228,11 +243,85 @@ describe('the openai client against createServer', () => {
   });
 });
 
-describe("constrained decoding: the library's stop, logitBias, grammar and jsonSchema prompt options", () => {
-  it.todo('stop: the answer ends before the first stop string, with finish_reason stop');
-  it.todo('logit_bias: a token biased by -100 never appears, and the answer changes where it would have');
-  it.todo('response_format json_object: the answer parses as JSON; json_schema: it also satisfies the schema');
-  it.todo('grammar: the answer is a sentence of the GBNF grammar');
+describe("constrained decoding: stop, logit_bias, response_format and grammar reach the library's output controls", () => {
+  let test: TestServer;
+  beforeAll(async () => {
+    test = await startServer();
+  });
+  afterAll(async () => {
+    await test?.server.close();
+  });
+
+  /** A schema whose answers stay short whatever the model does. */
+  const capitalSchema = {
+    type: 'object',
+    properties: { capital: { type: 'string', enum: ['Paris', 'London', 'Berlin', 'Madrid'] } },
+    required: ['capital'],
+    additionalProperties: false,
+  };
+  const capital = question('What is the capital of France? Answer in JSON.');
+  // Realigned, with one preference, through the SDK's extra body fields.
+  const realigned = { preferences: [{ text: 'Be concise.', weight: 1 }], amulet: { method: 'amulet' } };
+
+  it('stop: the answer ends before the first stop string, with finish_reason stop', async () => {
+    const openai = client(test.url);
+    const base = { model: 'm', messages: question('Describe the sea in two sentences.'), max_tokens: 24 };
+    const plain = (await openai.chat.completions.create(base)).choices[0]!.message.content!;
+    const words = plain.split(' ');
+    expect(words.length).toBeGreaterThan(3);
+    // A stop string taken from the answer itself: its second word, with the space before it.
+    const stop = ` ${words[1]}`;
+    const stopped = await openai.chat.completions.create({ ...base, stop: ['\u0001never', stop] });
+    expect(stopped.choices[0]!.message.content).toBe(plain.slice(0, plain.indexOf(stop)));
+    expect(stopped.choices[0]!.finish_reason).toBe('stop');
+  });
+
+  it('logit_bias: -100 bans the greedy first token, with base and with amulet', async () => {
+    const openai = client(test.url);
+    for (const extra of [{}, realigned]) {
+      const request = { model: 'm', messages: question('Name a colour.'), max_tokens: 4, ...extra };
+      // The first token greedy decoding picks, read through the library on the same conversation.
+      const session = model.createSession({ threads: testThreads, contextSize: 1024, batchSize: 16,
+        ...('preferences' in extra ? { preferences: realigned.preferences, method: 'amulet' as const } : { method: 'base' as const }) });
+      let first: number;
+      try {
+        first = await firstToken(session.prompt('Name a colour.', { maxTokens: 1 }));
+      } finally {
+        await session.dispose();
+      }
+      const plain = (await openai.chat.completions.create(request)).choices[0]!.message.content!;
+      const banned = (await openai.chat.completions.create({ ...request, logit_bias: { [first]: -100 } }))
+        .choices[0]!.message.content!;
+      expect(banned).not.toBe(plain);
+    }
+  });
+
+  it('response_format json_schema: the answer parses and satisfies the schema; json_object gives an object', async () => {
+    const openai = client(test.url);
+    for (const extra of [{}, realigned]) {
+      const completion = await openai.chat.completions.create({
+        model: 'm', messages: capital, max_tokens: 160, ...extra,
+        response_format: { type: 'json_schema', json_schema: { name: 'capital', schema: capitalSchema } },
+      });
+      expect(completion.choices[0]!.finish_reason).toBe('stop');
+      const parsed = JSON.parse(completion.choices[0]!.message.content!) as unknown;
+      expect(new Ajv().compile(capitalSchema)(parsed)).toBe(true);
+    }
+    const object = await openai.chat.completions.create({
+      model: 'm', messages: capital, max_tokens: 48, response_format: { type: 'json_object' },
+    });
+    expect(object.choices[0]!.message.content!.trimStart().startsWith('{')).toBe(true);
+  });
+
+  it('grammar (an extension field): the answer is a sentence of the GBNF grammar', async () => {
+    const openai = client(test.url);
+    for (const extra of [{}, realigned]) {
+      const completion = await openai.chat.completions.create({
+        model: 'm', messages: question('Is the sky blue?'), max_tokens: 8, ...extra, grammar: 'root ::= "yes" | "no"',
+      } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
+      expect(['yes', 'no']).toContain(completion.choices[0]!.message.content);
+    }
+  });
 });
 
 describe('malformed requests through curl', () => {
