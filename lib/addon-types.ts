@@ -1,13 +1,14 @@
 /**
  * The typed contract of the native addon (native/addon/): what each native
- * function takes and returns. A leaf: it imports only the error type, so
- * every module can depend on it. Names are camelCase here and mapped to
+ * function takes and returns. A leaf: it imports only the error and
+ * model-info types, so every module can depend on it. Names are camelCase here and mapped to
  * llama.cpp's snake_case once, in native/addon/generation_request_parser.cpp.
  * Internal: not exported from the package entry point.
  *
  * @packageDocumentation
  */
 import type { AmuletError } from './errors';
+import type { ModelInfo } from './model-info';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
@@ -112,33 +113,8 @@ export interface NativeSession {
 }
 
 /** A device that holds part of a model (documented on the public DeviceInfo). */
-export interface NativeDeviceInfo {
-  name: string;
-  description: string;
-  kind: 'cpu' | 'gpu' | 'rpc';
-  layers: [number, number] | null;
-  output: boolean;
-  memory: { free: number; total: number };
-}
-
-/** Facts about a loaded model (documented on the public ModelInfo). */
-export interface NativeModelInfo {
-  description: string;
-  chatTemplate: string;
-  chatTemplateSource: 'gguf' | 'option' | 'builtin' | 'chatml-fallback';
-  chatTemplateWarning?: string;
-  vocabularySize: number;
-  trainContextSize: number;
-  sizeBytes: number;
-  parameters: number;
-  layerCount: number;
-  offloadedLayers: number;
-  outputOnGpu: boolean;
-  devices: NativeDeviceInfo[];
-}
-
 export interface NativeModel {
-  info(): NativeModelInfo;
+  info(): ModelInfo;
   createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
   /** [async] The conversation rendered with the chat template, the assistant's turn opened. Rejects with ERR_TEMPLATE. */
   formatChat(systemPrompt: string, turns: { role: 'user' | 'assistant'; content: string }[]): Promise<string>;
