@@ -281,6 +281,13 @@ describe('npm pack', () => {
     expect(remote.worker).toBe(path.join('node_modules', manifest.name, prebuiltWorker));
     expect(remote.output).toEqual([true]);
 
+    // The evaluation's NLP packages are optional peers: not installed with the library, and named when missing.
+    expect(fs.existsSync(path.join(dir, 'node_modules', 'compromise'))).toBe(false);
+    const evaluation = spawnSync(process.execPath, [path.join(installed, 'dist', 'cli', 'amulet.js'), 'eval',
+      '--questions', 'q.json'], { cwd: dir, encoding: 'utf8', env: userEnv({}) });
+    expect(evaluation.status).toBe(1);
+    expect(evaluation.stderr).toMatch(/amulet eval scores answers with compromise and sentiment, which are not installed: npm install compromise sentiment/);
+
     // The same without any install script, as npm does for a denied package or with --ignore-scripts.
     fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
     npmInstall(dir, userEnv({ CC: '/bin/false', CXX: '/bin/false' }), '--ignore-scripts');
