@@ -186,7 +186,8 @@ void RealignedDecoder::begin(const GenerationRequest & request, const std::atomi
     realign_ = nullptr;
     if (plan.realigns) {
         try {
-            realign_ = realign_sampler_init(ctx_.get(), plan.realign, request.trace);
+            realign_ = realign_sampler_init(ctx_.get(), plan.realign, request.trace,
+                                            is_shift_invariant(request.sampling));
         } catch (const std::invalid_argument & error) {
             throw EngineError(error_code::kInvalidOption, error.what());
         }

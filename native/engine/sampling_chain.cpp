@@ -12,6 +12,8 @@ bool penalises(const SamplingParams & params) {
 
 bool is_plain_greedy(const SamplingParams & params) { return params.temperature <= 0.0f && !penalises(params); }
 
+bool is_shift_invariant(const SamplingParams & params) { return !penalises(params); }
+
 bool backend_samplable(const SamplingParams & params) { return !penalises(params); }
 
 SamplerHandle build_sampler_chain(llama_sampler * first, const SamplingParams & params, int32_t n_vocab) {

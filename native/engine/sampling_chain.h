@@ -29,6 +29,13 @@ struct SamplingParams {
 bool is_plain_greedy(const SamplingParams & params);
 
 /**
+ * True when every link the chain adds for `params` picks the same token from
+ * logits shifted by a constant: all but the penalties, which divide positive
+ * and multiply negative logits.
+ */
+bool is_shift_invariant(const SamplingParams & params);
+
+/**
  * True when every link the chain adds for `params` runs in llama.cpp's
  * compute graph: greedy, or temperature with top-k/top-p/min-p. Penalties
  * keep the token history on the host, so they stay on the CPU path.

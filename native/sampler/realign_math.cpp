@@ -126,25 +126,29 @@ int32_t arg_max(const float * z, size_t n) {
     return -1;  // no finite entry
 }
 
-void combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows,
-                       size_t n, float * out) {
+float combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows, size_t n,
+                        float * out) {
     // The row constants fold into one shift; a non-finite logit in any row
-    // makes the weighted sum non-finite (0 * inf is NaN), which the final
-    // select turns into -inf.
+    // makes the weighted sum non-finite (0 * inf is NaN, and a negative
+    // coefficient turns -inf into +inf), which the final select turns into -inf.
     float shift = 0.0f;
-    for (size_t k = 0; k < n_rows; ++k) shift += coef[k] * lse[k];
-
+    if (lse != nullptr) {
+        for (size_t k = 0; k < n_rows; ++k) shift += coef[k] * lse[k];
+    }
+    float top = kNegInf;
     if (n_rows == 2) {  // base + one preference: one fused pass
         const float * z0 = rows[0];
         const float * z1 = rows[1];
         const float c0 = coef[0];
         const float c1 = coef[1];
-#pragma omp simd
+#pragma omp simd reduction(max : top)
         for (size_t i = 0; i < n; ++i) {
             const float v = c0 * z0[i] + c1 * z1[i];
-            out[i] = is_finite(v) ? v - shift : kNegInf;
+            const float o = is_finite(v) ? v - shift : kNegInf;
+            out[i] = o;
+            top = top < o ? o : top;
         }
-        return;
+        return top;
     }
     const float c0 = coef[0];
     const float * z0 = rows[0];
@@ -156,8 +160,13 @@ void combine_log_probs(const float * const * rows, const float * lse, const floa
 #pragma omp simd
         for (size_t i = 0; i < n; ++i) out[i] += ck * zk[i];
     }
-#pragma omp simd
-    for (size_t i = 0; i < n; ++i) out[i] = is_finite(out[i]) ? out[i] - shift : kNegInf;
+#pragma omp simd reduction(max : top)
+    for (size_t i = 0; i < n; ++i) {
+        const float o = is_finite(out[i]) ? out[i] - shift : kNegInf;
+        out[i] = o;
+        top = top < o ? o : top;
+    }
+    return top;
 }
 
 void amulet_literal_loop(const float * base, float base_lse, const float * pref, float pref_lse, double alpha,

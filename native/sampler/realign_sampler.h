@@ -36,9 +36,19 @@ struct TokenTrace {
  * Creates the sampler. `params.weights` has one weight per preference row;
  * rows are then given per decode by realign_sampler_set_rows. The returned
  * sampler is owned by the caller (or by the chain it is added to).
+ *
+ * `shift_invariant_chain`: every link after this one picks the same token
+ * from logits shifted by a constant (greedy, temperature, top-k, top-p,
+ * min-p, dist; not the penalties, which scale positive and negative logits
+ * differently). The sampler then writes sum_k c_k z_k, which differs from the
+ * realigned log-probs sum_k c_k (z_k - lse_k) by that constant, and skips the
+ * rows' log-sum-exps, a pass with an exp per entry over each row. A trace and
+ * the literal loop compute them all the same; realign_sampler_last_log_probs
+ * normalises either form.
  * Throws std::invalid_argument on invalid params.
  */
-llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace);
+llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace,
+                                     bool shift_invariant_chain);
 
 /** Output rows of the current decode: rows[0] is the base sequence, rows[1..] the preferences. */
 void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t n_rows);
