@@ -7,6 +7,8 @@
 //   --portable                  a baseline x86-64 CPU (AVX2) and no OpenMP, as the prebuild uses
 //   --out <dir>                 cmake-js build folder (default build/, where
 //                               node-gyp-build looks; the prebuild uses build-portable/)
+//   --no-tests                  leave out the C++ unit tests (native/tests/), which a
+//                               checkout builds and an installed package does not ship
 //   --CD<VAR>=<value>           a CMake cache entry, passed on to cmake-js, e.g.
 //                               --CDCUDA_cublas_LIBRARY=/opt/cublas/lib/libcublas.so
 // Compiler outputs are cached by ccache when it is installed (CCACHE_DIR
@@ -35,6 +37,7 @@ function buildNative() {
   run(process.execPath, [path.join(root, 'vendor', 'materialize.mjs')]);
   const cmakeJs = path.join(path.dirname(fileURLToPath(import.meta.resolve('cmake-js/package.json'))), 'bin', 'cmake-js');
   const portable = args.has('--portable');
+  const tests = !args.has('--no-tests') && fs.existsSync(path.join(root, 'native', 'tests'));
   // Every option is passed every time, so switching --portable or --cuda on
   // and off again leaves no stale value in the cmake cache.
   const defines = [
@@ -45,6 +48,7 @@ function buildNative() {
     // thread pool replaces OpenMP). libstdc++ stays shared: linked in, it
     // would raise the glibc it needs from 2.34 to 2.36 (arc4random).
     `--CDGGML_OPENMP=${portable ? 'OFF' : 'ON'}`,
+    `--CDAMULET_BUILD_TESTS=${tests ? 'ON' : 'OFF'}`,
     ...argv.filter((arg) => arg.startsWith('--CD')),
   ];
   const env = {
@@ -68,6 +72,8 @@ function buildNative() {
     fs.writeFileSync(stamp, configuration);
   }
   run(process.execPath, [cmakeJs, 'build', '--out', outDir, '--parallel', jobs, ...defines], env);
+  // A test binary left by an earlier build with the tests on would pass for a current one.
+  if (!tests) fs.rmSync(path.join(root, outDir, 'amulet_native_tests'), { force: true });
 }
 
 function buildTypeScript() {

@@ -196,7 +196,7 @@ describe('npm pack', () => {
     for (const file of prebuilds) expect(manifest.prebuilds).toContain(file.split('/')[1]);
 
     const unwanted = files.filter((file) =>
-      /^(test|bench|lib|cli|build|build-portable|models|node_modules|dist\/scripts)\//.test(file) ||
+      /^(test|bench|lib|cli|build|build-portable|models|node_modules|dist\/scripts|native\/tests)\//.test(file) ||
       /\.(ts|map|gguf|tgz|o|a)$/.test(file.replace(/\.d\.m?ts$/, '')) ||
       /^vendor\/llama\.cpp\/(common|tools|examples|tests|docs|models|gguf-py|scripts|\.github)\//.test(file));
     expect(unwanted).toEqual([]);
