@@ -6,6 +6,9 @@
 //   - the engine's ceiling: the same two sequences in one batch per token, not realigned,
 //   - a peer binding of the same llama.cpp (node-llama-cpp, pinned in bench/package.json),
 //   - the paper-style reference (bench/paper_reference.py: transformers, no KV cache, literal loop).
+// It also times the sampler math alone, per vocabulary-sized row, with the C++
+// micro-benchmark bench/native/bench_math.cpp, built in the benchmarked
+// addon's build folder (so for the same instruction set).
 // Each method runs in a child process of its own (bench/worker.mjs), one
 // after another, so that each peak RSS is the method's own and no two
 // measurements share the CPU. Prints a table; writes JSON to --out.
@@ -13,7 +16,11 @@
 //   node bench/run.mjs [--model smollm2-135m-instruct | gemma3-270m | path.gguf] [--threads 2]
 //                      [--questions 4] [--repeats 3] [--max-tokens 128] [--out bench/results/latest.json]
 //                      [--methods plain,ceiling,...] [--reference-questions 1] [--no-reference] [--no-peer]
-//                      [--no-select] [--candidates 40] [--chat-template gemma]
+//                      [--no-select] [--candidates 40] [--chat-template gemma] [--addon native | portable]
+//
+// --addon portable benchmarks build-portable/Release/amulet.node (the AVX2
+// build the prebuild ships: npm run build -- --portable --out build-portable)
+// instead of build/Release/amulet.node (native: -march=native).
 //
 // Needs the built addon and dist/ (npm run build). The peer and the Python
 // reference install themselves on first use: `npm install` in bench/, and a
@@ -73,6 +80,7 @@ function parseArgs(argv) {
     candidates: 40,
     peer: true,
     chatTemplate: undefined,
+    addon: 'native',
   };
   const positiveInteger = (name, value) => {
     const number = Number(value);
@@ -100,6 +108,7 @@ function parseArgs(argv) {
       case '--no-select': options.select = false; break;
       case '--candidates': options.candidates = positiveInteger(arg, value()); break;
       case '--chat-template': options.chatTemplate = value(); break;
+      case '--addon': options.addon = value(); break;
       case '--help':
       case '-h':
         process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n')
@@ -109,6 +118,7 @@ function parseArgs(argv) {
       default: throw new Error(`unknown option ${arg} (--help lists them)`);
     }
   }
+  if (!Object.hasOwn(ADDON_BUILDS, options.addon)) throw new Error(`--addon needs native or portable (got ${options.addon})`);
   const known = new Set([...METHODS.map((method) => method.id), REFERENCE.id]);
   for (const id of options.methods) if (!known.has(id)) throw new Error(`unknown method ${id}`);
   if (!options.methods.includes(REFERENCE.id) && options.reference) options.methods.push(REFERENCE.id);
@@ -119,6 +129,44 @@ function parseArgs(argv) {
 
 function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** The build folder of each addon --addon picks. */
+const ADDON_BUILDS = { native: 'build', portable: 'build-portable' };
+
+/**
+ * Makes this process and the workers it starts load the chosen addon, and
+ * returns its build folder. node-gyp-build loads <AMULET_LLM_PREBUILD>/build/Release/*.node
+ * before anything else, so the portable addon is linked into such a folder.
+ */
+function selectAddon(kind) {
+  const buildDir = path.join(root, ADDON_BUILDS[kind]);
+  if (kind === 'native') return buildDir;  // node-gyp-build's own choice: build/Release/amulet.node
+  const file = path.join(buildDir, 'Release', 'amulet.node');
+  if (!fs.existsSync(file)) throw new Error(`${path.relative(root, file)} is missing: npm run build -- --portable --out build-portable`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amulet-bench-addon-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+  fs.symlinkSync(file, path.join(dir, 'build', 'Release', 'amulet.node'));
+  process.env.AMULET_LLM_PREBUILD = dir;
+  return buildDir;
+}
+
+/**
+ * The sampler math alone: bench/native/bench_math.cpp, built (target
+ * amulet_bench_math) in the benchmarked addon's build folder, where it links
+ * the same sampler math library as the addon. Microseconds per row, by step
+ * and vocabulary size; null where the folder has no CMake build.
+ */
+function runMathBenchmark(buildDir) {
+  if (!fs.existsSync(path.join(buildDir, 'CMakeCache.txt'))) {
+    log(`no CMake build in ${path.relative(root, buildDir)}/: the sampler math micro-benchmark is left out`);
+    return null;
+  }
+  log(`sampler math micro-benchmark (${path.relative(root, buildDir)}/amulet_bench_math)`);
+  execFileSync('cmake', ['--build', buildDir, '--target', 'amulet_bench_math'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const report = JSON.parse(execFileSync(path.join(buildDir, 'amulet_bench_math'), ['--json'], { encoding: 'utf8' }));
+  return { build: path.relative(root, buildDir), ...report };
 }
 
 /** A fixture name is fetched (and cached) like the tests do; anything else is a GGUF path. */
@@ -346,6 +394,23 @@ function format(value, digits = 1) {
   return value == null ? '—' : value.toFixed(digits);
 }
 
+/** Rows of cells as a Markdown table, the first column left-aligned and the others right-aligned. */
+function markdownTable(rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row) => `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
+  return [line(rows[0]), `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.slice(1).map(line)].join('\n');
+}
+
+function printMathTable(math) {
+  const sizes = [...new Set(math.results.map((r) => r.nVocab))];
+  const rows = [['sampler math, µs per row', ...sizes.map(String)]];
+  for (const name of new Set(math.results.map((r) => r.name))) {
+    rows.push([name, ...sizes.map((n) => format(math.results.find((r) => r.name === name && r.nVocab === n)?.usPerRow, 1))]);
+  }
+  process.stdout.write(`${math.build}/amulet_bench_math, median of ${math.samples} samples:\n\n${markdownTable(rows)}\n\n`);
+}
+
 function printTable(output) {
   const rows = [['method', 'seqs', 'tokens/answer', 'tok/s', 'TTFT ms', 'sampler µs/tok', 'realign µs/tok', 'share of step',
     'peak RSS MB']];
@@ -354,13 +419,11 @@ function printTable(output) {
       format(r.ttftMs, 0), format(r.samplerUsPerToken, 0), format(r.realignUsPerToken, 0),
       r.realignShareOfStep == null ? '—' : `${(r.realignShareOfStep * 100).toFixed(2)}%`, format(r.peakRssMb, 0)]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  const line = (row) => `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
-  const lines = [line(rows[0]), `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-    ...rows.slice(1).map(line)];
   process.stdout.write(`\n${output.model.name} · ${output.machine.cpu} · ${output.threads} threads · ` +
+    `${output.settings.addon} addon · ` +
     `load average ${output.machine.loadAverageBefore.join(' ')} → ${output.machine.loadAverageAfter.join(' ')}\n\n`);
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  process.stdout.write(`${markdownTable(rows)}\n\n`);
+  if (output.samplerMath) printMathTable(output.samplerMath);
   const targets = { amuletOverCeiling: 0.95, amuletOverPaperReference: 20, plainOverNodeLlamaCpp: 0.95 };
   for (const [key, value] of Object.entries(output.ratios)) {
     const target = targets[key];
@@ -376,6 +439,7 @@ function printTable(output) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  const buildDir = selectAddon(options.addon);
   const model = await resolveModel(options.model, options.chatTemplate);
   if (options.methods.some((id) => id.startsWith('node-llama-cpp'))) ensurePeer();
   const loadAverageBefore = loadAverage();
@@ -386,6 +450,7 @@ async function main() {
 
   log(options.select ? `choosing ${options.questions} questions whose answers run to ${options.maxTokens} tokens` : 'questions');
   const { questions, lengths } = await selectQuestions(model, options);
+  const samplerMath = runMathBenchmark(buildDir);
   const results = [];
   for (const method of METHODS.filter((m) => options.methods.includes(m.id))) {
     log(`${method.label}: 1 warm-up + ${options.repeats} × ${questions.length} prompts, ${options.maxTokens} tokens at most`);
@@ -426,7 +491,9 @@ async function main() {
       // Against the faster of the peer's two ways of generating.
       plainOverNodeLlamaCpp: ratio(tps('plain'), Math.max(tps('node-llama-cpp') ?? 0, tps('node-llama-cpp-raw') ?? 0) || null),
     },
+    samplerMath,
     settings: {
+      addon: options.addon,
       maxTokens: options.maxTokens,
       questions,
       questionSelection: lengths && {
