@@ -164,7 +164,8 @@ function runMathBenchmark(buildDir) {
     return null;
   }
   log(`sampler math micro-benchmark (${path.relative(root, buildDir)}/amulet_bench_math)`);
-  execFileSync('cmake', ['--build', buildDir, '--target', 'amulet_bench_math'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Quiet unless it fails: a failure's message carries cmake's output.
+  execFileSync('cmake', ['--build', buildDir, '--target', 'amulet_bench_math'], { stdio: 'pipe' });
   const report = JSON.parse(execFileSync(path.join(buildDir, 'amulet_bench_math'), ['--json'], { encoding: 'utf8' }));
   return { build: path.relative(root, buildDir), ...report };
 }
