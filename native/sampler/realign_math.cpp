@@ -83,6 +83,46 @@ double log_sum_exp(const double * x, size_t n) {
     return m + std::log(sum);
 }
 
+// Entries [begin, begin + n) of combine_log_probs's row, written to out[0, n);
+// returns their largest. A non-finite logit in any row makes the weighted sum
+// non-finite (0 * inf is NaN, and a negative coefficient turns -inf into
+// +inf), which the final select turns into -inf.
+float combine_block(const float * const * rows, const float * coef, size_t n_rows, size_t begin, size_t n,
+                    float shift, float * out) {
+    float top = kNegInf;
+    if (n_rows == 2) {  // base + one preference: one fused pass
+        const float * z0 = rows[0] + begin;
+        const float * z1 = rows[1] + begin;
+        const float c0 = coef[0];
+        const float c1 = coef[1];
+#pragma omp simd reduction(max : top)
+        for (size_t i = 0; i < n; ++i) {
+            const float v = c0 * z0[i] + c1 * z1[i];
+            const float o = is_finite(v) ? v - shift : kNegInf;
+            out[i] = o;
+            top = top < o ? o : top;
+        }
+        return top;
+    }
+    const float c0 = coef[0];
+    const float * z0 = rows[0] + begin;
+#pragma omp simd
+    for (size_t i = 0; i < n; ++i) out[i] = c0 * z0[i];
+    for (size_t k = 1; k < n_rows; ++k) {
+        const float ck = coef[k];
+        const float * zk = rows[k] + begin;
+#pragma omp simd
+        for (size_t i = 0; i < n; ++i) out[i] += ck * zk[i];
+    }
+#pragma omp simd reduction(max : top)
+    for (size_t i = 0; i < n; ++i) {
+        const float o = is_finite(out[i]) ? out[i] - shift : kNegInf;
+        out[i] = o;
+        top = top < o ? o : top;
+    }
+    return top;
+}
+
 }  // namespace
 
 float log_sum_exp(const float * z, size_t n) {
@@ -128,45 +168,41 @@ int32_t arg_max(const float * z, size_t n) {
 
 float combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows, size_t n,
                         float * out) {
-    // The row constants fold into one shift; a non-finite logit in any row
-    // makes the weighted sum non-finite (0 * inf is NaN, and a negative
-    // coefficient turns -inf into +inf), which the final select turns into -inf.
+    // The row constants fold into one shift.
     float shift = 0.0f;
     if (lse != nullptr) {
         for (size_t k = 0; k < n_rows; ++k) shift += coef[k] * lse[k];
     }
+    // By blocks, so that with several preferences each block stays in L1
+    // between its passes.
     float top = kNegInf;
-    if (n_rows == 2) {  // base + one preference: one fused pass
-        const float * z0 = rows[0];
-        const float * z1 = rows[1];
-        const float c0 = coef[0];
-        const float c1 = coef[1];
-#pragma omp simd reduction(max : top)
-        for (size_t i = 0; i < n; ++i) {
-            const float v = c0 * z0[i] + c1 * z1[i];
-            const float o = is_finite(v) ? v - shift : kNegInf;
-            out[i] = o;
-            top = top < o ? o : top;
-        }
-        return top;
-    }
-    const float c0 = coef[0];
-    const float * z0 = rows[0];
-#pragma omp simd
-    for (size_t i = 0; i < n; ++i) out[i] = c0 * z0[i];
-    for (size_t k = 1; k < n_rows; ++k) {
-        const float ck = coef[k];
-        const float * zk = rows[k];
-#pragma omp simd
-        for (size_t i = 0; i < n; ++i) out[i] += ck * zk[i];
-    }
-#pragma omp simd reduction(max : top)
-    for (size_t i = 0; i < n; ++i) {
-        const float o = is_finite(out[i]) ? out[i] - shift : kNegInf;
-        out[i] = o;
-        top = top < o ? o : top;
+    for (size_t start = 0; start < n; start += kBlock) {
+        top = std::max(top, combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), shift, out + start));
     }
     return top;
+}
+
+int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n) {
+    // Each block is combined into a scratch block in L1 instead of a row in
+    // memory, by the same code as combine_log_probs, so the values and the
+    // pick are the same: the first block that holds the max, combined again,
+    // then the first entry equal to it inside that block.
+    float block[kBlock];
+    float best = kNegInf;
+    size_t best_block = n;
+    for (size_t start = 0; start < n; start += kBlock) {
+        const float block_max = combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), 0.0f, block);
+        if (block_max > best) {
+            best = block_max;
+            best_block = start;
+        }
+    }
+    if (best_block == n) return -1;  // no token is finite in every row
+    const size_t len = std::min(kBlock, n - best_block);
+    combine_block(rows, coef, n_rows, best_block, len, 0.0f, block);
+    size_t i = 0;
+    while (block[i] != best) ++i;
+    return static_cast<int32_t>(best_block + i);
 }
 
 void amulet_literal_loop(const float * base, float base_lse, const float * pref, float pref_lse, double alpha,

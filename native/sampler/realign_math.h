@@ -38,6 +38,13 @@ float combine_log_probs(const float * const * rows, const float * lse, const flo
                         float * out);
 
 /**
+ * arg_max of the row combine_log_probs(rows, nullptr, coef, n_rows, n, out)
+ * writes, in one pass that writes no row: the greedy pick of the
+ * realignment. -1 when no token is finite in every row.
+ */
+int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n);
+
+/**
  * Scratch for the literal K-iteration loop, in float64. The caller owns the
  * storage (four arrays of n doubles) so the per-token path never allocates.
  */

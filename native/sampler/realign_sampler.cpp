@@ -63,18 +63,21 @@ struct RealignSampler {
     // Per-decode inputs and reused scratch: the per-token path never allocates.
     std::vector<int32_t> rows;
     std::vector<const float *> row_logits;
-    std::vector<float> row_lse;     // only computed when needs_lse
-    std::vector<float> realigned;   // sum_k c_k (z_k - lse_k), or sum_k c_k z_k when !needs_lse
+    std::vector<float> row_lse;    // computed only when needs_lse
+    std::vector<float> realigned;  // sum_k c_k (z_k - lse_k) from realign() with needs_lse, else sum_k c_k z_k
+    // The greedy pick reads the rows but writes no realigned row (see
+    // sample_greedy); realigned_row() writes it if a capture asks for it.
+    bool realigned_pending = false;
     std::vector<float> normalised;
     bool normalised_valid = false;
     std::vector<double> iter_policy, iter_utility, iter_iterate, iter_pref, iter_out, iter_mix;
     TokenTrace trace;
 
-    void read_rows() {
+    void read_rows(bool with_lse) {
         for (size_t k = 0; k < rows.size(); ++k) {
             row_logits[k] = llama_get_logits_ith(ctx, rows[k]);
             if (row_logits[k] == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
-            if (!needs_lse) continue;
+            if (!with_lse) continue;
             row_lse[k] = log_sum_exp(row_logits[k], n_vocab);
             if (!std::isfinite(row_lse[k])) throw no_possible_token();
         }
@@ -118,7 +121,8 @@ struct RealignSampler {
 
     /** Fills `realigned` from the rows of the current decode (not for BatchCeiling). */
     void realign() {
-        read_rows();
+        realigned_pending = false;
+        read_rows(needs_lse);
         if (params.method == RealignMethod::AmuletIterative) {
             combine_iterative();
         } else {
@@ -136,8 +140,27 @@ struct RealignSampler {
             if (pref == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
             return greedy_token(pref, n_vocab);
         }
-        realign();
-        return greedy_token(realigned.data(), n_vocab);
+        if (trace_enabled || params.method == RealignMethod::AmuletIterative) {
+            realign();
+            return greedy_token(realigned.data(), n_vocab);
+        }
+        // An arg max ignores the per-token constant whatever the chain, so
+        // the pick needs no lse, and no realigned row in memory: one pass
+        // that reads the rows and writes nothing.
+        read_rows(false);
+        realigned_pending = true;
+        const int32_t token = combine_arg_max(row_logits.data(), coef.data(), rows.size(), n_vocab);
+        if (token < 0) throw no_possible_token();
+        return token;
+    }
+
+    /** `realigned` for the current decode, written now if the greedy pick left it out. */
+    const float * realigned_row() {
+        if (realigned_pending) {
+            combine_log_probs(row_logits.data(), nullptr, coef.data(), rows.size(), n_vocab, realigned.data());
+            realigned_pending = false;
+        }
+        return realigned.data();
     }
 
     // The literal loop has no ggml form and the trace reads the rows on the host.
@@ -302,10 +325,12 @@ const float * realign_sampler_last_log_probs(llama_sampler * smpl) {
     RealignSampler & state = state_of(smpl);
     if (!state.normalised_valid) {
         // BatchCeiling samples the first preference row untouched: that row is its distribution.
-        const float * source = state.realigned.data();
+        const float * source = nullptr;
         if (state.params.method == RealignMethod::BatchCeiling) {
             source = llama_get_logits_ith(state.ctx, state.rows[1]);
             if (source == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
+        } else {
+            source = state.realigned_row();
         }
         state.normalised.resize(state.n_vocab);
         log_softmax(source, state.n_vocab, state.normalised.data());

@@ -58,8 +58,11 @@ void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t
  * chain of [this sampler, llama_sampler_init_greedy()] returns, computed
  * straight from the output rows, without filling, rewriting and scanning
  * n_vocab llama_token_data candidates. Records the trace and the log-probs
- * like the chain would. For a chain with other links (penalties, temperature,
- * ...) use llama_sampler_sample. Throws std::runtime_error if a row is missing.
+ * like the chain would; without a trace, in one pass over the rows that
+ * writes the realigned row only when realign_sampler_last_log_probs asks for
+ * it. For a chain with other links (penalties, temperature, ...) use
+ * llama_sampler_sample. Throws std::runtime_error if a row is missing or no
+ * token is finite in every row.
  */
 llama_token realign_sampler_sample_greedy(llama_sampler * smpl);
 

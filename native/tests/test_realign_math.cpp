@@ -178,6 +178,8 @@ void check_combine(const std::vector<Row> & rows, const std::vector<float> & coe
     float shifted_max = -kInf;
     for (float v : shifted) shifted_max = std::max(shifted_max, v);
     EXPECT(shifted_top == shifted_max);
+    // The greedy pick without a row in memory: the same token as arg_max of the row.
+    EXPECT(combine_arg_max(pointers.data(), coef.data(), n_rows, n) == arg_max(shifted.data(), n));
 }
 
 void combine_matches_float64_with_non_finite_logits() {
@@ -211,6 +213,18 @@ void combine_matches_float64_with_non_finite_logits() {
     Row out(3);
     EXPECT(combine_log_probs(pointers, nullptr, amulet.data(), 2, 3, out.data()) == -kInf);
     EXPECT(out[0] == -kInf && out[1] == -kInf && out[2] == -kInf);
+    EXPECT(combine_arg_max(pointers, amulet.data(), 2, 3) == -1);
+}
+
+void combine_arg_max_takes_the_first_of_a_tie() {
+    // Equal realigned values in the third and the first block: the first block's.
+    Row base(3001, 0.0f), pref(3001, 0.0f);
+    pref[2500] = 1.0f;
+    pref[700] = 1.0f;
+    base[10] = -kInf;  // with c_base < 0, +inf unless it is made -inf
+    const float * rows[] = {base.data(), pref.data()};
+    const float coef[] = {-4.0f, 5.0f};
+    EXPECT(combine_arg_max(rows, coef, 2, base.size()) == 700);
 }
 
 double reference_kl(const Row & realigned, const Row & base) {
@@ -309,6 +323,7 @@ void realign_math_tests() {
     log_softmax_normalises_in_place_and_apart();
     arg_max_takes_the_first_largest_finite_entry();
     combine_matches_float64_with_non_finite_logits();
+    combine_arg_max_takes_the_first_of_a_tie();
     kl_is_non_negative_and_matches_float64();
     literal_loop_equals_collapsed_scale();
 }
