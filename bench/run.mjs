@@ -6,6 +6,9 @@
 //   - the engine's ceiling: the same two sequences in one batch per token, not realigned,
 //   - a peer binding of the same llama.cpp (node-llama-cpp, pinned in bench/package.json),
 //   - the paper-style reference (bench/paper_reference.py: transformers, no KV cache, literal loop).
+// It also times the sampler math alone, per vocabulary-sized row, with the C++
+// micro-benchmark bench/native/bench_math.cpp, built in the benchmarked
+// addon's build folder (so for the same instruction set).
 // Each method runs in a child process of its own (bench/worker.mjs), one
 // after another, so that each peak RSS is the method's own and no two
 // measurements share the CPU. Prints a table; writes JSON to --out.
@@ -154,6 +157,31 @@ function addonSystemInfo(file) {
 
 function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** The build folder of the addon --addon picks (the workers load its .node through AMULET_ADDON). */
+function addonBuildDir(kind) {
+  const file = ADDONS[kind];
+  if (!fs.existsSync(file)) throw new Error(`${path.relative(root, file)} is missing: npm run build -- --portable --out build-portable`);
+  return path.dirname(path.dirname(file));
+}
+
+/**
+ * The sampler math alone: bench/native/bench_math.cpp, built (target
+ * amulet_bench_math) in the benchmarked addon's build folder, where it links
+ * the same sampler math library as the addon. Microseconds per row, by step
+ * and vocabulary size; null where the folder has no CMake build.
+ */
+function runMathBenchmark(buildDir) {
+  if (!fs.existsSync(path.join(buildDir, 'CMakeCache.txt'))) {
+    log(`no CMake build in ${path.relative(root, buildDir)}/: the sampler math micro-benchmark is left out`);
+    return null;
+  }
+  log(`sampler math micro-benchmark (${path.relative(root, buildDir)}/amulet_bench_math)`);
+  // Quiet unless it fails: a failure's message carries cmake's output.
+  execFileSync('cmake', ['--build', buildDir, '--target', 'amulet_bench_math'], { stdio: 'pipe' });
+  const report = JSON.parse(execFileSync(path.join(buildDir, 'amulet_bench_math'), ['--json'], { encoding: 'utf8' }));
+  return { build: path.relative(root, buildDir), ...report };
 }
 
 /** A fixture name is fetched (and cached) like the tests do; anything else is a GGUF path. */
@@ -429,6 +457,23 @@ function format(value, digits = 1) {
   return value == null ? '—' : value.toFixed(digits);
 }
 
+/** Rows of cells as a Markdown table, the first column left-aligned and the others right-aligned. */
+function markdownTable(rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const line = (row) => `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
+  return [line(rows[0]), `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.slice(1).map(line)].join('\n');
+}
+
+function printMathTable(math) {
+  const sizes = [...new Set(math.results.map((r) => r.nVocab))];
+  const rows = [['sampler math, µs per row', ...sizes.map(String)]];
+  for (const name of new Set(math.results.map((r) => r.name))) {
+    rows.push([name, ...sizes.map((n) => format(math.results.find((r) => r.name === name && r.nVocab === n)?.usPerRow, 1))]);
+  }
+  process.stdout.write(`${math.build}/amulet_bench_math, median of ${math.samples} samples:\n\n${markdownTable(rows)}\n\n`);
+}
+
 function printTable(output) {
   const rpc = output.results.some((r) => r.rpc);
   const rows = [['method', 'seqs', 'tokens/answer', 'tok/s', 'TTFT ms', 'sampler µs/tok', 'realign µs/tok', 'share of step',
@@ -439,13 +484,11 @@ function printTable(output) {
       r.realignShareOfStep == null ? '—' : `${(r.realignShareOfStep * 100).toFixed(2)}%`, format(r.peakRssMb, 0),
       ...(rpc ? [format(r.rpc?.sentBytesPerStep, 0), format(r.rpc?.receivedBytesPerStep, 0)] : [])]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  const line = (row) => `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
-  const lines = [line(rows[0]), `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-    ...rows.slice(1).map(line)];
   process.stdout.write(`\n${output.model.name} · ${output.machine.cpu} · ${output.threads} threads · ` +
+    `${output.settings.addon} addon · ` +
     `load average ${output.machine.loadAverageBefore.join(' ')} → ${output.machine.loadAverageAfter.join(' ')}\n\n`);
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  process.stdout.write(`${markdownTable(rows)}\n\n`);
+  if (output.samplerMath) printMathTable(output.samplerMath);
   const targets = { amuletOverCeiling: 0.95, amuletOverPaperReference: 20, plainOverNodeLlamaCpp: 0.95 };
   for (const [key, value] of Object.entries(output.ratios)) {
     const target = targets[key];
@@ -461,6 +504,7 @@ function printTable(output) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  const buildDir = addonBuildDir(options.addon);
   const model = await resolveModel(options.model, options.chatTemplate);
   if (options.methods.some((id) => id.startsWith('node-llama-cpp'))) ensurePeer();
   const loadAverageBefore = loadAverage();
@@ -471,6 +515,7 @@ async function main() {
 
   log(options.select ? `choosing ${options.questions} questions whose answers run to ${options.maxTokens} tokens` : 'questions');
   const { questions, lengths } = await selectQuestions(model, options);
+  const samplerMath = runMathBenchmark(buildDir);
   const results = [];
   for (const method of METHODS.filter((m) => options.methods.includes(m.id))) {
     log(`${method.label}: 1 warm-up + ${options.repeats} × ${questions.length} prompts, ${options.maxTokens} tokens at most`);
@@ -530,6 +575,7 @@ async function main() {
       // Against the faster of the peer's two ways of generating.
       plainOverNodeLlamaCpp: ratio(tps('plain'), Math.max(tps('node-llama-cpp') ?? 0, tps('node-llama-cpp-raw') ?? 0) || null),
     },
+    samplerMath,
     settings: {
       maxTokens: options.maxTokens,
       questions,

@@ -8,7 +8,9 @@
 //   --out <dir>                 cmake-js build folder (default build/, where
 //                               node-gyp-build looks; the prebuild uses build-portable/)
 // In a checkout, the build folder also gets amulet_test.node, the addon with
-// the test hooks that the tests and the benchmark load (AMULET_TEST_ADDON).
+// the test hooks that the tests and the benchmark load (AMULET_TEST_ADDON),
+// and the C++ unit tests of native/tests/ (AMULET_BUILD_TESTS), which an
+// installed package does not ship.
 //   --CD<VAR>=<value>           a CMake cache entry, passed on to cmake-js, e.g.
 //                               --CDCUDA_cublas_LIBRARY=/opt/cublas/lib/libcublas.so
 // Compiler outputs are cached by ccache when it is installed (CCACHE_DIR
@@ -39,6 +41,7 @@ function buildNative() {
   run(process.execPath, [path.join(root, 'vendor', 'materialize.mjs')]);
   const cmakeJs = path.join(path.dirname(fileURLToPath(import.meta.resolve('cmake-js/package.json'))), 'bin', 'cmake-js');
   const portable = args.has('--portable');
+  const tests = isCheckout && fs.existsSync(path.join(root, 'native', 'tests'));
   // Every option is passed every time, so switching --portable or --cuda on
   // and off again leaves no stale value in the cmake cache.
   const defines = [
@@ -50,6 +53,7 @@ function buildNative() {
     // would raise the glibc it needs from 2.34 to 2.36 (arc4random).
     `--CDGGML_OPENMP=${portable ? 'OFF' : 'ON'}`,
     `--CDAMULET_TEST_ADDON=${isCheckout ? 'ON' : 'OFF'}`,
+    `--CDAMULET_BUILD_TESTS=${tests ? 'ON' : 'OFF'}`,
     ...argv.filter((arg) => arg.startsWith('--CD')),
   ];
   const env = {
@@ -73,6 +77,8 @@ function buildNative() {
     fs.writeFileSync(stamp, configuration);
   }
   run(process.execPath, [cmakeJs, 'build', '--out', outDir, '--parallel', jobs, ...defines], env);
+  // A test binary left by an earlier build with the tests on would pass for a current one.
+  if (!tests) fs.rmSync(path.join(root, outDir, 'amulet_native_tests'), { force: true });
 }
 
 function buildTypeScript() {

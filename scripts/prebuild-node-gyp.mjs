@@ -5,7 +5,8 @@
 // folder and then takes the .node it finds in <that folder>/build/Release.
 //
 // This runs the real build instead: cmake-js through scripts/build.mjs, for a
-// portable CPU baseline, into build-portable/ (incremental, so not the clean
+// portable CPU baseline and without the C++ unit tests, which the package does
+// not ship, into build-portable/ (incremental, so not the clean
 // rebuild node-gyp's `rebuild` would be: cmake rebuilds what changed, ccache
 // serves the rest). The target Node version does not matter: the addon is
 // Node-API only.
@@ -32,7 +33,8 @@ if (args.includes('--debug')) {
 }
 
 const outDir = 'build-portable';
-execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--native-only', '--portable', '--out', outDir], {
+execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--native-only', '--portable',
+  '--out', outDir], {
   cwd: root,
   stdio: 'inherit',
 });

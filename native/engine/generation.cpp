@@ -132,7 +132,8 @@ Generation::Generation(SessionContext & context, const GenerationRequest & reque
     context_.set_abort(abort_);
     if (plan.realigns) {
         try {
-            realign_ = realign_sampler_init(context_.get(), plan.realign, request.trace);
+            realign_ = realign_sampler_init(context_.get(), plan.realign, request.trace,
+                                            is_shift_invariant(request.sampling));
         } catch (const std::invalid_argument & error) {
             throw EngineError(error_code::kInvalidOption, error.what());
         }

@@ -14,6 +14,8 @@ bool is_plain_greedy(const SamplingParams & params, const TokenConstraints & con
     return params.temperature <= 0.0f && !penalises(params) && constraints.empty();
 }
 
+bool is_shift_invariant(const SamplingParams & params) { return !penalises(params); }
+
 bool backend_samplable(const SamplingParams & params, const TokenConstraints & constraints) {
     return !penalises(params) && !constraints.has_grammar();
 }

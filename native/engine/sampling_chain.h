@@ -32,6 +32,14 @@ struct SamplingParams {
 bool is_plain_greedy(const SamplingParams & params, const TokenConstraints & constraints);
 
 /**
+ * True when every link the chain adds for `params` picks the same token from
+ * logits shifted by a constant: all but the penalties, which divide positive
+ * and multiply negative logits (a logit bias or a grammar adds the same to
+ * any shift).
+ */
+bool is_shift_invariant(const SamplingParams & params);
+
+/**
  * True when every link the chain adds runs in llama.cpp's compute graph:
  * greedy, or temperature with top-k/top-p/min-p, and logit biases. Penalties
  * keep the token history on the host, and a grammar matches token texts

@@ -59,20 +59,14 @@ float finite_max(const float * z, size_t n) {
 }
 
 // sum of e^(z - m) over the finite entries of one block (all <= m), in float:
-// each vector lane adds kBlock / lanes terms (64 with AVX-512, 128 with
-// AVX2), so its relative error stays below 1e-5 even in the worst case. The
-// blocks are added in double, so a 262k vocabulary's tail mass is kept.
+// each vector lane adds kBlock / lanes terms (128 with AVX2, 256 with SSE2 or
+// NEON), so its relative error stays below 256 float epsilons (1.5e-5) even
+// in the worst case. The blocks are added in double, so a 262k vocabulary's
+// tail mass is kept.
 float block_exp_sum(const float * z, size_t n, float m) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (size_t i = 0; i < n; ++i) {
-        // The subtraction is done for every entry and then selected: under the
-        // default -ftrapping-math a conditional one keeps the loop scalar.
-        const float v = z[i];
-        const float x = v - m;
-        const float e = exp_non_positive(is_finite(v) ? x : -100.0f);
-        sum += is_finite(v) ? e : 0.0f;
-    }
+    for (size_t i = 0; i < n; ++i) sum += is_finite(z[i]) ? exp_non_positive(z[i] - m) : 0.0f;
     return sum;
 }
 
@@ -87,6 +81,46 @@ double log_sum_exp(const double * x, size_t n) {
         if (is_finite(x[i])) sum += std::exp(x[i] - m);
     }
     return m + std::log(sum);
+}
+
+// Entries [begin, begin + n) of combine_log_probs's row, written to out[0, n);
+// returns their largest. A non-finite logit in any row makes the weighted sum
+// non-finite (0 * inf is NaN, and a negative coefficient turns -inf into
+// +inf), which the final select turns into -inf.
+float combine_block(const float * const * rows, const float * coef, size_t n_rows, size_t begin, size_t n,
+                    float shift, float * out) {
+    float top = kNegInf;
+    if (n_rows == 2) {  // base + one preference: one fused pass
+        const float * z0 = rows[0] + begin;
+        const float * z1 = rows[1] + begin;
+        const float c0 = coef[0];
+        const float c1 = coef[1];
+#pragma omp simd reduction(max : top)
+        for (size_t i = 0; i < n; ++i) {
+            const float v = c0 * z0[i] + c1 * z1[i];
+            const float o = is_finite(v) ? v - shift : kNegInf;
+            out[i] = o;
+            top = top < o ? o : top;
+        }
+        return top;
+    }
+    const float c0 = coef[0];
+    const float * z0 = rows[0] + begin;
+#pragma omp simd
+    for (size_t i = 0; i < n; ++i) out[i] = c0 * z0[i];
+    for (size_t k = 1; k < n_rows; ++k) {
+        const float ck = coef[k];
+        const float * zk = rows[k] + begin;
+#pragma omp simd
+        for (size_t i = 0; i < n; ++i) out[i] += ck * zk[i];
+    }
+#pragma omp simd reduction(max : top)
+    for (size_t i = 0; i < n; ++i) {
+        const float o = is_finite(out[i]) ? out[i] - shift : kNegInf;
+        out[i] = o;
+        top = top < o ? o : top;
+    }
+    return top;
 }
 
 }  // namespace
@@ -132,38 +166,43 @@ int32_t arg_max(const float * z, size_t n) {
     return -1;  // no finite entry
 }
 
-void combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows,
-                       size_t n, float * out) {
-    // The row constants fold into one shift; a non-finite logit in any row
-    // makes the weighted sum non-finite (0 * inf is NaN), which the final
-    // select turns into -inf.
+float combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows, size_t n,
+                        float * out) {
+    // The row constants fold into one shift.
     float shift = 0.0f;
-    for (size_t k = 0; k < n_rows; ++k) shift += coef[k] * lse[k];
+    if (lse != nullptr) {
+        for (size_t k = 0; k < n_rows; ++k) shift += coef[k] * lse[k];
+    }
+    // By blocks, so that with several preferences each block stays in L1
+    // between its passes.
+    float top = kNegInf;
+    for (size_t start = 0; start < n; start += kBlock) {
+        top = std::max(top, combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), shift, out + start));
+    }
+    return top;
+}
 
-    if (n_rows == 2) {  // base + one preference: one fused pass
-        const float * z0 = rows[0];
-        const float * z1 = rows[1];
-        const float c0 = coef[0];
-        const float c1 = coef[1];
-#pragma omp simd
-        for (size_t i = 0; i < n; ++i) {
-            const float v = c0 * z0[i] + c1 * z1[i];
-            out[i] = is_finite(v) ? v - shift : kNegInf;
+int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n) {
+    // Each block is combined into a scratch block in L1 instead of a row in
+    // memory, by the same code as combine_log_probs, so the values and the
+    // pick are the same: the first block that holds the max, combined again,
+    // then the first entry equal to it inside that block.
+    float block[kBlock];
+    float best = kNegInf;
+    size_t best_block = n;
+    for (size_t start = 0; start < n; start += kBlock) {
+        const float block_max = combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), 0.0f, block);
+        if (block_max > best) {
+            best = block_max;
+            best_block = start;
         }
-        return;
     }
-    const float c0 = coef[0];
-    const float * z0 = rows[0];
-#pragma omp simd
-    for (size_t i = 0; i < n; ++i) out[i] = c0 * z0[i];
-    for (size_t k = 1; k < n_rows; ++k) {
-        const float ck = coef[k];
-        const float * zk = rows[k];
-#pragma omp simd
-        for (size_t i = 0; i < n; ++i) out[i] += ck * zk[i];
-    }
-#pragma omp simd
-    for (size_t i = 0; i < n; ++i) out[i] = is_finite(out[i]) ? out[i] - shift : kNegInf;
+    if (best_block == n) return -1;  // no token is finite in every row
+    const size_t len = std::min(kBlock, n - best_block);
+    combine_block(rows, coef, n_rows, best_block, len, 0.0f, block);
+    size_t i = 0;
+    while (block[i] != best) ++i;
+    return static_cast<int32_t>(best_block + i);
 }
 
 void amulet_literal_loop(const float * base, float base_lse, const float * pref, float pref_lse, double alpha,

@@ -28,9 +28,21 @@ int32_t arg_max(const float * z, size_t n);
  * where rows[0] is the base sequence, rows[1..] the preference sequences,
  * coef[0] = 1 - sum of the others. out[i] = -inf where any row is non-finite.
  * The result is an unnormalised log-distribution (softmax is shift-invariant).
+ * With lse == nullptr the row constants are left out: out is then the same
+ * row plus sum_k coef[k] * lse[k], a constant per token that an arg max or a
+ * softmax does not see, and the n_rows log-sum-exps need not be computed.
+ * The lse values, when given, are finite. Returns the largest entry of out:
+ * -inf when no token is finite in every row.
  */
-void combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows,
-                       size_t n, float * out);
+float combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows, size_t n,
+                        float * out);
+
+/**
+ * arg_max of the row combine_log_probs(rows, nullptr, coef, n_rows, n, out)
+ * writes, in one pass that writes no row: the greedy pick of the
+ * realignment. -1 when no token is finite in every row.
+ */
+int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n);
 
 /**
  * Scratch for the literal K-iteration loop, in float64. The caller owns the

@@ -16,10 +16,15 @@ namespace {
 static_assert(sizeof(llama_sampler_i) == 12 * sizeof(void *), "llama_sampler_i changed: review realign_sampler");
 
 struct RealignSampler {
-    RealignSampler(llama_context * context, const RealignParams & config, bool tracing)
+    RealignSampler(llama_context * context, const RealignParams & config, bool tracing, bool shift_invariant)
         : ctx(context),
           params(config),
           trace_enabled(tracing),
+          shift_invariant_chain(shift_invariant),
+          // The trace reports probabilities and the KL of the rows, and the
+          // literal loop starts from l_p and l_b: only these need the rows'
+          // log-sum-exps when the chain ignores a constant shift.
+          needs_lse(!shift_invariant || tracing || config.method == RealignMethod::AmuletIterative),
           n_vocab(static_cast<size_t>(llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(context))))) {
         params.validate();
         if (params.weights.empty()) throw std::invalid_argument("realignment needs at least one preference row");
@@ -47,6 +52,8 @@ struct RealignSampler {
     llama_context * const ctx;
     RealignParams params;
     const bool trace_enabled;
+    const bool shift_invariant_chain;
+    const bool needs_lse;
     const size_t n_vocab;
     std::vector<float> coef;  // [c_base, c_1 .. c_n], c_base = 1 - sum c_j
 
@@ -56,20 +63,28 @@ struct RealignSampler {
     // Per-decode inputs and reused scratch: the per-token path never allocates.
     std::vector<int32_t> rows;
     std::vector<const float *> row_logits;
-    std::vector<float> row_lse;
-    std::vector<float> realigned;
+    std::vector<float> row_lse;    // computed only when needs_lse
+    std::vector<float> realigned;  // sum_k c_k (z_k - lse_k) from realign() with needs_lse, else sum_k c_k z_k
+    // The greedy pick reads the rows but writes no realigned row (see
+    // sample_greedy); realigned_row() writes it if a capture asks for it.
+    bool realigned_pending = false;
     std::vector<float> normalised;
     bool normalised_valid = false;
     std::vector<double> iter_policy, iter_utility, iter_iterate, iter_pref, iter_out, iter_mix;
     TokenTrace trace;
 
-    void read_rows() {
+    void read_rows(bool with_lse) {
         for (size_t k = 0; k < rows.size(); ++k) {
             row_logits[k] = llama_get_logits_ith(ctx, rows[k]);
             if (row_logits[k] == nullptr) throw std::runtime_error("realign sampler: missing logits for an output row");
+            if (!with_lse) continue;
             row_lse[k] = log_sum_exp(row_logits[k], n_vocab);
-            if (!std::isfinite(row_lse[k])) throw std::runtime_error("realign sampler: the model produced no finite logit");
+            if (!std::isfinite(row_lse[k])) throw no_possible_token();
         }
+    }
+
+    static std::runtime_error no_possible_token() {
+        return std::runtime_error("realign sampler: no token has a finite logit in every row");
     }
 
     // l = l_b + sum_j w_j (M_j - l_b), with M_j the literal loop's result for preference j.
@@ -106,19 +121,41 @@ struct RealignSampler {
 
     /** Fills `realigned` from the rows of the current decode. */
     void realign() {
-        read_rows();
+        realigned_pending = false;
+        read_rows(needs_lse);
         if (params.method == RealignMethod::AmuletIterative) {
             combine_iterative();
         } else {
-            combine_log_probs(row_logits.data(), row_lse.data(), coef.data(), rows.size(), n_vocab, realigned.data());
+            const float top = combine_log_probs(row_logits.data(), needs_lse ? row_lse.data() : nullptr, coef.data(),
+                                                rows.size(), n_vocab, realigned.data());
+            if (!std::isfinite(top)) throw no_possible_token();
         }
         if (trace_enabled) record_trace();
     }
 
     llama_token sample_greedy() {
         normalised_valid = false;
-        realign();
-        return greedy_token(realigned.data(), n_vocab);
+        if (trace_enabled || params.method == RealignMethod::AmuletIterative) {
+            realign();
+            return greedy_token(realigned.data(), n_vocab);
+        }
+        // An arg max ignores the per-token constant whatever the chain, so
+        // the pick needs no lse, and no realigned row in memory: one pass
+        // that reads the rows and writes nothing.
+        read_rows(false);
+        realigned_pending = true;
+        const int32_t token = combine_arg_max(row_logits.data(), coef.data(), rows.size(), n_vocab);
+        if (token < 0) throw no_possible_token();
+        return token;
+    }
+
+    /** `realigned` for the current decode, written now if the greedy pick left it out. */
+    const float * realigned_row() {
+        if (realigned_pending) {
+            combine_log_probs(row_logits.data(), nullptr, coef.data(), rows.size(), n_vocab, realigned.data());
+            realigned_pending = false;
+        }
+        return realigned.data();
     }
 
     // The literal loop has no ggml form and the trace reads the rows on the host.
@@ -136,9 +173,10 @@ struct RealignSampler {
         return ggml_view_1d(ctx, data.logits_all, data.logits_all->ne[0], offset);
     }
 
-    // sum_k c_k z_k: the closed form on raw logits. It differs from the CPU
-    // path's sum_k c_k (z_k - lse_k) by a constant per token, which neither
-    // the argmax nor a softmax sees, so the graph skips the k reductions.
+    // sum_k c_k z_k: the closed form on raw logits, as the host path writes
+    // it before a shift-invariant chain (the only chains the graph runs). It
+    // differs from sum_k c_k (z_k - lse_k) by a constant per token, which
+    // neither the argmax nor a softmax sees, so the graph skips the k reductions.
     // This sampler is first in every chain, so the rows are the model's own
     // outputs, which are finite: the host path's rule that a -inf logit stays
     // -inf (a negative c_k would turn it into +inf) has nothing to act on.
@@ -201,7 +239,8 @@ llama_sampler_i realign_sampler_iface = {
 
 llama_sampler * realign_clone(const llama_sampler * smpl) {
     const RealignSampler & source = state_of(smpl);
-    llama_sampler * copy = realign_sampler_init(source.ctx, source.params, source.trace_enabled);
+    llama_sampler * copy =
+        realign_sampler_init(source.ctx, source.params, source.trace_enabled, source.shift_invariant_chain);
     state_of(copy).rows = source.rows;
     state_of(copy).seqs = source.seqs;
     return copy;
@@ -242,8 +281,9 @@ llama_sampler_i token_only_sampler_iface = {
 
 }  // namespace
 
-llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace) {
-    auto state = std::make_unique<RealignSampler>(ctx, params, trace);
+llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace,
+                                     bool shift_invariant_chain) {
+    auto state = std::make_unique<RealignSampler>(ctx, params, trace, shift_invariant_chain);
     return llama_sampler_init(&realign_sampler_iface, state.release());
 }
 
@@ -278,7 +318,7 @@ const float * realign_sampler_last_log_probs(llama_sampler * smpl) {
     RealignSampler & state = state_of(smpl);
     if (!state.normalised_valid) {
         state.normalised.resize(state.n_vocab);
-        log_softmax(state.realigned.data(), state.n_vocab, state.normalised.data());
+        log_softmax(state.realigned_row(), state.n_vocab, state.normalised.data());
         state.normalised_valid = true;
     }
     return state.normalised.data();

@@ -36,9 +36,19 @@ struct TokenTrace {
  * Creates the sampler. `params.weights` has one weight per preference row;
  * rows are then given per decode by realign_sampler_set_rows. The returned
  * sampler is owned by the caller (or by the chain it is added to).
+ *
+ * `shift_invariant_chain`: every link after this one picks the same token
+ * from logits shifted by a constant (greedy, temperature, top-k, top-p,
+ * min-p, dist; not the penalties, which scale positive and negative logits
+ * differently). The sampler then writes sum_k c_k z_k, which differs from the
+ * realigned log-probs sum_k c_k (z_k - lse_k) by that constant, and skips the
+ * rows' log-sum-exps, a pass with an exp per entry over each row. A trace and
+ * the literal loop compute them all the same; realign_sampler_last_log_probs
+ * normalises either form.
  * Throws std::invalid_argument on invalid params.
  */
-llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace);
+llama_sampler * realign_sampler_init(llama_context * ctx, const RealignParams & params, bool trace,
+                                     bool shift_invariant_chain);
 
 /** Output rows of the current decode: rows[0] is the base sequence, rows[1..] the preferences. */
 void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t n_rows);
@@ -48,8 +58,11 @@ void realign_sampler_set_rows(llama_sampler * smpl, const int32_t * rows, size_t
  * chain of [this sampler, llama_sampler_init_greedy()] returns, computed
  * straight from the output rows, without filling, rewriting and scanning
  * n_vocab llama_token_data candidates. Records the trace and the log-probs
- * like the chain would. For a chain with other links (penalties, temperature,
- * ...) use llama_sampler_sample. Throws std::runtime_error if a row is missing.
+ * like the chain would; without a trace, in one pass over the rows that
+ * writes the realigned row only when realign_sampler_last_log_probs asks for
+ * it. For a chain with other links (penalties, temperature, ...) use
+ * llama_sampler_sample. Throws std::runtime_error if a row is missing or no
+ * token is finite in every row.
  */
 llama_token realign_sampler_sample_greedy(llama_sampler * smpl);
 

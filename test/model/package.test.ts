@@ -237,7 +237,7 @@ describe('npm pack', () => {
     for (const file of prebuilds) expect(manifest.prebuilds).toContain(file.split('/')[1]);
 
     const unwanted = files.filter((file) =>
-      /^(test|bench|lib|cli|build|build-portable|models|node_modules|dist\/scripts)\//.test(file) ||
+      /^(test|bench|lib|cli|build|build-portable|models|node_modules|dist\/scripts|native\/tests)\//.test(file) ||
       /\.(ts|map|gguf|tgz|o|a)$/.test(file.replace(/\.d\.m?ts$/, '')) ||
       // tools/ only for the RPC worker; its CMakeLists.txt comes with the root one ("files" matches names at any depth).
       /^vendor\/llama\.cpp\/(?:(?:examples|tests|docs|models|gguf-py|scripts|\.github)\/|tools\/(?!rpc\/|CMakeLists\.txt$))/
