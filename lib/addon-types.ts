@@ -113,9 +113,34 @@ export interface NativeModelInfo {
   outputOnGpu: boolean;
 }
 
+/** A scoring request as the addon reads it (lib/scorer.ts validated it). */
+export interface NativeScoreRequest {
+  systemPrompt: string;
+  turns: { role: 'user' | 'assistant'; content: string }[];
+  /** Text (tokenised natively as plain text) or token ids. */
+  continuation: string | number[];
+}
+
+export interface NativeScoreResult {
+  tokens: number[];
+  logProbs: Float32Array;
+  promptTokens: number;
+  evaluatedTokens: number;
+  reusedTokens: number;
+  ms: number;
+}
+
+export interface NativeScorer {
+  /** [async] Scores on a worker thread. Throws ERR_DISPOSED, ERR_BUSY. */
+  score(request: NativeScoreRequest): { promise: Promise<NativeScoreResult>; abort(): void };
+  /** [sync] Aborts a running score and releases the context once it has stopped. */
+  dispose(): void;
+}
+
 export interface NativeModel {
   info(): NativeModelInfo;
   createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
+  createScorer(options: { contextSize: number; threads: number; batchSize: number }): NativeScorer;
   dispose(): void;
 }
 

@@ -12,6 +12,8 @@ import type { NativeModel } from './addon-types';
 import { AmuletError } from './errors';
 import { MAX_GPU_LAYERS, rules } from './option-rules';
 import { objectOption, optionValue } from './options';
+import { Scorer, type Continuation, type ScoreConversation, type ScoreOptions, type ScoreResult,
+  type ScorerOptions } from './scorer';
 import { Session, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
@@ -153,6 +155,7 @@ export class Model {
   readonly info: ModelInfo;
   readonly #native: NativeModel;
   readonly #sessions = new Set<Session>();
+  readonly #scorers = new Set<Scorer>();
   #disposed = false;
 
   /** @internal Use {@link loadModel}. */
@@ -192,6 +195,42 @@ export class Model {
   }
 
   /**
+   * A {@link Scorer}: log-probabilities of given continuations after a
+   * conversation, on a context of its own (allocated on its first call, off
+   * the JavaScript thread), which keeps what consecutive calls share.
+   */
+  createScorer(options: ScorerOptions = {}): Scorer {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
+    const settings = objectOption('options', options);
+    const native = this.#native.createScorer({
+      contextSize: optionValue(rules.contextSize, settings.contextSize),
+      threads: optionValue(rules.threads, settings.threads),
+      batchSize: optionValue(rules.batchSize, settings.batchSize),
+    });
+    const scorer = new Scorer(native, this.info.vocabularySize, (disposed) => this.#scorers.delete(disposed));
+    this.#scorers.add(scorer);
+    return scorer;
+  }
+
+  /**
+   * The log-probability of each token of `continuation` (text or token ids)
+   * after `conversation`, in one batched decode with no generation, off the
+   * JavaScript thread: e.g. how natural an answer is under a prompt. One
+   * call on a scorer of its own; use {@link Model.createScorer} to score
+   * many. Rejects as {@link Scorer.score} does.
+   */
+  async score(conversation: ScoreConversation, continuation: Continuation,
+    options: ScorerOptions & ScoreOptions = {}): Promise<ScoreResult> {
+    const { signal, ...scorerOptions } = objectOption('options', options);
+    const scorer = this.createScorer(scorerOptions);
+    try {
+      return await scorer.score(conversation, continuation, { signal });
+    } finally {
+      await scorer.dispose();
+    }
+  }
+
+  /**
    * Beam search over the preference prompt (the paper's beam-search
    * baseline), on a context of its own, off the JavaScript thread. Rejects
    * with `ERR_ABORTED` when `signal` fires, `ERR_CONTEXT_CREATE`, `ERR_DECODE`.
@@ -201,11 +240,12 @@ export class Model {
     return runBeamSearch(nativeBinding(), this.#native, question, options);
   }
 
-  /** Disposes every session of this model, then frees the model. */
+  /** Disposes every session and scorer of this model, then frees the model. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     await Promise.all([...this.#sessions].map((session) => session.dispose()));
+    await Promise.all([...this.#scorers].map((scorer) => scorer.dispose()));
     this.#native.dispose();
   }
 

@@ -91,15 +91,16 @@ export interface PromptOptions extends RealignOptions {
   realignOn?: RealignOn;
 }
 
-function checkHistory(history: readonly ChatMessage[] | undefined): ChatMessage[] {
+/** Checks a conversation's messages (`label` names them in errors). @internal */
+export function checkHistory(history: readonly ChatMessage[] | undefined, label = 'history'): ChatMessage[] {
   if (history === undefined) return [];
-  if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
+  if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', `${label} must be an array of messages`);
   return history.map((message: ChatMessage, index) => {
     if (typeof message !== 'object' || message === null || (message.role !== 'user' && message.role !== 'assistant')) {
-      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].role must be 'user' or 'assistant'`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${label}[${index}].role must be 'user' or 'assistant'`);
     }
     if (typeof message.content !== 'string') {
-      throw new AmuletError('ERR_INVALID_OPTION', `history[${index}].content must be a string`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${label}[${index}].content must be a string`);
     }
     return { role: message.role, content: message.content };
   });

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "addon/addon_errors.h"
+#include "addon/addon_scorer.h"
 #include "addon/addon_session.h"
 #include "addon/addon_state.h"
 #include "engine/engine_error.h"
@@ -86,6 +87,7 @@ void AddonModel::Register(Napi::Env env, Napi::Object exports) {
                                              {
                                                  InstanceMethod<&AddonModel::Info>("info"),
                                                  InstanceMethod<&AddonModel::CreateSession>("createSession"),
+                                                 InstanceMethod<&AddonModel::CreateScorer>("createScorer"),
                                                  InstanceMethod<&AddonModel::Dispose>("dispose"),
                                              });
     addon_state(env).model_constructor = Napi::Persistent(constructor);
@@ -125,6 +127,12 @@ Napi::Value AddonModel::CreateSession(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
     return AddonSession::Create(env, loaded, info[0].As<Napi::Object>());
+}
+
+Napi::Value AddonModel::CreateScorer(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const std::shared_ptr<LoadedModel> & loaded = model(env);
+    return AddonScorer::Create(env, loaded, info[0].As<Napi::Object>());
 }
 
 void AddonModel::Dispose(const Napi::CallbackInfo & /*info*/) { model_.reset(); }

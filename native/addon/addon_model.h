@@ -26,6 +26,8 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
     Napi::Value Info(const Napi::CallbackInfo & info);
     // [sync] (options: NativeSessionOptions) => AddonSession. Throws ERR_DISPOSED, ERR_INVALID_OPTION.
     Napi::Value CreateSession(const Napi::CallbackInfo & info);
+    // [sync] (options: { contextSize, threads, batchSize }) => AddonScorer. Throws ERR_DISPOSED.
+    Napi::Value CreateScorer(const Napi::CallbackInfo & info);
     // [sync] () => void. Drops this handle's share of the weights (sessions keep theirs).
     void Dispose(const Napi::CallbackInfo & info);
 
