@@ -1,26 +1,21 @@
 /**
- * Decoding behaviour on real models: greedy decoding is deterministic, the
- * closed form and the literal K-iteration loop pick the same tokens, and the
- * batched multi-sequence decode reproduces plain single-sequence decoding.
+ * Decoding behaviour on real models: greedy decoding is deterministic (same
+ * batch shapes, same bits), the closed form and the literal K-iteration loop
+ * pick the same tokens up to rounding, and the batched multi-sequence decode
+ * reproduces plain single-sequence decoding up to the batch shape's rounding
+ * (test/support/agreement.ts).
  */
-import type { GenerationResult, Model, PromptOptions } from '../../lib/index';
+import type { Model, PromptOptions } from '../../lib/index';
+import { ACROSS_SHAPES, captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } from '../support/agreement';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 const LONG_QUESTION = 'Write a detailed essay about the history of the Roman Empire, from its founding to its fall.';
 const TOKENS = 64;
 
-interface Run {
-  tokens: number[];
-  result: GenerationResult;
-}
-
-async function generate(model: Model, options: PromptOptions & { preferences?: PromptOptions['preferences'] }): Promise<Run> {
+async function generate(model: Model, options: PromptOptions): Promise<CapturedRun> {
   const session = model.createSession({ threads: testThreads });
   try {
-    const tokens: number[] = [];
-    const stream = session.prompt(LONG_QUESTION, { maxTokens: TOKENS, ...options });
-    for await (const chunk of stream) tokens.push(...chunk.tokens);
-    return { tokens, result: await stream };
+    return await captureRun(session, LONG_QUESTION, { maxTokens: TOKENS, ...options });
   } finally {
     await session.dispose();
   }
@@ -43,16 +38,15 @@ describe.each(testModels)('decoding on $name', (testModel) => {
     expect(second.tokens).toEqual(first.tokens);
   });
 
-  it(`closed form and literal K-iteration loop give identical tokens over ${TOKENS} tokens`, async () => {
+  it(`closed form and literal K-iteration loop give the same tokens up to a near-tie, ${TOKENS} at most`, async () => {
     const closed = await generate(model, { preferences: verbose, method: 'amulet' });
     const iterative = await generate(model, { preferences: verbose, method: 'amulet-iterative' });
     console.log(`${testModel.name}: amulet ${closed.result.tokenCount} tokens at ${closed.result.tokensPerSecond.toFixed(1)} tok/s; ` +
       `amulet-iterative at ${iterative.result.tokensPerSecond.toFixed(1)} tok/s`);
-    expect(closed.tokens).toHaveLength(TOKENS);
-    expect(iterative.tokens).toEqual(closed.tokens);
+    expectAgreementUpToNearTie(iterative, closed, SAME_ROWS);
   });
 
-  it("method 'base' gives exactly the tokens of plain decoding of the base prompt", async () => {
+  it("method 'base' gives the tokens of plain decoding of the base prompt, up to a near-tie", async () => {
     const plain = await generate(model, { preferences: verbose, method: 'base' });
     expect(plain.result.sequenceCount).toBe(1);
     // The same distribution computed inside a two-sequence batch: a weight-0
@@ -61,16 +55,17 @@ describe.each(testModels)('decoding on $name', (testModel) => {
     const batchedTrace = await generate(model, { preferences: verbose, method: 'base', trace: true });
     expect(batchedWeightZero.result.sequenceCount).toBe(2);
     expect(batchedTrace.result.sequenceCount).toBe(2);
-    expect(batchedWeightZero.tokens).toEqual(plain.tokens);
-    expect(batchedTrace.tokens).toEqual(plain.tokens);
+    expectAgreementUpToNearTie(batchedWeightZero, plain, ACROSS_SHAPES, ACROSS_SHAPES);
+    expectAgreementUpToNearTie(batchedTrace, plain, ACROSS_SHAPES, ACROSS_SHAPES);
   });
 
-  it("method 'pref' gives exactly the tokens of plain decoding of the preference prompt", async () => {
+  it("method 'pref' gives the tokens of plain decoding of the preference prompt, up to a near-tie", async () => {
     const plain = await generate(model, { preferences: verbose, method: 'pref' });
     expect(plain.result.sequenceCount).toBe(1);
     // LA with ratio 0 is l_p itself, computed in the batched two-sequence decode.
     const batched = await generate(model, { preferences: verbose, method: 'la', ratio: 0 });
     expect(batched.result.sequenceCount).toBe(2);
-    expect(batched.tokens).toEqual(plain.tokens);
+    // Its rows are [base, pref] against plain decoding's [pref]: the log-probs sampled from are compared.
+    expectAgreementUpToNearTie(batched, plain, ACROSS_SHAPES);
   });
 });

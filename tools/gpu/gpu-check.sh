@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of issue 7, for a machine with an NVIDIA GPU: gets a CUDA
+# The GPU check, for a machine with an NVIDIA GPU: gets a CUDA
 # build of the addon, runs the backend-vs-host realignment equivalence test
 # with every layer offloaded, then measures amulet vs plain tokens/s on the
 # GPU, and writes everything under $OUT (default bench/results/gpu-check/).

@@ -5,7 +5,7 @@
  * breaking out of the loop; a signal aborted before the prompt starts), with
  * a session disposed and recreated now and then. Measures the process's RSS
  * after a warm-up and at the end, in the same state (three live sessions,
- * idle, after a garbage collection), prints both, and holds the issue's
+ * idle, after a garbage collection), prints both, and holds the
  * threshold: growth after warm-up under 5%.
  *
  * The model is read into memory (useMmap: false): memory-mapped weights are
