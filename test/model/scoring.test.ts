@@ -1,19 +1,21 @@
 /**
  * The scoring API against the generation path: scoring the tokens a greedy
  * `pref` or `base` generation produced must reproduce the log-probabilities
- * that generation sampled from (its captured rows): to float noise for the
- * first token, whose row both compute in the same batch shapes, and within
+ * that generation sampled from (its captured rows): to rounding for the first
+ * token, whose row both compute in the same batch shapes, and within
  * ACROSS_SHAPES for the others, which the scorer computes in one batch and
  * the generation one at a time. Then the KV reuse between calls, and misuse.
  */
 import { type Model, type ScoreConversation } from '../../lib/index';
-import { ACROSS_SHAPES, ACROSS_SHAPES_MEAN, LOG_PROB_FLOOR, SAME_SHAPES } from '../support/agreement';
+import { ACROSS_SHAPES, SAME_ROWS } from '../support/agreement';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 const QUESTION = 'How do I keep basil alive on a kitchen windowsill?';
 const SYSTEM = 'You are a helpful assistant.';
 const TOKENS = 16;
 const concise = paperPreference('concise');
+/** Tokens below this log-prob (probability < 1e-13) carry no mass and only rounding. */
+const LOG_PROB_FLOOR = -30;
 
 interface Generated {
   tokens: number[];
@@ -64,12 +66,11 @@ describe.each(testModels)('scoring on $name', (testModel) => {
     console.log(`${testModel.name} ${method}: scoring ${generated.tokens.length} generated tokens, ` +
       `max |Δ log-prob| ${max.toExponential(2)}, mean ${mean.toExponential(2)}`);
     expect(max).toBeLessThanOrEqual(ACROSS_SHAPES);
-    expect(mean).toBeLessThanOrEqual(ACROSS_SHAPES_MEAN);
     expect(whole.meanNll).toBeCloseTo(-whole.sumLogProb / generated.tokens.length, 10);
 
     // The first token's row: the prompt less its last token in one decode, then that token, as a generation does.
     const first = await model.score(conversation, generated.tokens.slice(0, 1), { threads: testThreads });
-    expect(Math.abs(first.logProbs[0]! - generated.logProbs[0]!)).toBeLessThanOrEqual(SAME_SHAPES);
+    expect(Math.abs(first.logProbs[0]! - generated.logProbs[0]!)).toBeLessThanOrEqual(SAME_ROWS);
   });
 
   it('evaluates only what differs from the previous call, with the same results', async () => {
