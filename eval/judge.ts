@@ -20,23 +20,26 @@
 export type PairOutcome = 'win' | 'loss' | 'tie';
 
 /** The system prompt of the judge. */
-export const judgeSystemPrompt =
-  'You are an impartial judge. You compare two responses to the same question and decide which one follows ' +
-  "the user's preference better. Judge only how well each response follows the preference; neither the order " +
-  'of the responses nor their length should sway you, unless the preference is about length.';
+export const judgeSystemPrompt = 'You are a strict evaluator of instruction following.';
 
-/** The user message of one judgement. */
+/**
+ * The user message of one judgement. It asks to judge the preference alone:
+ * small judges otherwise reward the longer, more detailed response whatever
+ * the preference says.
+ */
 export function judgePrompt(question: string, preference: string, responseA: string, responseB: string): string {
   return [
-    `Preference: ${preference}`,
+    'A user asked a question and stated a preference about the answer.',
     '',
     `Question: ${question}`,
+    `Preference: ${preference}`,
     '',
     `[Response A]\n${responseA.trim()}\n[End of response A]`,
     '',
     `[Response B]\n${responseB.trim()}\n[End of response B]`,
     '',
-    'Which response follows the preference better? Reply "Better response: Response A" or ' +
+    'Which response follows the preference more closely? Judge only the preference: do not reward detail, ' +
+      'helpfulness or correctness that the preference does not ask for. Reply "Better response: Response A" or ' +
       '"Better response: Response B".',
   ].join('\n');
 }
