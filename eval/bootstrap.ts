@@ -15,8 +15,8 @@ export interface Interval {
 
 const RESAMPLES = 2000;
 
-/** mulberry32: a small, well-mixed 32-bit generator; plenty for resampling indices. */
-function generator(seed: number): () => number {
+/** mulberry32: a small, well-mixed 32-bit generator of numbers in [0, 1); plenty for resampling indices. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -46,7 +46,7 @@ function mean(values: readonly number[]): number {
 export function meanOfGroupMeans(groups: readonly (readonly number[])[]): Interval | null {
   if (groups.length === 0 || groups.some((group) => group.length === 0)) return null;
   const value = mean(groups.map(mean));
-  const random = generator(0x5eed);
+  const random = seededRandom(0x5eed);
   const estimates: number[] = [];
   for (let r = 0; r < RESAMPLES; r += 1) {
     let total = 0;
@@ -66,7 +66,7 @@ export function ratioOfSums(pairs: readonly (readonly [number, number])[]): Inte
   if (pairs.length === 0) return null;
   const ratio = (sample: readonly (readonly [number, number])[]): number =>
     sample.reduce((sum, [x]) => sum + x, 0) / sample.reduce((sum, [, y]) => sum + y, 0);
-  const random = generator(0x5eed);
+  const random = seededRandom(0x5eed);
   const estimates: number[] = [];
   for (let r = 0; r < RESAMPLES; r += 1) {
     let numerator = 0;

@@ -4,6 +4,7 @@
  * against it. No model needed; test/model/oracle.test.ts compares the native
  * sampler's rows with the oracle on real models.
  */
+import { seededRandom } from '../../eval/bootstrap';
 import { AmuletError, guidanceScale } from '../../lib/index';
 import {
   collapsedAmulet,
@@ -20,17 +21,8 @@ import {
 
 /** Oracle self-consistency in float64 (docs/algorithm.md reports 2e-14). */
 const FLOAT64_TOLERANCE = 1e-12;
-/** mulberry32: a small seeded PRNG, so that the random rows are reproducible. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so that the random rows are reproducible. */
+const prng = seededRandom;
 
 /** Random logits of spread `scale`, a few of them -inf. */
 function randomLogits(random: () => number, n: number, scale: number, infCount: number): Float64Array {
