@@ -22,6 +22,8 @@ export interface EvalParameters {
   eta: number;
   iterations: number;
   ratio: number;
+  /** Absent in runs made before the constraint existed: they ran without it (0). */
+  plausibility?: number;
   beams: number;
   lengthPenalty: number;
 }
@@ -111,6 +113,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
     eta: parameters.eta,
     iterations: parameters.iterations,
     ratio: parameters.ratio,
+    plausibility: parameters.plausibility ?? 0,
     preferences: job.preference ? [job.preference.text] : [],
     maxTokens: parameters.maxTokens,
     trace: traced,

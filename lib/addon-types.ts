@@ -17,6 +17,7 @@ export interface NativeRealign {
   eta: number;
   iterations: number;
   ratio: number;
+  plausibility: number;
 }
 
 /** Sampling settings as the addon reads them (all fields present). */

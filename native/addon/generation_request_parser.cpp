@@ -34,6 +34,7 @@ RealignParams parse_realign_params(const Napi::Object & options) {
     params.eta = number(options, "eta");
     params.iterations = integer(options, "iterations");
     params.ratio = number(options, "ratio");
+    params.plausibility = number(options, "plausibility");
     return params;
 }
 

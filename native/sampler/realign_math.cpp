@@ -132,8 +132,21 @@ int32_t arg_max(const float * z, size_t n) {
     return -1;  // no finite entry
 }
 
+PlausibilityGate plausibility_gate(const float * row, size_t n, double tau) {
+    return {row, finite_max(row, n), static_cast<float>(std::log(tau))};
+}
+
+void apply_plausibility(const PlausibilityGate & gate, size_t n, float * out) {
+    if (gate.row == nullptr) return;
+    const float * g = gate.row;
+    const float top = gate.row_max;
+    const float log_tau = gate.log_tau;
+#pragma omp simd
+    for (size_t i = 0; i < n; ++i) out[i] = g[i] - top >= log_tau ? out[i] : kNegInf;
+}
+
 void combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows,
-                       size_t n, float * out) {
+                       size_t n, float * out, const PlausibilityGate & gate) {
     // The row constants fold into one shift; a non-finite logit in any row
     // makes the weighted sum non-finite (0 * inf is NaN), which the final
     // select turns into -inf.
@@ -145,6 +158,17 @@ void combine_log_probs(const float * const * rows, const float * lse, const floa
         const float * z1 = rows[1];
         const float c0 = coef[0];
         const float c1 = coef[1];
+        if (gate.row != nullptr) {
+            const float * g = gate.row;
+            const float top = gate.row_max;
+            const float log_tau = gate.log_tau;
+#pragma omp simd
+            for (size_t i = 0; i < n; ++i) {
+                const float v = c0 * z0[i] + c1 * z1[i];
+                out[i] = is_finite(v) && g[i] - top >= log_tau ? v - shift : kNegInf;
+            }
+            return;
+        }
 #pragma omp simd
         for (size_t i = 0; i < n; ++i) {
             const float v = c0 * z0[i] + c1 * z1[i];
@@ -164,6 +188,7 @@ void combine_log_probs(const float * const * rows, const float * lse, const floa
     }
 #pragma omp simd
     for (size_t i = 0; i < n; ++i) out[i] = is_finite(out[i]) ? out[i] - shift : kNegInf;
+    apply_plausibility(gate, n, out);
 }
 
 void amulet_literal_loop(const float * base, float base_lse, const float * pref, float pref_lse, double alpha,
