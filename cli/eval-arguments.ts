@@ -15,7 +15,7 @@ import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageErr
 
 /** The library options `amulet eval` takes as flags, in help order. */
 export const evalRuleFlags: readonly RuleName[] = [
-  'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'beams',
+  'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'beams',
   'lengthPenalty', 'threads', 'contextSize',
 ];
 
@@ -34,6 +34,7 @@ export const evalOptions = {
   'judge-against': { type: 'string' },
   'judge-chat-template': { type: 'string' },
   'no-fluency': { type: 'boolean' },
+  'stored-only': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...ruleFlags(evalRuleFlags),
 } as const;
@@ -73,6 +74,8 @@ export interface EvalRequest extends EvalParameters {
   judgeAgainst: Reference[];
   /** Score every answer's fluency (mean NLL under the plain prompt); on unless --no-fluency. */
   fluency: boolean;
+  /** Produce no answer: score, judge and report those the folder holds (--stored-only). */
+  storedOnly: boolean;
   threads: number | undefined;
   contextSize: number | undefined;
 }
@@ -173,6 +176,7 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     judgeChatTemplate: values['judge-chat-template'],
     judgeAgainst: referenceList(values['judge-against']),
     fluency: !values['no-fluency'],
+    storedOnly: values['stored-only'] ?? false,
     systemPrompt: given('systemPrompt') ?? rules.systemPrompt.default,
     maxTokens: given('maxTokens') === undefined ? EVAL_MAX_TOKENS : number('maxTokens'),
     alpha: number('alpha'),
@@ -180,6 +184,7 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     eta: number('eta'),
     iterations: number('iterations'),
     ratio: number('ratio'),
+    plausibility: number('plausibility'),
     beams: number('beams'),
     lengthPenalty: number('lengthPenalty'),
     threads: given('threads') === undefined ? undefined : number('threads'),

@@ -81,7 +81,10 @@ function checkManifest(outDir: string, manifest: RunManifest): void {
     return;
   }
   const previous = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunManifest>;
-  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const sorted = (value: object | undefined): string => JSON.stringify(Object.entries(value ?? {}).sort());
+  // A folder made before the plausibility constraint existed ran without it.
+  const same = (a: EvalParameters | undefined, b: EvalParameters): boolean =>
+    sorted(a && { plausibility: 0, ...a }) === sorted(b);
   const known = previous.variants ?? {};
   const conflicts = Object.entries(manifest.variants).filter(([name, spec]) => name in known && known[name] !== spec);
   if (previous.model !== manifest.model || (previous.chatTemplate ?? null) !== manifest.chatTemplate ||
@@ -190,7 +193,8 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
   const modelPath = request.modelPath ?? DEFAULT_MODEL;
   const parameters: EvalParameters = {
     systemPrompt: request.systemPrompt, maxTokens: request.maxTokens, alpha: request.alpha, lambda: request.lambda,
-    eta: request.eta, iterations: request.iterations, ratio: request.ratio, beams: request.beams,
+    eta: request.eta, iterations: request.iterations, ratio: request.ratio, plausibility: request.plausibility,
+    beams: request.beams,
     lengthPenalty: request.lengthPenalty,
   };
   mkdirSync(request.outDir, { recursive: true });
@@ -198,8 +202,9 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
 
   const store = new JsonlStore<ResponseRecord>(join(request.outDir, 'responses.jsonl'));
   const jobs = planJobs(questions, preferences, request.variants);
-  const missing = jobs.filter((job) => !store.has(job.key)).length;
-  process.stderr.write(`amulet eval: ${jobs.length} answers planned, ${jobs.length - missing} already in ` +
+  const absent = jobs.filter((job) => !store.has(job.key)).length;
+  const missing = request.storedOnly ? 0 : absent;
+  process.stderr.write(`amulet eval: ${jobs.length} answers planned, ${jobs.length - absent} already in ` +
     `${store.path}, ${missing} to produce\n`);
   const wanted = new Set(jobs.map((job) => job.key));
   const unscored = (): boolean => request.fluency &&

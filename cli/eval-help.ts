@@ -50,12 +50,16 @@ Methods (--methods, comma-separated; default ${EVAL_DEFAULT_METHODS.join(',')}):
                               own, compared beside the methods; repeat for
                               several. <spec> is name=method:option=value:...
                               with options alpha, lambda, eta, iterations,
-                              ratio, e.g. amulet-s1.5=amulet:alpha=1.3.
+                              ratio, plausibility, e.g.
+                              amulet-t0.1=amulet:plausibility=0.1.
 
 ${helpSection(`Decoding (greedy; --max-tokens defaults to ${EVAL_MAX_TOKENS} here, the paper's length)`,
     ruleHelp(evalRuleFlags))}
 
 Scoring:
+  --stored-only               Produce no answer: score, judge and report the
+                              answers the folder holds (e.g. while another
+                              process is still producing them).
   --no-fluency                Skip the fluency score: each answer's mean
                               negative log-likelihood per token under the
                               evaluated model with the plain prompt.
