@@ -3,14 +3,14 @@
  *
  * @packageDocumentation
  */
-import { DEFAULT_JUDGE_MODEL, EVAL_DEFAULT_METHODS, EVAL_MAX_TOKENS, evalRuleFlags } from './eval-arguments';
+import { EVAL_DEFAULT_METHODS, EVAL_MAX_TOKENS, evalRuleFlags } from './eval-arguments';
 import { extendedPreferences, paperPreferences } from '../eval/preference-sets';
 import { wrapText } from './text-wrap';
 import { helpSection, ruleHelp } from './flags';
 
-/** Names wrapped into the help's description column. */
-function nameList(names: readonly string[]): string {
-  return wrapText(names.join(', '), 50).join(`\n${' '.repeat(30)}`);
+/** A set's names after its label, wrapped into the help's description column. */
+function nameList(label: string, names: readonly string[]): string {
+  return wrapText(`${label}: ${names.join(', ')}`, 50).join(`\n${' '.repeat(30)}`);
 }
 
 export function evalHelpText(): string {
@@ -30,10 +30,10 @@ Inputs:
                               several sets, e.g. the paper's four.
   --limit <n>                 The first n questions of each set.
   --preference-set <a,b>      Built-in sets (default paper):
-                              paper: ${nameList(paperPreferences.map((preference) => preference.name))}
+                              ${nameList('paper', paperPreferences.map((preference) => preference.name))}
                               (as "Your answer should be <adjective> as much as
                               possible.");
-                              extended: ${nameList(extendedPreferences.map((preference) => preference.name))}.
+                              ${nameList('extended', extendedPreferences.map((preference) => preference.name))}.
                               Each set is reported on its own.
   --preferences <a,b,...>     Some preferences of the chosen sets (default all).
   --preference-file <json>    Custom preferences: [{ "name", "text" }], or the
@@ -67,7 +67,8 @@ Scoring:
                               with pref's (and base's), in both orders; the
                               verdict is read from the probabilities of its
                               verdict tokens.
-  --judge-model <gguf|hf:…>   The judge (default ${DEFAULT_JUDGE_MODEL.replace(/^(hf:[^/]+\/[^/]+\/)/, '$1\n                              ')}).
+  --judge-model <gguf|hf:…>   The judge (default: Qwen2.5-Coder-1.5B-Instruct,
+                              Q4_K_M, from Hugging Face).
   --judge-chat-template <n>   Its chat template.
   --judge-against <refs>      pref, base or pref,base (default): the answers
                               each variant's are compared with.
