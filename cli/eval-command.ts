@@ -110,7 +110,7 @@ async function load(path: string, chatTemplate: string | undefined): Promise<Mod
 async function scoreFluency(model: Model, store: JsonlStore<ResponseRecord>, records: readonly ResponseRecord[],
   outDir: string, threads: number | undefined, signal: AbortSignal): Promise<void> {
   const scores = new JsonlStore<FluencyRecord>(join(outDir, 'fluency.jsonl'));
-  const todo = scoringOrder(records.filter((record) => record.fluencyNll === undefined && !scores.has(record.key)));
+  const todo = scoringOrder(records.filter((record) => record.fluency === undefined && !scores.has(record.key)));
   if (todo.length > 0) {
     const progress = progressReporter();
     const scorer: Scorer = model.createScorer({ threads });
@@ -126,8 +126,8 @@ async function scoreFluency(model: Model, store: JsonlStore<ResponseRecord>, rec
       await scorer.dispose();
     }
   }
-  const filled = records.filter((record) => record.fluencyNll === undefined && scores.has(record.key))
-    .map((record) => ({ ...record, fluencyNll: scores.get(record.key)!.fluencyNll }));
+  const filled = records.filter((record) => record.fluency === undefined && scores.has(record.key))
+    .map((record) => ({ ...record, fluency: scores.get(record.key)!.fluency }));
   store.update(filled);
 }
 
@@ -208,7 +208,7 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
     `${store.path}, ${missing} to produce\n`);
   const wanted = new Set(jobs.map((job) => job.key));
   const unscored = (): boolean => request.fluency &&
-    store.all().some((record) => wanted.has(record.key) && record.fluencyNll === undefined);
+    store.all().some((record) => wanted.has(record.key) && record.fluency === undefined);
   if (missing > 0 || unscored()) {
     const model = await load(modelPath, request.chatTemplate);
     try {

@@ -61,23 +61,16 @@ export function meanOfGroupMeans(groups: readonly (readonly number[])[]): Interv
   return { value, low: percentile(estimates, 0.025), high: percentile(estimates, 0.975) };
 }
 
-/** Σ numerator / Σ denominator over paired items, resampling the pairs. Null without pairs. */
-export function ratioOfSums(pairs: readonly (readonly [number, number])[]): Interval | null {
-  if (pairs.length === 0) return null;
-  const ratio = (sample: readonly (readonly [number, number])[]): number =>
-    sample.reduce((sum, [x]) => sum + x, 0) / sample.reduce((sum, [, y]) => sum + y, 0);
+/** A statistic of `items` with its interval, resampling the items. Null without items. */
+export function bootstrap<T>(items: readonly T[], statistic: (sample: readonly T[]) => number): Interval | null {
+  if (items.length === 0) return null;
   const random = seededRandom(0x5eed);
   const estimates: number[] = [];
+  const sample: T[] = new Array<T>(items.length);
   for (let r = 0; r < RESAMPLES; r += 1) {
-    let numerator = 0;
-    let denominator = 0;
-    for (let i = 0; i < pairs.length; i += 1) {
-      const [x, y] = pairs[Math.floor(random() * pairs.length)]!;
-      numerator += x;
-      denominator += y;
-    }
-    estimates.push(numerator / denominator);
+    for (let i = 0; i < items.length; i += 1) sample[i] = items[Math.floor(random() * items.length)]!;
+    estimates.push(statistic(sample));
   }
   estimates.sort((a, b) => a - b);
-  return { value: ratio(pairs), low: percentile(estimates, 0.025), high: percentile(estimates, 0.975) };
+  return { value: statistic(items), low: percentile(estimates, 0.025), high: percentile(estimates, 0.975) };
 }

@@ -64,7 +64,7 @@ function overallTable(scores: EvalScores, set: string): string {
   const withJudge = judged(scores);
   const header = ['variant', 'proxy win vs base', 'proxy win vs pref', 'ahead of pref (proxy)',
     ...(withJudge ? ['judge win vs base', 'judge win vs pref', 'ahead of pref (judge)', 'orders agree', 'confident'] : []),
-    'fluency NLL', 'NLL / pref', 'mean tokens', 'tokens/s'];
+    'NLL, plain prompt', 'vs pref', 'NLL, preference prompt', 'vs pref', 'mean tokens', 'tokens/s'];
   const rows = scores.variants.flatMap((variant) => {
     const overall: OverallScores | undefined = scores.overall[set]?.[variant];
     if (!overall) return [];
@@ -73,7 +73,9 @@ function overallTable(scores: EvalScores, set: string): string {
       ...(withJudge ? [interval(overall.judgeWinRate.base), interval(overall.judgeWinRate.pref),
         count(overall.preferencesAheadOfPref.judge, overall.preferences), number(overall.judgeAgreement),
         number(overall.judgeConfident)] : []),
-      number(overall.meanNll, 3), interval(overall.nllRatioToPref), overall.meanTokens.toFixed(1),
+      number(overall.fluency.plainNll, 3), interval(overall.fluency.plainNllRatioToPref),
+      number(overall.fluency.preferenceNll, 3), interval(overall.fluency.preferenceNllRatioToPref),
+      overall.meanTokens.toFixed(1),
       overall.tokensPerSecond.toFixed(1)]];
   });
   return markdownTable(header, rows);
@@ -82,7 +84,7 @@ function overallTable(scores: EvalScores, set: string): string {
 function preferenceTable(scores: EvalScores, set: string): string {
   const withJudge = judged(scores);
   const header = ['preference', 'proxy', 'variant', 'mean proxy', 'win vs base', 'win vs pref',
-    ...(withJudge ? ['judge vs base', 'judge vs pref'] : []), 'NLL', 'tokens/s'];
+    ...(withJudge ? ['judge vs base', 'judge vs pref'] : []), 'NLL plain', 'NLL pref prompt', 'tokens/s'];
   const rows: string[][] = [];
   for (const preference of scores.preferences.filter((entry) => entry.set === set)) {
     const proxy = preference.proxy ? `${preference.proxy} (${preference.direction} is better)` : '–';
@@ -92,7 +94,7 @@ function preferenceTable(scores: EvalScores, set: string): string {
       rows.push([preference.name, proxy, variant, number(entry.meanProxy, 3), rate(entry.proxyWinRate.base),
         rate(entry.proxyWinRate.pref),
         ...(withJudge ? [rate(entry.judgeWinRate.base), rate(entry.judgeWinRate.pref)] : []),
-        number(entry.meanNll, 3), entry.tokensPerSecond.toFixed(1)]);
+        number(entry.fluency.plainNll, 3), number(entry.fluency.preferenceNll, 3), entry.tokensPerSecond.toFixed(1)]);
     }
   }
   return markdownTable(header, rows);
@@ -232,9 +234,11 @@ export function writeReport(outDir: string, scores: EvalScores, records: readonl
         `response: Response", as a share of the two, averaged over both orders; a verdict is a win or a loss when ` +
         `the shares differ by more than ${CONFIDENCE_MARGIN} ("confident"), a tie otherwise; "orders agree" is the ` +
         'share of pairs where both orders put the same response ahead. ' : '') +
-      'Fluency NLL is the mean negative log-likelihood per answer token under the evaluated model with the plain ' +
-      'prompt (no preference): lower reads as more natural to the model; "NLL / pref" compares it with the ' +
-      'preference prompt\'s answers to the same questions. tokens/s is the generation speed of one answer.',
+      'Fluency is the mean negative log-likelihood per answer token (token-weighted over the answers) under the ' +
+      'evaluated model, with the plain prompt (no preference) and with the preference prompt: lower reads as more ' +
+      'natural to the model. Following a preference makes text less likely under the plain prompt, degenerate ' +
+      'text makes it less likely under both; "vs pref" divides by the preference prompt\'s answers to the same ' +
+      'questions. tokens/s is the generation speed of one answer.',
     '',
     ...setSections,
     '## What the proxies can and cannot show',

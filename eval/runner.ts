@@ -34,6 +34,16 @@ export interface TextSegment {
   differs: boolean;
 }
 
+/** How likely an answer's tokens are under the evaluated model: mean negative log-likelihood per token, in nats. */
+export interface FluencyScore {
+  /** The tokens scored. */
+  tokens: number;
+  /** Under the plain prompt (the run's system prompt, no preference). */
+  plainNll: number;
+  /** Under the preference prompt (the system prompt with the preference); null for `base` answers. */
+  preferenceNll: number | null;
+}
+
 /** One line of responses.jsonl. */
 export interface ResponseRecord {
   key: string;
@@ -54,12 +64,8 @@ export interface ResponseRecord {
   tokens: number;
   /** The generated token ids (absent in older runs and for beam search). */
   tokenIds?: number[];
-  /**
-   * Mean negative log-likelihood per token of the answer under the evaluated
-   * model with the plain prompt (no preference): the fluency measure, filled
-   * in by the scoring pass once the answers exist; null for an empty answer.
-   */
-  fluencyNll?: number | null;
+  /** Fluency (eval/fluency.ts), filled in by the scoring pass once the answers exist; null for an empty answer. */
+  fluency?: FluencyScore | null;
   finishReason: string;
   timing: { totalMs: number; promptMs: number; tokensPerSecond: number };
   proxies: Record<ProxyName, number>;

@@ -10,12 +10,12 @@
  *
  * @packageDocumentation
  */
-import { meanOfGroupMeans, ratioOfSums, type Interval } from './bootstrap';
+import { bootstrap, meanOfGroupMeans, type Interval } from './bootstrap';
 import type { EvalPreference } from './inputs';
 import type { OrderVerdict, PairOutcome } from './judge';
 import { questionKey } from './plan';
 import { preferenceProxies, proxies, type ProxyName } from './proxies/index';
-import type { ResponseRecord } from './runner';
+import type { FluencyScore, ResponseRecord } from './runner';
 
 /** The two references every variant is compared with: the variants named `base` and `pref`. */
 export type Reference = 'base' | 'pref';
@@ -42,6 +42,22 @@ export interface WinRate extends Interval {
   pairs: number;
 }
 
+/**
+ * Fluency of a variant's answers (eval/fluency.ts), token-weighted: the
+ * summed NLL over the summed tokens, so that a one-token answer weighs as
+ * one token. Null before the scoring pass.
+ */
+export interface FluencyScores {
+  /** Mean NLL per token under the plain prompt. */
+  plainNll: number | null;
+  /** Mean NLL per token under the preference prompt. */
+  preferenceNll: number | null;
+  /** plainNll over pref's on the same questions (1 = as likely as the preference prompt's answers). */
+  plainNllRatioToPref: Interval | null;
+  /** preferenceNll over pref's on the same questions. */
+  preferenceNllRatioToPref: Interval | null;
+}
+
 /** Scores of one variant on one preference. */
 export interface VariantScores {
   answers: number;
@@ -53,10 +69,7 @@ export interface VariantScores {
   judgeAgreement: number | null;
   /** Share of judged pairs with a confident verdict. */
   judgeConfident: number | null;
-  /** Mean per-token NLL of the answers under the plain prompt; null before the scoring pass. */
-  meanNll: number | null;
-  /** Mean NLL over pref's on the same questions (1 = as fluent as the preference prompt). */
-  nllRatioToPref: Interval | null;
+  fluency: FluencyScores;
   meanTokens: number;
   tokensPerSecond: number;
 }
@@ -78,8 +91,7 @@ export interface OverallScores {
   preferencesAheadOfPref: { proxy: number | null; judge: number | null };
   judgeAgreement: number | null;
   judgeConfident: number | null;
-  meanNll: number | null;
-  nllRatioToPref: Interval | null;
+  fluency: FluencyScores;
   meanTokens: number;
   tokensPerSecond: number;
   answers: number;
@@ -118,18 +130,47 @@ function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-function meanOrNull(values: readonly (number | null | undefined)[]): number | null {
-  const present = values.filter((value): value is number => typeof value === 'number');
-  return present.length === 0 ? null : mean(present);
-}
-
 /** What one variant has on one preference, before it is summarised. */
 interface Outcomes {
   answers: ResponseRecord[];
   proxy: Record<Reference, PairOutcome[]>;
   judge: Record<Reference, JudgementRecord[]>;
-  /** [this answer's NLL, pref's NLL on the same question]. */
-  nllPairs: [number, number][];
+  /** This answer's fluency and pref's on the same question. */
+  fluencyPairs: [FluencyScore, FluencyScore][];
+}
+
+type NllKind = 'plainNll' | 'preferenceNll';
+
+/** Σ nll · tokens / Σ tokens over the scores that have `kind`. */
+function tokenWeighted(scores: readonly (FluencyScore | null | undefined)[], kind: NllKind): number | null {
+  let nll = 0;
+  let tokens = 0;
+  for (const score of scores) {
+    const value = score?.[kind];
+    if (score && typeof value === 'number' && score.tokens > 0) {
+      nll += value * score.tokens;
+      tokens += score.tokens;
+    }
+  }
+  return tokens === 0 ? null : nll / tokens;
+}
+
+/** The token-weighted NLL of the candidates over that of their paired references, resampling the pairs. */
+function fluencyRatio(pairs: readonly [FluencyScore, FluencyScore][], kind: NllKind): Interval | null {
+  const usable = pairs.filter(([a, b]) => typeof a[kind] === 'number' && typeof b[kind] === 'number');
+  return bootstrap(usable, (sample) =>
+    tokenWeighted(sample.map(([a]) => a), kind)! / tokenWeighted(sample.map(([, b]) => b), kind)!);
+}
+
+function fluencyScores(answers: readonly ResponseRecord[], pairs: readonly [FluencyScore, FluencyScore][],
+  isPref: boolean): FluencyScores {
+  const scores = answers.map((answer) => answer.fluency);
+  return {
+    plainNll: tokenWeighted(scores, 'plainNll'),
+    preferenceNll: tokenWeighted(scores, 'preferenceNll'),
+    plainNllRatioToPref: isPref ? null : fluencyRatio(pairs, 'plainNll'),
+    preferenceNllRatioToPref: isPref ? null : fluencyRatio(pairs, 'preferenceNll'),
+  };
 }
 
 /** Computes scores.json from the stored records. */
@@ -161,7 +202,7 @@ export function computeScores(
         ? [...baseByQuestion.values()].filter((record) => askedHere.size === 0 || askedHere.has(questionKey(toQuestion(record))))
         : ofPreference.filter((record) => variantOf(record) === variant);
       if (answers.length === 0) continue;
-      const outcomes: Outcomes = { answers, proxy: { base: [], pref: [] }, judge: { base: [], pref: [] }, nllPairs: [] };
+      const outcomes: Outcomes = { answers, proxy: { base: [], pref: [] }, judge: { base: [], pref: [] }, fluencyPairs: [] };
       for (const answer of answers) {
         const question = questionKey(toQuestion(answer));
         const references: Record<Reference, ResponseRecord | undefined> = {
@@ -173,15 +214,14 @@ export function computeScores(
           outcomes.proxy[reference].push(
             compareByProxy(answer.proxies[mapping.proxy], other.proxies[mapping.proxy], mapping.direction));
         }
-        const prefNll = references.pref?.fluencyNll;
-        if (typeof answer.fluencyNll === 'number' && typeof prefNll === 'number') outcomes.nllPairs.push([answer.fluencyNll, prefNll]);
+        const prefFluency = references.pref?.fluency;
+        if (answer.fluency && prefFluency) outcomes.fluencyPairs.push([answer.fluency, prefFluency]);
       }
       for (const judgement of judgements) {
         if (judgement.preference === name && judgement.variant === variant) outcomes.judge[judgement.reference].push(judgement);
       }
       byVariant.set(variant, outcomes);
       const judged = [...outcomes.judge.base, ...outcomes.judge.pref];
-      const nlls = answers.map((answer) => answer.fluencyNll).filter((nll): nll is number => typeof nll === 'number');
       scores.variants[variant] = {
         answers: answers.length,
         meanProxy: mapping ? mean(answers.map((answer) => answer.proxies[mapping.proxy])) : null,
@@ -192,8 +232,7 @@ export function computeScores(
         },
         judgeAgreement: judged.length === 0 ? null : judged.filter((judgement) => judgement.agreed).length / judged.length,
         judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
-        meanNll: nlls.length === 0 ? null : mean(nlls),
-        nllRatioToPref: variant === 'pref' ? null : ratioOfSums(outcomes.nllPairs),
+        fluency: fluencyScores(answers, outcomes.fluencyPairs, variant === 'pref'),
         meanTokens: mean(answers.map((answer) => answer.tokens)),
         tokensPerSecond: mean(answers.map((answer) => answer.timing.tokensPerSecond)),
       };
@@ -235,8 +274,7 @@ export function computeScores(
         },
         judgeAgreement: judged.length === 0 ? null : judged.filter((judgement) => judgement.agreed).length / judged.length,
         judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
-        meanNll: meanOrNull(unique.map((answer) => answer.fluencyNll)),
-        nllRatioToPref: variant === 'pref' ? null : ratioOfSums(outcomes.flatMap((entry) => entry.nllPairs)),
+        fluency: fluencyScores(unique, outcomes.flatMap((entry) => entry.fluencyPairs), variant === 'pref'),
         meanTokens: mean(unique.map((answer) => answer.tokens)),
         tokensPerSecond: mean(unique.map((answer) => answer.timing.tokensPerSecond)),
         answers: unique.length,

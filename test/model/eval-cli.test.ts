@@ -76,7 +76,8 @@ it('runs, resumes after Ctrl-C without duplicates, and writes the report', async
   expect(second.code).toBe(0);
   const records = readFileSync(join(out, 'responses.jsonl'), 'utf8').trim().split('\n')
     .map((line) => JSON.parse(line) as { key: string; method: string; segments?: unknown[]; timing: object;
-      tokenIds: number[]; tokens: number; fluencyNll: number | null });
+      tokenIds: number[]; tokens: number; preference: string | null;
+      fluency: { tokens: number; plainNll: number; preferenceNll: number | null } | null });
   // 2 base answers + 2 questions x 2 preferences x 3 methods.
   expect(records).toHaveLength(14);
   expect(new Set(records.map((record) => record.key)).size).toBe(14);
@@ -85,7 +86,11 @@ it('runs, resumes after Ctrl-C without duplicates, and writes the report', async
   // Every answer's tokens are kept, and its fluency scored from them once the answers existed.
   for (const record of records) {
     expect(record.tokenIds).toHaveLength(record.tokens);
-    if (record.tokens > 0) expect(record.fluencyNll).toBeGreaterThan(0);
+    if (record.tokens === 0) continue;
+    expect(record.fluency!.tokens).toBe(record.tokens);
+    expect(record.fluency!.plainNll).toBeGreaterThan(0);
+    if (record.preference === null) expect(record.fluency!.preferenceNll).toBeNull();
+    else expect(record.fluency!.preferenceNll).toBeGreaterThan(0);
   }
 
   const third = await runEval(args);

@@ -7,7 +7,7 @@
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { meanOfGroupMeans, ratioOfSums } from '../../eval/bootstrap';
+import { bootstrap, meanOfGroupMeans } from '../../eval/bootstrap';
 import type { EvalPreference } from '../../eval/inputs';
 import {
   combineOrders, judgeAgainst, judgePair, judgePrompt, VERDICT_CHOICES, VERDICT_PREFIX, type VerdictScorer,
@@ -134,11 +134,13 @@ describe('bootstrap intervals', () => {
     expect(meanOfGroupMeans([[1, 1, 1]])).toEqual({ value: 1, low: 1, high: 1 });
     expect(meanOfGroupMeans([])).toBeNull();
     expect(meanOfGroupMeans([[1], []])).toBeNull();
-    const ratio = ratioOfSums([[2, 1], [4, 2], [3, 1]]);
+    const ratioOfSums = (pairs: readonly (readonly [number, number])[]): number =>
+      pairs.reduce((sum, [x]) => sum + x, 0) / pairs.reduce((sum, [, y]) => sum + y, 0);
+    const ratio = bootstrap([[2, 1], [4, 2], [3, 1]] as const, ratioOfSums);
     expect(ratio!.value).toBeCloseTo(9 / 4);
     expect(ratio!.low).toBeLessThanOrEqual(ratio!.value);
     expect(ratio!.high).toBeGreaterThanOrEqual(ratio!.value);
-    expect(ratioOfSums([])).toBeNull();
+    expect(bootstrap([], ratioOfSums)).toBeNull();
   });
 });
 
@@ -153,12 +155,12 @@ describe('win rates', () => {
 
   it('aggregates per preference against base and pref, by set, with fluency', () => {
     const records = [
-      record(0, null, 'base', 'one two three four', { fluencyNll: 1 }),
-      record(1, null, 'base', 'one two three', { fluencyNll: 1 }),
-      record(0, 'concise', 'pref', 'one two three four five', { fluencyNll: 2 }),
-      record(1, 'concise', 'pref', 'one two', { fluencyNll: 2 }),
-      record(0, 'concise', 'amulet', 'one', { fluencyNll: 3 }),
-      record(1, 'concise', 'amulet', 'one two three', { fluencyNll: 2 }),
+      record(0, null, 'base', 'one two three four', { fluency: { tokens: 4, plainNll: 1, preferenceNll: null } }),
+      record(1, null, 'base', 'one two three', { fluency: { tokens: 3, plainNll: 1, preferenceNll: null } }),
+      record(0, 'concise', 'pref', 'one two three four five', { fluency: { tokens: 5, plainNll: 2, preferenceNll: 1 } }),
+      record(1, 'concise', 'pref', 'one two', { fluency: { tokens: 2, plainNll: 2, preferenceNll: 1 } }),
+      record(0, 'concise', 'amulet', 'one', { fluency: { tokens: 1, plainNll: 5, preferenceNll: 2 } }),
+      record(1, 'concise', 'amulet', 'one two three', { fluency: { tokens: 3, plainNll: 1, preferenceNll: 1 } }),
     ];
     const judgement = (index: number, outcome: JudgementRecord['outcome'], agreed: boolean): JudgementRecord => ({
       key: `k${index}`, questionSet: 'set', questionIndex: index, preference: 'concise', variant: 'amulet', reference: 'pref',
@@ -176,8 +178,12 @@ describe('win rates', () => {
     expect(amulet.judgeWinRate.base).toBeNull();
     expect(amulet.judgeAgreement).toBe(0.5);
     expect(amulet.judgeConfident).toBe(0.5);
-    expect(amulet.meanNll).toBe(2.5);
-    expect(amulet.nllRatioToPref!.value).toBeCloseTo(5 / 4);
+    // Token-weighted: (5 * 1 + 1 * 3) / 4 = 2 against pref's 2 under the plain prompt; (2 + 3) / 4 against 1.
+    expect(amulet.fluency.plainNll).toBe(2);
+    expect(amulet.fluency.preferenceNll).toBe(1.25);
+    expect(amulet.fluency.plainNllRatioToPref!.value).toBeCloseTo(1);
+    expect(amulet.fluency.preferenceNllRatioToPref!.value).toBeCloseTo(1.25);
+    expect(scores.preferences[0]!.variants.base!.fluency.preferenceNll).toBeNull();
     expect(amulet.tokensPerSecond).toBe(50);
     const pref = scores.preferences[0]!.variants.pref!;
     expect(pref.proxyWinRate.pref).toBeNull();  // never compared with itself
@@ -186,7 +192,7 @@ describe('win rates', () => {
     expect(scores.sets).toEqual(['paper']);
     expect(scores.overall.paper!.amulet).toMatchObject({
       proxyWinRate: { base: { value: 0.75 }, pref: { value: 0.5 } }, preferencesAheadOfPref: { proxy: 0, judge: 1 },
-      answers: 2, meanNll: 2.5,
+      answers: 2, fluency: { plainNll: 2 },
     });
   });
 });
