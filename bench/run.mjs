@@ -14,14 +14,20 @@
 //                      [--questions 4] [--repeats 3] [--max-tokens 128] [--out bench/results/latest.json]
 //                      [--methods plain,ceiling,...] [--reference-questions 1] [--no-reference] [--no-peer]
 //                      [--no-select] [--candidates 40] [--chat-template gemma] [--question-file q.json ...]
-//                      [--addon native | portable]
+//                      [--addon native | portable] [--rpc 1,2] [--rpc-threads 1]
 //
+// --rpc N,M,... adds rows with every layer on N (then M, ...) local llama.cpp
+// RPC workers (ggml-rpc-server, --rpc-threads threads each), reached through
+// a proxy that counts bytes: plain, and amulet realigned on the host and in
+// the graph, with the bytes each decode step sends and receives.
 // Needs the built addon and dist/ (npm run build). The peer and the Python
 // reference install themselves on first use: `npm install` in bench/, and a
 // virtual environment in bench/.venv from bench/requirements.txt.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { once } from 'node:events';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +68,14 @@ const ADDONS = {
   portable: path.join(root, 'build-portable', 'Release', 'amulet.node'),
 };
 const REFERENCE = { id: 'paper-reference', label: 'paper-style reference (HF, no KV cache)' };
+/** The rows of each --rpc worker count: every layer on the workers. */
+const RPC_METHODS = [
+  { id: 'plain', label: 'plain', kind: 'amulet', method: 'pref', preferences: [PREFERENCE] },
+  { id: 'amulet-host', label: 'amulet, realigned on the host', kind: 'amulet', method: 'amulet',
+    preferences: [PREFERENCE], realignOn: 'cpu' },
+  { id: 'amulet-graph', label: 'amulet, realigned in the graph', kind: 'amulet', method: 'amulet',
+    preferences: [PREFERENCE], realignOn: 'backend' },
+];
 
 function parseArgs(argv) {
   const options = {
@@ -81,6 +95,8 @@ function parseArgs(argv) {
     addon: 'native',
     peer: true,
     chatTemplate: undefined,
+    rpc: [],
+    rpcThreads: 1,
   };
   const positiveInteger = (name, value) => {
     const number = Number(value);
@@ -110,6 +126,8 @@ function parseArgs(argv) {
       case '--chat-template': options.chatTemplate = value(); break;
       case '--question-file': options.questionFiles.push(path.resolve(value())); break;
       case '--addon': options.addon = value(); break;
+      case '--rpc': options.rpc = value().split(',').map((count) => positiveInteger(arg, count)); break;
+      case '--rpc-threads': options.rpcThreads = positiveInteger(arg, value()); break;
       case '--help':
       case '-h':
         process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n')
@@ -251,7 +269,46 @@ function workerJob(method, model, options, questions) {
     maxTokens: options.maxTokens,
     prompts,
     warmup: 1,
+    ...(method.realignOn && { realignOn: method.realignOn }),
+    ...(method.rpcServers && { rpcServers: method.rpcServers }),
   };
+}
+
+/** Starts `count` local RPC workers (llama.cpp's ggml-rpc-server, built with the addon) on free loopback ports. */
+async function startRpcWorkers(count, threads) {
+  const { rpcServerPath } = require(path.join(root, 'dist', 'lib', 'index.js'));
+  const workers = [];
+  const stop = async () => {
+    for (const worker of workers) worker.child.kill();
+    await Promise.all(workers.map((worker) => worker.exited));
+  };
+  try {
+    for (let i = 0; i < count; ++i) {
+      const probe = net.createServer().listen(0, '127.0.0.1');
+      await once(probe, 'listening');
+      const { port } = probe.address();
+      await new Promise((resolve) => probe.close(resolve));
+      const child = spawn(rpcServerPath(), ['--host', '127.0.0.1', '--port', String(port), '--threads', String(threads)],
+        { stdio: 'ignore' });
+      workers.push({ endpoint: `127.0.0.1:${port}`, child, exited: once(child, 'exit') });
+      // Ready once it accepts a connection.
+      for (let attempt = 0; ; ++attempt) {
+        const socket = net.connect({ host: '127.0.0.1', port });
+        const connected = await new Promise((resolve) => {
+          socket.once('connect', () => resolve(true));
+          socket.once('error', () => resolve(false));
+        });
+        socket.destroy();
+        if (connected) break;
+        if (attempt >= 200) throw new Error(`the RPC worker on port ${port} did not start`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoints: workers.map((worker) => worker.endpoint), stop };
 }
 
 /**
@@ -283,6 +340,16 @@ function summarise(method, report, options) {
     generations: report.samples.length,
     meanTokens: report.samples.reduce((sum, s) => sum + s.tokens, 0) / Math.max(1, report.samples.length),
     ...(report.peer && { peer: report.peer }),
+    ...(method.rpcWorkers && {
+      rpc: {
+        workers: method.rpcWorkers,
+        workerThreads: options.rpcThreads,
+        realignedOn: report.samples[0]?.realignedOn ?? null,
+        sentBytesPerStep: median(report.samples.map((s) => s.sentPerStep)),
+        receivedBytesPerStep: median(report.samples.map((s) => s.receivedPerStep)),
+        loadBytesSent: report.loadTraffic?.sent ?? null,
+      },
+    }),
   };
 }
 
@@ -363,12 +430,14 @@ function format(value, digits = 1) {
 }
 
 function printTable(output) {
+  const rpc = output.results.some((r) => r.rpc);
   const rows = [['method', 'seqs', 'tokens/answer', 'tok/s', 'TTFT ms', 'sampler µs/tok', 'realign µs/tok', 'share of step',
-    'peak RSS MB']];
+    'peak RSS MB', ...(rpc ? ['sent B/step', 'received B/step'] : [])]];
   for (const r of output.results) {
     rows.push([r.label, String(r.sequences ?? '—'), format(r.meanTokens, 0), format(r.tokensPerSecond, r.tokensPerSecond < 10 ? 2 : 1),
       format(r.ttftMs, 0), format(r.samplerUsPerToken, 0), format(r.realignUsPerToken, 0),
-      r.realignShareOfStep == null ? '—' : `${(r.realignShareOfStep * 100).toFixed(2)}%`, format(r.peakRssMb, 0)]);
+      r.realignShareOfStep == null ? '—' : `${(r.realignShareOfStep * 100).toFixed(2)}%`, format(r.peakRssMb, 0),
+      ...(rpc ? [format(r.rpc?.sentBytesPerStep, 0), format(r.rpc?.receivedBytesPerStep, 0)] : [])]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const line = (row) => `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
@@ -413,6 +482,25 @@ async function main() {
     log(`  ${format(summary.tokensPerSecond)} tok/s, TTFT ${format(summary.ttftMs, 0)} ms ` +
       `(${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
+  for (const count of options.rpc) {
+    const workers = await startRpcWorkers(count, options.rpcThreads);
+    try {
+      for (const rpcMethod of RPC_METHODS) {
+        const suffix = `${count} RPC worker${count > 1 ? 's' : ''}`;
+        const method = { ...rpcMethod, id: `${rpcMethod.id}-rpc${count}`, label: `${rpcMethod.label}, ${suffix}`,
+          rpcServers: workers.endpoints, rpcWorkers: count };
+        log(`${method.label}: 1 warm-up + ${options.repeats} × ${questions.length} prompts`);
+        const report = await runChild(process.execPath,
+          [path.join(benchDir, 'worker.mjs'), JSON.stringify(workerJob(method, model, options, questions))], method.id);
+        const summary = summarise(method, report, options);
+        results.push(summary);
+        log(`  ${format(summary.tokensPerSecond)} tok/s, ${format(summary.rpc.sentBytesPerStep, 0)} B sent and ` +
+          `${format(summary.rpc.receivedBytesPerStep, 0)} B received per step`);
+      }
+    } finally {
+      await workers.stop();
+    }
+  }
   if (options.methods.includes(REFERENCE.id)) {
     log(`${REFERENCE.label}: ${options.referenceQuestions} prompt(s), ${options.maxTokens} tokens at most (slow)`);
     results.push(await runReference(model, options, questions));
@@ -453,6 +541,9 @@ async function main() {
       repeats: options.repeats,
       referenceQuestions: options.referenceQuestions,
       contextSize: options.contextSize,
+      rpc: options.rpc.length > 0 ? { workerCounts: options.rpc, workerThreads: options.rpcThreads,
+        bytesPerStep: 'bytes through the counting proxies per decode step after the first token, median over prompts',
+      } : null,
       systemPrompt: SYSTEM_PROMPT,
       preferences: [PREFERENCE, SECOND_PREFERENCE],
       decoding: 'greedy',

@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countingProxy } from './rpc-proxy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -37,36 +38,66 @@ function sample(tokens, decodeMs, ttftMs, samplerUsPerToken, sequences) {
  * (amulet_test.node, built beside it) decodes the same sequences in the same
  * batches and samples the preference row as it is, without realigning: the
  * engine's own multi-sequence step, the most realigned decoding can reach.
+ * With `rpcServers`, every layer is on those llama.cpp RPC workers, each
+ * reached through a counting proxy: the samples then also hold the bytes
+ * sent and received per decode step, and `loadTraffic` those of loading.
  */
 async function runAmulet({ ceiling = false } = {}) {
   process.env.AMULET_ADDON = ceiling ? path.join(path.dirname(job.addon), 'amulet_test.node') : job.addon;
   const { loadModel } = require(path.join(root, 'dist', 'lib', 'index.js'));
   if (ceiling) require(path.join(root, 'dist', 'lib', 'addon.js')).nativeBinding().setTestHooks({ ceiling: true });
-  const model = await loadModel({ path: job.model, chatTemplate: job.chatTemplate || undefined });
+  // With RPC workers, each behind a proxy that counts the bytes each way.
+  const proxies = await Promise.all((job.rpcServers ?? []).map(countingProxy));
+  const traffic = () => proxies.reduce((sum, proxy) => ({
+    sent: sum.sent + proxy.counts.sent, received: sum.received + proxy.counts.received,
+  }), { sent: 0, received: 0 });
+  const model = await loadModel({
+    path: job.model,
+    chatTemplate: job.chatTemplate || undefined,
+    ...(proxies.length > 0 && { rpcServers: proxies.map((proxy) => proxy.endpoint) }),
+  });
+  const loadTraffic = traffic();
   const session = model.createSession({
     systemPrompt: job.systemPrompt,
     preferences: job.preferences,
     method: job.method,
     threads: job.threads,
     contextSize: job.contextSize,
+    realignOn: job.realignOn,
   });
   const samples = [];
   try {
     for (const [index, question] of job.prompts.entries()) {
       session.clearHistory();
-      const result = await session.prompt(question, { maxTokens: job.maxTokens });
+      const stream = session.prompt(question, { maxTokens: job.maxTokens });
+      // The bytes of the decode steps after the first token, as tokens/s counts them.
+      let atFirstToken;
+      let laterTokens = 0;
+      for await (const chunk of stream) {
+        if (atFirstToken === undefined) atFirstToken = traffic();
+        else laterTokens += chunk.tokens.length;
+      }
+      const result = await stream;
+      const atEnd = traffic();
       // generation time: from the end of prompt evaluation to the last sampled token.
       const generationMs = result.tokensPerSecond > 0 ? (result.tokenCount * 1000) / result.tokensPerSecond : 0;
       if (index >= job.warmup) {
-        samples.push(sample(result.tokenCount, generationMs, result.timeToFirstTokenMs,
-          result.samplerMicrosecondsPerToken, result.sequenceCount));
+        const measured = sample(result.tokenCount, generationMs, result.timeToFirstTokenMs,
+          result.samplerMicrosecondsPerToken, result.sequenceCount);
+        if (proxies.length > 0 && laterTokens > 0) {
+          measured.sentPerStep = (atEnd.sent - atFirstToken.sent) / laterTokens;
+          measured.receivedPerStep = (atEnd.received - atFirstToken.received) / laterTokens;
+          measured.realignedOn = result.realignedOn;
+        }
+        samples.push(measured);
       }
     }
   } finally {
     await session.dispose();
     await model.dispose();
+    await Promise.all(proxies.map((proxy) => proxy.close()));
   }
-  return samples;
+  return { samples, ...(proxies.length > 0 && { loadTraffic }) };
 }
 
 /**
@@ -185,10 +216,10 @@ async function main() {
   }
   let samples;
   let extra = {};
-  if (job.kind === 'ceiling') samples = await runAmulet({ ceiling: true });
+  if (job.kind === 'ceiling') ({ samples, ...extra } = await runAmulet({ ceiling: true }));
   else if (job.kind === 'node-llama-cpp') ({ samples, ...extra } = await runNodeLlamaCpp('chat'));
   else if (job.kind === 'node-llama-cpp-raw') ({ samples, ...extra } = await runNodeLlamaCpp('raw'));
-  else samples = await runAmulet();
+  else ({ samples, ...extra } = await runAmulet());
   // ru_maxrss in KiB: the peak resident set of this process, model included.
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(`${JSON.stringify({ samples, peakRssMb, ...extra })}\n`);

@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rules, type RuleName } from '../lib/option-rules';
-import type { Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
+import type { JsonSchema, OutputControls, Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
 import { DEFAULT_MODEL } from './model-loading';
-import { attachNegativeValues, flagValue, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
+import { attachNegativeValues, flagValue, flagValues, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
 
 export { UsageError } from './flags';
 
@@ -23,21 +23,31 @@ export const samplingFlags: readonly RuleName[] = [
   'presencePenalty', 'seed',
 ];
 export const modelFlags: readonly RuleName[] = [
-  'chatTemplate', 'gpuLayers', 'realignOn', 'threads', 'contextSize', 'batchSize',
+  'chatTemplate', 'gpuLayers', 'rpcServers', 'tensorSplit', 'realignOn', 'threads', 'contextSize', 'batchSize',
 ];
 
-/** Every option `amulet` accepts, in the form `node:util` parseArgs reads. */
-export const commandLineOptions = {
+/** What the answer may be: the output controls. */
+export const outputControlFlags: readonly RuleName[] = ['stop', 'logitBias', 'grammar', 'jsonSchema'];
+
+/** The flags of every command that runs a model: the model, the preferences, realignment and sampling. */
+export const sessionCommandLineOptions = {
   preference: { type: 'string', short: 'p', multiple: true },
   weight: { type: 'string', short: 'w', multiple: true },
   'preference-file': { type: 'string' },
   model: { type: 'string' },
+  ...ruleFlags(['systemPrompt', ...realignFlags, ...samplingFlags, ...modelFlags]),
+} as const;
+
+/** Every option `amulet` accepts, in the form `node:util` parseArgs reads. */
+export const commandLineOptions = {
+  ...sessionCommandLineOptions,
   compare: { type: 'boolean' },
   json: { type: 'boolean' },
+  'json-object': { type: 'boolean' },
   trace: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
-  ...ruleFlags(['systemPrompt', ...realignFlags, ...samplingFlags, ...modelFlags]),
+  ...ruleFlags(outputControlFlags),
 } as const;
 
 /** The methods `--compare` can put beside `base` and `pref`: those that realign. */
@@ -53,30 +63,43 @@ export interface RealignParameters {
   plausibility: number;
 }
 
-/** What to do for a command line that asks for an answer. */
-export interface RunRequest {
-  question: string;
-  /** In command-line order, each with its weight (1 where none was given). */
+/** What the flags of {@link sessionCommandLineOptions} ask for. */
+export interface SessionFlags {
+  /** In command-line order (then the preference file's), each with its weight (1 where none was given). */
   preferences: Required<Preference>[];
-  /** The method of the answer; with `compare`, the method shown beside `base` and `pref`. */
-  method: RealignMethod;
-  compare: boolean;
-  json: boolean;
-  trace: boolean;
+  /** --method; undefined when it was not given. */
+  method: RealignMethod | undefined;
   realign: RealignParameters;
   /** Only the sampling settings given on the command line; the library fills in the rest. */
   sampling: SamplingOptions;
-  maxTokens: number;
+  /** --max-tokens; undefined when it was not given. */
+  maxTokens: number | undefined;
   systemPrompt: string;
   /** A GGUF path, an hf: reference or a URL (default {@link DEFAULT_MODEL}). */
   modelPath: string;
   chatTemplate: string | undefined;
   gpuLayers: number | 'max' | undefined;
+  /** RPC servers (`host:port`) that take the offloaded layers; undefined: none. */
+  rpcServers: readonly string[] | undefined;
+  tensorSplit: readonly number[] | undefined;
   /** Where the realignment runs; undefined leaves the library's 'auto'. */
   realignOn: RealignOn | undefined;
   threads: number | undefined;
   contextSize: number | undefined;
   batchSize: number | undefined;
+}
+
+/** What to do for a command line that asks for an answer. */
+export interface RunRequest extends Omit<SessionFlags, 'method' | 'maxTokens'> {
+  question: string;
+  /** The method of the answer; with `compare`, the method shown beside `base` and `pref`. */
+  method: RealignMethod;
+  compare: boolean;
+  json: boolean;
+  trace: boolean;
+  maxTokens: number;
+  /** The output controls given: `stop`, `logitBias`, `grammar` (read from its file), `jsonSchema`. */
+  outputControls: OutputControls;
 }
 
 /** What a command line asks for. */
@@ -165,6 +188,99 @@ function checkMethodCombination(method: RealignMethod, compare: boolean, prefere
   }
 }
 
+/** Reads the file a flag names; `parse` turns its text into the value. */
+function readFlagFile<T>(flag: string, path: string, parse: (text: string) => T): T {
+  try {
+    return parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--${flag} ${quote(path)}: ${(error as Error).message}`);
+  }
+}
+
+/** What the output-control flags gave, as parseArgs read them. */
+interface OutputControlFlags {
+  stop?: string[];
+  logitBias?: string[];
+  grammarFile?: string;
+  schemaFile?: string;
+  jsonObject?: boolean;
+}
+
+/** The output controls of a command line: --stop, --logit-bias, --grammar-file, --json-schema-file, --json-object. */
+function parseOutputControls(flags: OutputControlFlags): OutputControls {
+  const stop = flagValues(rules.stop, flags.stop);
+  const logitBias = flagValues(rules.logitBias, flags.logitBias);
+  const { grammarFile, schemaFile } = flags;
+  const jsonObject = flags.jsonObject === true;
+  const given = [grammarFile && '--grammar-file', schemaFile && '--json-schema-file', jsonObject && '--json-object']
+    .filter(Boolean);
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together`);
+  const grammar = grammarFile === undefined ? undefined : readFlagFile('grammar-file', grammarFile, (text) => {
+    if (text.trim() === '') throw new UsageError(`--grammar-file ${quote(grammarFile)} is empty`);
+    return text;
+  });
+  const jsonSchema: JsonSchema | undefined = jsonObject ? true : schemaFile === undefined ? undefined :
+    readFlagFile('json-schema-file', schemaFile, (text) => {
+      const schema: unknown = JSON.parse(text);
+      if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+        throw new UsageError(`--json-schema-file ${quote(schemaFile)} must hold a JSON object`);
+      }
+      return schema as JsonSchema;
+    });
+  const controls: OutputControls = { stop, logitBias, grammar, jsonSchema };
+  return Object.fromEntries(Object.entries(controls).filter(([, value]) => value !== undefined));
+}
+
+/** The values `node:util` parseArgs gives for options that include {@link sessionCommandLineOptions}. */
+type ParsedValues = { [flag: string]: string | boolean | (string | boolean)[] | undefined };
+
+/**
+ * Reads the flags of {@link sessionCommandLineOptions} from parseArgs' values
+ * and tokens (the tokens pair each --weight with its --preference).
+ *
+ * @throws UsageError for a value out of range or a preference file that cannot be read.
+ */
+export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof parseArgs>['tokens']): SessionFlags {
+  const preferences = collectPreferences(tokens);
+  const preferenceFile = values['preference-file'] as string | undefined;
+  if (preferenceFile !== undefined) preferences.push(...readPreferenceFile(preferenceFile));
+  const flag = <N extends RuleName>(name: N): (typeof rules)[N]['default'] | 'max' | undefined => {
+    const rule = rules[name];
+    return flagValue(rule, values[rule.flag!] as string | undefined);
+  };
+  const number = (name: RuleName): number | undefined => flag(name) as number | undefined;
+  const sampling: SamplingOptions = Object.fromEntries(samplingFlags.filter((name) => name !== 'maxTokens')
+    .map((name) => [name, number(name)]).filter(([, value]) => value !== undefined));
+  const modelPath = (values.model as string | undefined) ?? DEFAULT_MODEL;
+  if (modelPath.trim() === '') throw new UsageError('--model needs a GGUF path, an hf: reference or a URL');
+  return {
+    preferences,
+    method: flag('method') as RealignMethod | undefined,
+    realign: {
+      alpha: number('alpha') ?? rules.alpha.default,
+      lambda: number('lambda') ?? rules.lambda.default,
+      eta: number('eta') ?? rules.eta.default,
+      iterations: number('iterations') ?? rules.iterations.default,
+      ratio: number('ratio') ?? rules.ratio.default,
+      plausibility: number('plausibility') ?? rules.plausibility.default,
+    },
+    // Only the sampling flags given: the library fills in the rest.
+    sampling,
+    maxTokens: number('maxTokens'),
+    systemPrompt: (flag('systemPrompt') as string | undefined) ?? rules.systemPrompt.default,
+    modelPath,
+    chatTemplate: flag('chatTemplate') as string | undefined,
+    gpuLayers: flag('gpuLayers') as number | 'max' | undefined,
+    rpcServers: flag('rpcServers') as readonly string[] | undefined,
+    tensorSplit: flag('tensorSplit') as readonly number[] | undefined,
+    realignOn: flag('realignOn') as RealignOn | undefined,
+    threads: number('threads'),
+    contextSize: number('contextSize'),
+    batchSize: number('batchSize'),
+  };
+}
+
 /**
  * Parses and validates `amulet`'s arguments (argv without node and the
  * script). `--help` and `--version` win over everything else.
@@ -197,43 +313,24 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   const question = positionals[0]!;
   if (question.trim() === '') throw new UsageError('the question is empty');
 
-  const preferences = collectPreferences(tokens);
-  if (values['preference-file'] !== undefined) preferences.push(...readPreferenceFile(values['preference-file']));
-  const flag = <N extends RuleName>(name: N): (typeof rules)[N]['default'] | 'max' | undefined => {
-    const rule = rules[name];
-    return flagValue(rule, values[rule.flag as keyof typeof values] as string | undefined);
-  };
-  const number = (name: RuleName): number | undefined => flag(name) as number | undefined;
-  const sampling: SamplingOptions = Object.fromEntries(samplingFlags.filter((name) => name !== 'maxTokens')
-    .map((name) => [name, number(name)]).filter(([, value]) => value !== undefined));
-  const modelPath = values.model ?? DEFAULT_MODEL;
-  if (modelPath.trim() === '') throw new UsageError('--model needs a GGUF path, an hf: reference or a URL');
+  const flags = readSessionFlags(values, tokens);
+  // The table's flags are known by name only at run time.
+  const flagText = (flag: string): ParsedValues[string] => (values as ParsedValues)[flag];
   const request: RunRequest = {
+    ...flags,
     question,
-    preferences,
-    method: (flag('method') ?? rules.method.default) as RealignMethod,
+    method: flags.method ?? rules.method.default,
     compare: values.compare ?? false,
     json: values.json ?? false,
     trace: values.trace ?? false,
-    realign: {
-      alpha: number('alpha') ?? rules.alpha.default,
-      lambda: number('lambda') ?? rules.lambda.default,
-      eta: number('eta') ?? rules.eta.default,
-      iterations: number('iterations') ?? rules.iterations.default,
-      ratio: number('ratio') ?? rules.ratio.default,
-      plausibility: number('plausibility') ?? rules.plausibility.default,
-    },
-    // Only the sampling flags given: the library fills in the rest.
-    sampling,
-    maxTokens: number('maxTokens') ?? rules.maxTokens.default,
-    systemPrompt: (flag('systemPrompt') as string | undefined) ?? rules.systemPrompt.default,
-    modelPath,
-    chatTemplate: flag('chatTemplate') as string | undefined,
-    gpuLayers: flag('gpuLayers') as number | 'max' | undefined,
-    realignOn: flag('realignOn') as RealignOn | undefined,
-    threads: number('threads'),
-    contextSize: number('contextSize'),
-    batchSize: number('batchSize'),
+    maxTokens: flags.maxTokens ?? rules.maxTokens.default,
+    outputControls: parseOutputControls({
+      stop: flagText('stop') as string[] | undefined,
+      logitBias: flagText('logit-bias') as string[] | undefined,
+      grammarFile: flagText('grammar-file') as string | undefined,
+      schemaFile: flagText('json-schema-file') as string | undefined,
+      jsonObject: values['json-object'],
+    }),
   };
   // Each value is checked on its own first, so a bad value is reported as such.
   checkMethodCombination(request.method, request.compare, request.preferences);

@@ -16,7 +16,7 @@ import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageErr
 /** The library options `amulet eval` takes as flags, in help order. */
 export const evalRuleFlags: readonly RuleName[] = [
   'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'beams',
-  'lengthPenalty', 'threads', 'contextSize',
+  'lengthPenalty', 'threads', 'contextSize', 'rpcServers', 'tensorSplit',
 ];
 
 export const evalOptions = {
@@ -78,6 +78,9 @@ export interface EvalRequest extends EvalParameters {
   storedOnly: boolean;
   threads: number | undefined;
   contextSize: number | undefined;
+  /** RPC servers that take the evaluated model's layers (the judge stays local); undefined: none. */
+  rpcServers: readonly string[] | undefined;
+  tensorSplit: readonly number[] | undefined;
 }
 
 export type EvalCommandLine = { kind: 'help' } | { kind: 'run'; request: EvalRequest };
@@ -189,6 +192,8 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     lengthPenalty: number('lengthPenalty'),
     threads: given('threads') === undefined ? undefined : number('threads'),
     contextSize: given('contextSize') === undefined ? undefined : number('contextSize'),
+    rpcServers: flagValue(rules.rpcServers, given('rpcServers')) as readonly string[] | undefined,
+    tensorSplit: flagValue(rules.tensorSplit, given('tensorSplit')) as readonly number[] | undefined,
   };
   return { kind: 'run', request };
 }

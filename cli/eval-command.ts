@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Model, Scorer } from '../lib/index';
+import type { LoadModelOptions, Model, Scorer } from '../lib/index';
 import { DEFAULT_MODEL, loadModelWithProgress } from './model-loading';
 import { fluencyOf, scoringOrder, type FluencyRecord } from '../eval/fluency';
 import { loadPreferences, loadQuestions, selectPreferences, type EvalPreference, type EvalQuestion } from '../eval/inputs';
@@ -98,8 +98,9 @@ function checkManifest(outDir: string, manifest: RunManifest): void {
   }
 }
 
-async function load(path: string, chatTemplate: string | undefined): Promise<Model> {
-  return loadModelWithProgress(path, { chatTemplate });
+async function load(path: string, options: Pick<LoadModelOptions, 'chatTemplate' | 'rpcServers' | 'tensorSplit'>):
+  Promise<Model> {
+  return loadModelWithProgress(path, options);
 }
 
 /**
@@ -153,7 +154,7 @@ async function judgeAll(request: EvalRequest, records: readonly ResponseRecord[]
   }
   const total = groups.reduce((sum, group) => sum + group.candidates.length, 0);
   if (total === 0) return;
-  const judgeModel = await load(request.judgePath!, request.judgeChatTemplate);
+  const judgeModel = await load(request.judgePath!, { chatTemplate: request.judgeChatTemplate });
   const scorer = judgeModel.createScorer({ threads: request.threads });
   const verdicts = scorerVerdicts(scorer, signal);
   const progress = progressReporter();
@@ -210,7 +211,9 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
   const unscored = (): boolean => request.fluency &&
     store.all().some((record) => wanted.has(record.key) && record.fluency === undefined);
   if (missing > 0 || unscored()) {
-    const model = await load(modelPath, request.chatTemplate);
+    const model = await load(modelPath, {
+      chatTemplate: request.chatTemplate, rpcServers: request.rpcServers, tensorSplit: request.tensorSplit,
+    });
     try {
       if (missing > 0) {
         const progress = progressReporter();

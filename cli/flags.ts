@@ -5,7 +5,18 @@
  *
  * @packageDocumentation
  */
-import { parseNumberText, requirement, rules, helpDescription, type OptionRule, type RuleName } from '../lib/option-rules';
+import {
+  helpDescription,
+  parseListText,
+  parseNumberText,
+  parseTokenBiasText,
+  requirement,
+  rules,
+  type OptionRule,
+  type RuleName,
+  type TextListRule,
+  type TokenBiasRule,
+} from '../lib/option-rules';
 import { wrapText } from './text-wrap';
 
 /** A mistake on the command line; the CLI prints its message and exits with code 2. */
@@ -28,9 +39,13 @@ export interface ValueFlag {
   multiple?: boolean;
 }
 
-/** The parseArgs options of the table's rules named, by flag. */
+/** The parseArgs options of the table's rules named, by flag; a list's flag is given once per entry. */
 export function ruleFlags(names: readonly RuleName[]): Record<string, ValueFlag> {
-  return Object.fromEntries(names.map((name) => [flagOf(rules[name]), { type: 'string' } as ValueFlag]));
+  return Object.fromEntries(names.map((name) => {
+    const rule: OptionRule = rules[name];
+    const repeated = rule.kind === 'textList' || rule.kind === 'tokenBias';
+    return [flagOf(rule), repeated ? { type: 'string', multiple: true } : { type: 'string' }];
+  }));
 }
 
 function flagOf(rule: OptionRule): string {
@@ -50,13 +65,49 @@ export function flagValue<R extends OptionRule>(rule: R, text: string | undefine
   };
   switch (rule.kind) {
     case 'text': return text;
-    case 'boolean': return refuse();
+    case 'boolean':
+    case 'textList':
+    case 'tokenBias':
+    case 'jsonSchema':
+      return refuse();
     case 'choice': return rule.values.includes(text) ? text : refuse();
     case 'number': {
       const value = parseNumberText(rule, text);
       return value === undefined ? refuse() : value as R['default'] | 'max';
     }
+    case 'list': {
+      const value = parseListText(rule, text);
+      return value === undefined ? refuse() : value as R['default'];
+    }
   }
+}
+
+/**
+ * Reads the entries of a repeated flag by its list rule: the texts (at most
+ * the rule's count, none empty), or the `<token>=<bias>` pairs as an object;
+ * undefined when the flag was not given.
+ *
+ * @throws UsageError naming the flag and the entry.
+ */
+export function flagValues(rule: TextListRule, texts: readonly string[] | undefined): string[] | undefined;
+export function flagValues(rule: TokenBiasRule, texts: readonly string[] | undefined): Record<number, number> | undefined;
+export function flagValues(rule: TextListRule | TokenBiasRule, texts: readonly string[] | undefined):
+  string[] | Record<number, number> | undefined {
+  if (texts === undefined) return undefined;
+  const flag = `--${flagOf(rule)}`;
+  if (rule.kind === 'textList') {
+    const empty = texts.find((text) => text === '');
+    if (empty !== undefined) throw new UsageError(`${flag} needs some text (got "")`);
+    if (texts.length > rule.maxCount) throw new UsageError(`${flag} may be given at most ${rule.maxCount} times`);
+    return [...texts];
+  }
+  const biases: Record<number, number> = {};
+  for (const text of texts) {
+    const entry = parseTokenBiasText(text);
+    if (!entry) throw new UsageError(`${flag} must be <token id>=<number or -inf> (got ${quote(text)})`);
+    biases[entry[0]] = entry[1];
+  }
+  return biases;
 }
 
 /**

@@ -26,8 +26,18 @@ function shownName(reference: string): string {
   }
 }
 
-/** Loads `reference` with `options`, drawing progress on stderr. */
+/**
+ * Loads `reference` with `options`, drawing progress on stderr, where it also
+ * says when the model's chat template could not be used as asked.
+ */
 export async function loadModelWithProgress(reference: string, options: Omit<LoadModelOptions, 'path'> = {}): Promise<Model> {
+  const model = await loadShowingProgress(reference, options);
+  const warning = model.info.chatTemplateWarning;
+  if (warning !== undefined) process.stderr.write(`amulet: warning: ${warning}\n`);
+  return model;
+}
+
+async function loadShowingProgress(reference: string, options: Omit<LoadModelOptions, 'path'>): Promise<Model> {
   const bar = process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
   const name = shownName(reference);
   let announced = false;

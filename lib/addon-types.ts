@@ -1,13 +1,14 @@
 /**
  * The typed contract of the native addon (native/addon/): what each native
- * function takes and returns. A leaf: it imports only the error type, so
- * every module can depend on it. Names are camelCase here and mapped to
+ * function takes and returns. A leaf: it imports only the error and
+ * model-info types, so every module can depend on it. Names are camelCase here and mapped to
  * llama.cpp's snake_case once, in native/addon/generation_request_parser.cpp.
  * Internal: not exported from the package entry point.
  *
  * @packageDocumentation
  */
 import type { AmuletError } from './errors';
+import type { ModelInfo } from './model-info';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
@@ -33,7 +34,7 @@ export interface NativeSampling {
   seed: number;
 }
 
-export interface NativeGenerationRequest {
+export type NativeGenerationRequest = {
   systemPrompt: string;
   turns: { role: 'user' | 'assistant'; content: string }[];
   preferences: { text: string; weight: number }[];
@@ -44,6 +45,16 @@ export interface NativeGenerationRequest {
   captureLogits: boolean;
   realignOn: 'auto' | 'cpu' | 'backend';
   contextOverflow: 'error' | 'dropOldestTurns';
+} & NativeOutputControls;
+
+/** What the answer may be, as the addon reads it (all fields present; none: empty). */
+export interface NativeOutputControls {
+  stop: string[];
+  logitBias: { token: number; bias: number }[];
+  /** GBNF; empty: none. */
+  grammar: string;
+  /** A JSON Schema as JSON text; empty: none (never with grammar). */
+  jsonSchema: string;
 }
 
 export interface NativeTrace {
@@ -69,6 +80,7 @@ export interface NativeToken {
 export interface NativeOutcome {
   finishReason: 'stop' | 'maxTokens' | 'contextFull' | 'aborted';
   tailText: string;
+  stopString?: string;
   promptTokens: number;
   evaluatedTokens: number;
   reusedTokens: number;
@@ -101,19 +113,6 @@ export interface NativeSession {
   dispose(): void;
 }
 
-/** Facts about a loaded model (documented on the public ModelInfo). */
-export interface NativeModelInfo {
-  description: string;
-  chatTemplate: string;
-  vocabularySize: number;
-  trainContextSize: number;
-  sizeBytes: number;
-  parameters: number;
-  layerCount: number;
-  offloadedLayers: number;
-  outputOnGpu: boolean;
-}
-
 /** A scoring request as the addon reads it (lib/scorer.ts validated it). */
 export interface NativeScoreRequest {
   systemPrompt: string;
@@ -138,10 +137,13 @@ export interface NativeScorer {
   dispose(): void;
 }
 
+/** A device that holds part of a model (documented on the public DeviceInfo). */
 export interface NativeModel {
-  info(): NativeModelInfo;
+  info(): ModelInfo;
   createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
   createScorer(options: { contextSize: number; threads: number; batchSize: number }): NativeScorer;
+  /** [async] The conversation rendered with the chat template, the assistant's turn opened. Rejects with ERR_TEMPLATE. */
+  formatChat(systemPrompt: string, turns: { role: 'user' | 'assistant'; content: string }[]): Promise<string>;
   dispose(): void;
 }
 
@@ -177,18 +179,22 @@ export interface NativeBeamSearch {
 }
 
 export interface NativeBinding {
-  /** [async] Loads a GGUF off the JS thread. Rejects with ERR_MODEL_LOAD or ERR_ABORTED. */
+  /**
+   * [async] Loads a GGUF off the JS thread, connecting to the RPC servers first. Rejects with
+   * ERR_MODEL_LOAD, ERR_INVALID_OPTION, ERR_RPC_UNREACHABLE, ERR_RPC_VERSION, ERR_RPC_DISCONNECTED or ERR_ABORTED.
+   */
   loadModel(
     path: string,
-    options: { gpuLayers: number; useMmap: boolean; chatTemplate: string },
+    options: { gpuLayers: number; useMmap: boolean; chatTemplate: string; rpcServers: readonly string[];
+      tensorSplit: readonly number[] },
     onProgress?: (fraction: number) => void,
   ): Promise<NativeModel>;
   /** [sync] Native failures become errors made by this factory (an AmuletError with the code). */
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   /** [sync] The guidance scale s of a realignment. Throws ERR_INVALID_OPTION. */
   guidanceScale(realign: NativeRealign): number;
-  /** [sync] llama.cpp's system line and whether layers can be offloaded. */
-  systemInfo(): { system: string; gpuOffload: boolean };
+  /** [sync] llama.cpp's system line, whether a local GPU can take layers, the RPC backend and every backend. */
+  systemInfo(): { system: string; gpuOffload: boolean; rpc: boolean; backends: string[] };
   /** [async] Runs a beam search on its own context, off the JS thread. Throws ERR_DISPOSED. */
   beamSearch(model: NativeModel, request: NativeBeamSearchRequest): NativeBeamSearch;
 }

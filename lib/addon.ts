@@ -5,23 +5,12 @@
  *
  * @packageDocumentation
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeBinding } from './addon-types';
 import { AmuletError, type AmuletErrorCode } from './errors';
+import { packageRoot } from './package-root';
 
 let loaded: NativeBinding | undefined;
-
-/** The folder of amulet-llm's package.json, whether running from lib/ (tests) or dist/lib/. */
-function packageRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'amulet-llm') {
-      return dir;
-    }
-    if (path.dirname(dir) === dir) throw new Error(`no amulet-llm package.json above ${__dirname}`);
-  }
-}
 
 /**
  * The addon, loaded on first use: the file `AMULET_ADDON` names (another

@@ -47,7 +47,21 @@ export type AmuletErrorCode =
    */
   | 'ERR_DOWNLOAD_AUTH'
   /** A downloaded model file does not have the expected sha256; the file was deleted. */
-  | 'ERR_CHECKSUM';
+  | 'ERR_CHECKSUM'
+  /**
+   * An RPC server (`rpcServers`) could not be reached: nothing accepts
+   * connections at its address, or it did not answer the handshake within
+   * 10 s (a worker serves one client at a time).
+   */
+  | 'ERR_RPC_UNREACHABLE'
+  /** An RPC server speaks another protocol version than this build: run the same amulet-llm's `amulet rpc-server`. */
+  | 'ERR_RPC_VERSION'
+  /**
+   * The connection to an RPC server was lost while the model was loading or
+   * decoding (the server stopped, or its host vanished). The session and
+   * model can only be disposed: every later call on them fails the same way.
+   */
+  | 'ERR_RPC_DISCONNECTED';
 
 /** An error raised by amulet-llm; `code` says what went wrong. */
 export class AmuletError extends Error {

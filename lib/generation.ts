@@ -11,7 +11,7 @@ import type { RealignMethod } from './options';
 
 /** Why a generation ended. */
 export type FinishReason =
-  /** The model produced an end-of-generation token. */
+  /** The model produced an end-of-generation token, or the text reached a stop string. */
   | 'stop'
   /** `maxTokens` tokens were generated. */
   | 'maxTokens'
@@ -68,6 +68,8 @@ export interface GenerationResult {
   /** The whole answer: exactly the concatenation of the streamed chunks. */
   text: string;
   finishReason: FinishReason;
+  /** The stop string ({@link PromptOptions.stop}) the answer ended at; absent when it ended otherwise. */
+  stopString?: string;
   method: RealignMethod;
   /** Tokens generated. */
   tokenCount: number;
@@ -230,6 +232,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       guidanceScale: outcome.guidanceScale,
       realignedOn: outcome.realignedOn,
     };
+    if (outcome.stopString !== undefined) result.stopString = outcome.stopString;
     this.#finished = true;
     this.#setup.onComplete(result);
     this.#resolve(result);

@@ -15,7 +15,7 @@ import { nativeBinding } from './addon';
 import { objectOption, resolveRealign, type RealignOptions } from './options';
 
 export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
-export { loadModel, Model, type LoadModelOptions, type ModelInfo } from './model';
+export { loadModel, Model, type DeviceInfo, type FormatChatOptions, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
 export {
   Scorer,
@@ -35,6 +35,18 @@ export {
   type ResolveModelFileOptions,
 } from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
+export {
+  AmuletServer,
+  createServer,
+  type AmuletInfo,
+  type CompletionRecord,
+  type CompletionUsage,
+  type ServerOptions,
+  type ServerRequestRecord,
+  type ServerStatus,
+} from './server';
+export type { JsonSchema } from './option-rules';
+export { rpcServerPath } from './rpc-server-path';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,
@@ -49,6 +61,7 @@ export {
   realignMethods,
   realignOnValues,
   samplingDefaults,
+  type OutputControls,
   type Preference,
   type PreferenceInput,
   type RealignMethod,

@@ -6,15 +6,16 @@
  */
 import { open } from 'node:fs/promises';
 import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
-import { nativeBinding } from './addon';
+import { cString, nativeBinding } from './addon';
 import { resolveModelFile, type DownloadProgressCallback } from './model-source';
 import type { NativeModel } from './addon-types';
+import type { ModelInfo } from './model-info';
 import { AmuletError } from './errors';
-import { MAX_GPU_LAYERS, rules } from './option-rules';
+import { describeValue, MAX_GPU_LAYERS, rules } from './option-rules';
 import { objectOption, optionValue } from './options';
 import { Scorer, type Continuation, type ScoreConversation, type ScoreOptions, type ScoreResult,
   type ScorerOptions } from './scorer';
-import { Session, type SessionOptions } from './session';
+import { checkMessages, Session, type ChatMessage, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -41,17 +42,45 @@ export interface LoadModelOptions {
   /** Cancels a download (the bytes so far are kept to resume); rejects with `ERR_ABORTED`. */
   signal?: AbortSignal;
   /**
-   * Layers to offload to the GPU (default 0; needs a CUDA build). `'max'`, or
-   * any number above the model's layer count, offloads every layer and the
-   * output layer.
+   * Layers to offload to the GPU or the RPC servers (default 0, or `'max'`
+   * with `rpcServers`; needs a GPU build or `rpcServers`). `'max'`, or any
+   * number above the model's layer count, offloads every layer and the output
+   * layer. llama.cpp offloads the last layers: the first `layerCount -
+   * gpuLayers` stay on the CPU.
    */
   gpuLayers?: number | 'max';
+  /**
+   * llama.cpp RPC servers (`npx amulet rpc-server`), as `'host:port'`, whose
+   * devices take the offloaded layers: in this order, before any local GPU,
+   * in proportion to their free memory unless `tensorSplit` says otherwise.
+   * The servers are connected while the model loads (`ERR_RPC_UNREACHABLE`,
+   * `ERR_RPC_VERSION`) and for as long as it lives; losing one fails the
+   * current call with `ERR_RPC_DISCONNECTED`. A server serves one client at
+   * a time, and anyone who can reach it can use it: see the README.
+   */
+  rpcServers?: readonly string[];
+  /**
+   * Each offload device's share of the offloaded layers (non-negative, not
+   * all 0): one number per device, the RPC servers' devices first (one each,
+   * for a CPU worker), then the local GPUs. Default: in proportion to each
+   * device's free memory, as llama.cpp does.
+   */
+  tensorSplit?: readonly number[];
   /** Memory-map the file instead of reading it (default true). */
   useMmap?: boolean;
   /**
-   * The chat template: a template name llama.cpp knows (`'chatml'`, `'gemma'`,
-   * `'llama3'`, ...) or template text. Default: the template in the GGUF's
-   * metadata, else ChatML.
+   * The chat template prompts are rendered with (see
+   * {@link ModelInfo.chatTemplateSource}):
+   * - a template name llama.cpp has built in (`'chatml'`, `'gemma'`,
+   *   `'llama3'`, ...): llama.cpp's own renderer for it;
+   * - any other text: a Jinja template, rendered like the GGUF's own (text
+   *   with no Jinja tag at all is refused with `ERR_INVALID_OPTION`, being
+   *   most likely a misspelt name);
+   * - empty (default): the GGUF's `tokenizer.chat_template`, through Jinja.
+   *
+   * A Jinja template that cannot be parsed or rendered does not fail the
+   * load: llama.cpp's built-in renderer takes it if it recognises it, else
+   * ChatML, and {@link ModelInfo.chatTemplateWarning} says so.
    */
   chatTemplate?: string;
   /**
@@ -63,27 +92,12 @@ export interface LoadModelOptions {
   onProgress?: (fraction: number) => void;
 }
 
-/** Facts about a loaded model. */
-export interface ModelInfo {
-  /** llama.cpp's one-line description (architecture, size, quantisation). */
-  description: string;
-  /** The chat template prompts are rendered with (empty: ChatML fallback). */
-  chatTemplate: string;
-  vocabularySize: number;
-  /** The context length the model was trained with. */
-  trainContextSize: number;
-  sizeBytes: number;
-  parameters: number;
-  /** The model's repeating (transformer) layers. */
-  layerCount: number;
-  /** How many of those layers are on the GPU: `min(gpuLayers, layerCount)`. */
-  offloadedLayers: number;
-  /**
-   * Whether the output layer, and so the logits, is on the GPU (`gpuLayers`
-   * above `layerCount`, or `'max'`): then `realignOn: 'auto'` realigns in the
-   * compute graph.
-   */
-  outputOnGpu: boolean;
+export type { DeviceInfo, ModelInfo } from './model-info';
+
+/** Options of {@link Model.formatChat}. */
+export interface FormatChatOptions {
+  /** The system prompt (default "You are a helpful assistant."; none when empty). */
+  systemPrompt?: string;
 }
 
 const GGUF_MAGIC = 'GGUF';
@@ -110,7 +124,9 @@ async function checkModelFile(path: string): Promise<void> {
 /**
  * Loads a GGUF model, fetching it first when `path` is a Hugging Face
  * reference or a URL. Loading runs off the JavaScript thread. Rejects with
- * `ERR_MODEL_NOT_FOUND`, `ERR_MODEL_LOAD`, and for downloads `ERR_DOWNLOAD`,
+ * `ERR_MODEL_NOT_FOUND`, `ERR_MODEL_LOAD`, `ERR_INVALID_OPTION`, with
+ * `rpcServers` `ERR_RPC_UNREACHABLE`, `ERR_RPC_VERSION` or
+ * `ERR_RPC_DISCONNECTED`, and for downloads `ERR_DOWNLOAD`,
  * `ERR_DOWNLOAD_AUTH`, `ERR_CHECKSUM` or `ERR_ABORTED`.
  */
 export async function loadModel(options: LoadModelOptions | string): Promise<Model> {
@@ -119,7 +135,14 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
   if (typeof path !== 'string' || path === '') {
     throw new AmuletError('ERR_INVALID_OPTION', 'path must name a GGUF file');
   }
-  const gpuLayers = settings.gpuLayers === 'max' ? MAX_GPU_LAYERS : optionValue(rules.gpuLayers, settings.gpuLayers);
+  const rpcServers = optionValue(rules.rpcServers, settings.rpcServers);
+  if (new Set(rpcServers).size !== rpcServers.length) {
+    throw new AmuletError('ERR_INVALID_OPTION', `rpcServers names a server twice (got ${describeValue(rpcServers)})`);
+  }
+  const tensorSplit = optionValue(rules.tensorSplit, settings.tensorSplit);
+  const gpuLayers = settings.gpuLayers === 'max' || (settings.gpuLayers === undefined && rpcServers.length > 0)
+    ? MAX_GPU_LAYERS
+    : optionValue(rules.gpuLayers, settings.gpuLayers);
   const useMmap = optionValue(rules.useMmap, settings.useMmap);
   const chatTemplate = optionValue(rules.chatTemplate, settings.chatTemplate);
   const onProgress = settings.onProgress;
@@ -127,9 +150,9 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
     throw new AmuletError('ERR_INVALID_OPTION', 'onProgress must be a function');
   }
   const binding = nativeBinding();
-  if (gpuLayers > 0 && !binding.systemInfo().gpuOffload) {
+  if (gpuLayers > 0 && rpcServers.length === 0 && !binding.systemInfo().gpuOffload) {
     throw new AmuletError('ERR_INVALID_OPTION',
-      'gpuLayers > 0 needs a GPU build of amulet-llm (npm run build:cuda) and a GPU');
+      'gpuLayers > 0 needs rpcServers, or a GPU build of amulet-llm (npm run build:cuda) and a GPU');
   }
   const file = await resolveModelFile(path, {
     cacheDir: settings.cacheDir, token: settings.token, endpoint: settings.endpoint, offline: settings.offline,
@@ -143,7 +166,7 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
       // A throwing progress callback must not take loading (or the process) down.
     }
   });
-  const native = await binding.loadModel(file, { gpuLayers, useMmap, chatTemplate }, report);
+  const native = await binding.loadModel(file, { gpuLayers, useMmap, chatTemplate, rpcServers, tensorSplit }, report);
   return new Model(native, file);
 }
 
@@ -162,7 +185,15 @@ export class Model {
   constructor(native: NativeModel, path: string) {
     this.#native = native;
     this.path = path;
-    this.info = Object.freeze(native.info());
+    const info = native.info();
+    this.info = Object.freeze({
+      ...info,
+      devices: Object.freeze(info.devices.map((device) => Object.freeze({
+        ...device,
+        layers: device.layers && Object.freeze(device.layers),
+        memory: Object.freeze(device.memory),
+      }))),
+    });
   }
 
   /** True once {@link Model.dispose} has been called. */
@@ -186,7 +217,7 @@ export class Model {
     let session: Session | undefined;
     const native = this.#native.createSession(nativeOptions);
     try {
-      session = new Session(native, settings, (disposed) => this.#sessions.delete(disposed));
+      session = new Session(native, this.info.vocabularySize, settings, (disposed) => this.#sessions.delete(disposed));
     } finally {
       if (!session) native.dispose();
     }
@@ -228,6 +259,22 @@ export class Model {
     } finally {
       await scorer.dispose();
     }
+  }
+
+  /**
+   * The prompt a session would decode for `messages`: the system prompt
+   * (default that of {@link SessionOptions.systemPrompt}; none when empty),
+   * then the messages, rendered with the model's chat template and ending
+   * with the assistant's turn opened. Rendered off the JavaScript thread.
+   * Rejects with `ERR_TEMPLATE` when the template fails on these messages.
+   */
+  formatChat(messages: readonly ChatMessage[], options: FormatChatOptions = {}): Promise<string> {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
+    const settings = objectOption('options', options);
+    const systemPrompt = optionValue(rules.systemPrompt, settings.systemPrompt);
+    const turns = checkMessages(messages, 'messages');
+    return this.#native.formatChat(cString(systemPrompt),
+      turns.map((message) => ({ ...message, content: cString(message.content) })));
   }
 
   /**

@@ -55,8 +55,58 @@ export interface TextRule extends RuleBase {
   readonly default: string;
 }
 
+/** A list of non-empty strings (a flag given once per entry). */
+export interface TextListRule extends RuleBase {
+  readonly kind: 'textList';
+  /** Most entries. */
+  readonly maxCount: number;
+  readonly default: readonly string[];
+}
+
+/**
+ * Token ids mapped to a bias added to their logit: finite, or `-Infinity` to
+ * ban the token (a flag given once per entry, `<token>=<bias>`).
+ */
+export interface TokenBiasRule extends RuleBase {
+  readonly kind: 'tokenBias';
+  readonly default: Readonly<Record<number, number>>;
+}
+
+/** A JSON Schema (a plain object), or `true` for any JSON object. */
+export interface JsonSchemaRule extends RuleBase {
+  readonly kind: 'jsonSchema';
+  readonly default: JsonSchema | undefined;
+}
+
+/** What {@link JsonSchemaRule} accepts. */
+export type JsonSchema = Readonly<Record<string, unknown>> | true;
+
+
+/**
+ * A list of items of one kind, given on the command line as a comma-separated
+ * list: `host:port` network endpoints, or numbers within the bounds of a
+ * number rule.
+ */
+export interface ListRule<T extends string | number = string | number> extends RuleBase {
+  readonly kind: 'list';
+  /** `'endpoint'` for `host:port` items (a host name or IPv4 address, a port from 1 to 65535), else each number's rule. */
+  readonly item: 'endpoint' | NumberRule;
+  readonly maxItems: number;
+  /** A non-empty list of numbers must not be all zeros (shares of a whole). */
+  readonly someNonZero?: boolean;
+  readonly default: readonly T[];
+}
+
 /** Any rule of the table. */
-export type OptionRule = NumberRule | ChoiceRule | BooleanRule | TextRule;
+export type OptionRule =
+  | NumberRule
+  | ChoiceRule
+  | BooleanRule
+  | TextRule
+  | ListRule
+  | TextListRule
+  | TokenBiasRule
+  | JsonSchemaRule;
 
 type NumberBounds = Omit<NumberRule, 'kind' | 'name' | 'integer'>;
 
@@ -77,6 +127,9 @@ export const RANDOM_SEED = 0xffff_ffff;
 
 /** More layers than any model has: llama.cpp offloads all of them, and the output layer. */
 export const MAX_GPU_LAYERS = 100_000;
+
+/** The most devices llama.cpp offloads one model to (its llama_max_devices()), and so the most RPC servers. */
+export const MAX_DEVICES = 16;
 
 /** Every option, by its library name. */
 export const rules = Object.freeze({
@@ -118,8 +171,8 @@ export const rules = Object.freeze({
   }),
   realignOn: choice('realignOn', {
     flag: 'realign-on', placeholder: 'where', values: ['auto', 'cpu', 'backend'] as const, default: 'auto',
-    description: 'Where the realignment runs: in the compute graph when the logits are on a GPU (auto), on the ' +
-      'host (cpu), or in the graph on any device (backend)',
+    description: 'Where the realignment runs: in the compute graph when the logits are on a GPU or an RPC server ' +
+      '(auto), on the host (cpu), or in the graph on any device (backend)',
   }),
 
   // Sampling after the realignment.
@@ -171,6 +224,27 @@ export const rules = Object.freeze({
     description: 'Copy the raw rows and the realigned log-probabilities of every token (diagnostics)',
   } as BooleanRule,
 
+  // What a prompt's answer may be (applied after the realignment).
+  stop: {
+    kind: 'textList', name: 'stop', flag: 'stop', placeholder: 'text', maxCount: 16, default: [], defaultText: 'none',
+    description: 'End the answer where it first contains this text, which is not part of the answer; repeat it for ' +
+      'several',
+  } as TextListRule,
+  logitBias: {
+    kind: 'tokenBias', name: 'logitBias', flag: 'logit-bias', placeholder: 'token>=<bias', default: {},
+    defaultText: 'none',
+    description: 'Add a bias to a token id\'s logit after the realignment; -inf bans the token; repeat it for several',
+  } as TokenBiasRule,
+  grammar: {
+    kind: 'text', name: 'grammar', flag: 'grammar-file', placeholder: 'gbnf', default: '', defaultText: 'none',
+    description: 'A GBNF grammar (llama.cpp\'s format, rule root) the answer must follow',
+  } as TextRule,
+  jsonSchema: {
+    kind: 'jsonSchema', name: 'jsonSchema', flag: 'json-schema-file', placeholder: 'json', default: undefined,
+    defaultText: 'none',
+    description: 'A JSON Schema the answer must follow, as JSON',
+  } as JsonSchemaRule,
+
   // A session.
   systemPrompt: {
     kind: 'text', name: 'systemPrompt', flag: 'system', placeholder: 'prompt', default: 'You are a helpful assistant.',
@@ -196,15 +270,29 @@ export const rules = Object.freeze({
   // Loading a model.
   gpuLayers: integer('gpuLayers', {
     flag: 'gpu-layers', placeholder: 'n|max', min: 0, max: MAX_GPU_LAYERS, default: 0, words: ['max'],
-    description: 'Layers to offload to the GPU, max for all and the output layer; needs a GPU build',
+    defaultText: '0, or max with --rpc',
+    description: 'Layers to offload to the GPU or the RPC servers, max for all and the output layer; needs a GPU ' +
+      'build or --rpc',
   }),
+  rpcServers: {
+    kind: 'list', name: 'rpcServers', flag: 'rpc', placeholder: 'host:port,...', item: 'endpoint',
+    maxItems: MAX_DEVICES, default: [], defaultText: 'none',
+    description: "llama.cpp RPC servers (amulet rpc-server) whose devices take the offloaded layers, in order, " +
+      'before any local GPU',
+  } as ListRule<string>,
+  tensorSplit: {
+    kind: 'list', name: 'tensorSplit', flag: 'tensor-split', placeholder: 'x,...',
+    item: real('share', { min: 0, default: 0, description: 'A share of the offloaded layers' }),
+    maxItems: MAX_DEVICES, someNonZero: true, default: [], defaultText: 'by free memory',
+    description: 'Each offload device\'s share of the offloaded layers: the RPC servers\' devices, then the local GPUs',
+  } as ListRule<number>,
   useMmap: {
     kind: 'boolean', name: 'useMmap', default: true, description: 'Memory-map the model file instead of reading it',
   } as BooleanRule,
   chatTemplate: {
     kind: 'text', name: 'chatTemplate', flag: 'chat-template', placeholder: 'name', default: '',
     defaultText: "the GGUF's own",
-    description: 'A llama.cpp template name (chatml, gemma, llama3, ...) or template text',
+    description: 'A template name llama.cpp has built in (chatml, gemma, llama3, ...) or Jinja template text',
   } as TextRule,
 
   // Fetching a model by reference (hf:..., https://...).
@@ -228,6 +316,36 @@ export const rules = Object.freeze({
     description: 'Use only models already in the cache',
   } as BooleanRule,
 
+  // Serving (createServer, amulet serve).
+  host: {
+    kind: 'text', name: 'host', flag: 'host', placeholder: 'address', default: '127.0.0.1',
+    description: 'Address the server listens on; 127.0.0.1 serves this machine only, 0.0.0.0 every network',
+  } as TextRule,
+  port: integer('port', {
+    flag: 'port', placeholder: 'n', min: 0, max: 65_535, default: 8080,
+    description: 'TCP port the server listens on; 0 picks a free one',
+  }),
+  parallel: integer('parallel', {
+    flag: 'parallel', placeholder: 'n', min: 1, max: 64, default: 1,
+    description: 'Requests served at once, each on its own session (slot) with its own KV cache',
+  }),
+  queueSize: integer('queueSize', {
+    flag: 'queue', placeholder: 'n', min: 0, max: 100_000, default: 16,
+    description: 'Requests that wait for a free slot; the server answers 503 to those beyond',
+  }),
+  apiKey: {
+    kind: 'text', name: 'apiKey', flag: 'api-key', placeholder: 'key', default: '', defaultText: '$AMULET_API_KEY, else none',
+    description: 'Key every /v1 request must send as "Authorization: Bearer <key>"',
+  } as TextRule,
+  modelName: {
+    kind: 'text', name: 'modelName', flag: 'model-name', placeholder: 'id', default: '', defaultText: "the GGUF's file name",
+    description: 'Model id the server lists at /v1/models and names in its answers',
+  } as TextRule,
+  maxBodyBytes: integer('maxBodyBytes', {
+    min: 1024, max: 1 << 30, default: 1 << 20,
+    description: 'Largest request body the server reads, in bytes; a larger one gets 413',
+  }),
+
   // Beam search.
   beams: integer('beams', {
     flag: 'beams', placeholder: 'n', min: 1, max: 128, default: 16,
@@ -247,10 +365,17 @@ export function requirement(rule: OptionRule): string {
   switch (rule.kind) {
     case 'boolean': return 'a boolean';
     case 'text': return 'a string';
+    case 'textList': return `an array of at most ${rule.maxCount} non-empty strings`;
+    case 'tokenBias': return 'an object mapping token ids to finite numbers or -Infinity';
+    case 'jsonSchema': return 'a JSON Schema (an object), or true for any JSON object';
     case 'choice': return `one of ${rule.values.join(', ')}`;
     case 'number': {
       const words = rule.words ? `, or ${rule.words.join(' or ')}` : '';
       return `${numberRequirement(rule)}${words}`;
+    }
+    case 'list': {
+      const items = rule.item === 'endpoint' ? 'host:port addresses' : `numbers, each ${numberRequirement(rule.item)}`;
+      return `a list of at most ${rule.maxItems} ${items}${rule.someNonZero ? ', not all 0' : ''}`;
     }
   }
 }
@@ -287,11 +412,36 @@ export function withinRule(rule: NumberRule, value: number): boolean {
   return true;
 }
 
+const ENDPOINT = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+/** Whether a value is a `host:port` endpoint: a host name or IPv4 address and a port from 1 to 65535. */
+export function isEndpoint(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const match = ENDPOINT.exec(value);
+  return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65_535;
+}
+
+function satisfiesList(rule: ListRule, value: unknown): boolean {
+  if (!Array.isArray(value) || value.length > rule.maxItems) return false;
+  const { item } = rule;
+  if (item === 'endpoint') return value.every(isEndpoint);
+  if (!value.every((entry) => typeof entry === 'number' && withinRule(item, entry))) return false;
+  return !rule.someNonZero || value.length === 0 || value.some((entry) => entry !== 0);
+}
+
 /** Whether a value (of any type) satisfies a rule. */
 export function satisfies(rule: OptionRule, value: unknown): boolean {
   switch (rule.kind) {
+    case 'list': return satisfiesList(rule, value);
     case 'boolean': return typeof value === 'boolean';
     case 'text': return typeof value === 'string';
+    case 'textList':
+      return Array.isArray(value) && value.length <= rule.maxCount &&
+        value.every((entry) => typeof entry === 'string' && entry !== '');
+    case 'tokenBias':
+      return isPlainObject(value) && Object.entries(value).every(([token, bias]) =>
+        DECIMAL_TOKEN.test(token) && Number.isSafeInteger(Number(token)) && isBias(bias));
+    case 'jsonSchema': return value === true || isPlainObject(value);
     case 'choice': return typeof value === 'string' && rule.values.includes(value);
     case 'number':
       return (typeof value === 'number' && withinRule(rule, value)) ||
@@ -299,6 +449,17 @@ export function satisfies(rule: OptionRule, value: unknown): boolean {
   }
 }
 
+/** An object literal's value: not null, not an array. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A logit bias: finite, or -Infinity to ban the token. */
+function isBias(value: unknown): value is number {
+  return typeof value === 'number' && (Number.isFinite(value) || value === -Infinity);
+}
+
+const DECIMAL_TOKEN = /^\d+$/;
 const DECIMAL_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DECIMAL_INTEGER = /^[+-]?\d+$/;
 
@@ -315,9 +476,39 @@ export function parseNumberText(rule: NumberRule, text: string): number | string
   return withinRule(rule, value) ? value : undefined;
 }
 
+/**
+ * Reads a command-line `<token>=<bias>` entry of a token-bias rule: a token
+ * id (a decimal integer) and a decimal number or `-inf`. Returns undefined
+ * when the text is not one.
+ */
+export function parseTokenBiasText(text: string): [token: number, bias: number] | undefined {
+  const match = /^\s*(\d+)\s*=\s*(.+?)\s*$/.exec(text);
+  if (!match) return undefined;
+  const token = Number(match[1]);
+  const biasText = match[2]!;
+  const bias = /^-inf(?:inity)?$/i.test(biasText) ? -Infinity : DECIMAL_NUMBER.test(biasText) ? Number(biasText) : NaN;
+  return Number.isSafeInteger(token) && isBias(bias) ? [token, bias] : undefined;
+}
+
+/**
+ * Reads a command-line value for a list rule: comma-separated items, each an
+ * endpoint or a decimal number. Returns undefined when the list does not
+ * satisfy the rule.
+ */
+export function parseListText(rule: ListRule, text: string): (string | number)[] | undefined {
+  const items = text.split(',').map((item) => item.trim());
+  const { item } = rule;
+  const values = item === 'endpoint' ? items : items.map((entry) => parseNumberText(item, entry));
+  return satisfiesList(rule, values) ? values as (string | number)[] : undefined;
+}
+
 /** A value as an error message quotes it. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) {
+    const text = JSON.stringify(value);
+    return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  }
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
     return String(value);
   }
@@ -327,6 +518,6 @@ export function describeValue(value: unknown): string {
 /** The help's line for a rule: its description, bounds and default. */
 export function helpDescription(rule: OptionRule): string {
   const bounds = rule.kind === 'number' ? boundsText(rule) : undefined;
-  const shown = rule.defaultText ?? (rule.kind === 'text' ? JSON.stringify(rule.default) : String(rule.default));
+  const shown = rule.defaultText ?? (typeof rule.default === 'string' ? JSON.stringify(rule.default) : String(rule.default));
   return `${rule.description} (${bounds ? `${bounds}; ` : ''}default ${shown}).`;
 }

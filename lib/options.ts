@@ -8,8 +8,8 @@
  */
 import { nativeBinding } from './addon';
 import { AmuletError } from './errors';
-import { describeValue, requirement, rules, satisfies, type OptionRule } from './option-rules';
-import type { NativeRealign, NativeSampling } from './addon-types';
+import { describeValue, requirement, rules, satisfies, type JsonSchema, type OptionRule } from './option-rules';
+import type { NativeOutputControls, NativeRealign, NativeSampling } from './addon-types';
 
 /**
  * How the next-token distribution is formed.
@@ -27,14 +27,16 @@ export const realignMethods: readonly RealignMethod[] = rules.method.values;
 /**
  * Where the realignment, and the sampling after it, run.
  * - `auto` (default): in the compute graph when the model's logits are on a
- *   GPU (`gpuLayers` above the model's layer count), else on the CPU.
+ *   GPU or an RPC server (`gpuLayers` above the model's layer count), else on
+ *   the CPU: then one token comes back per step instead of every row.
  * - `cpu`: on the host, from the logits llama.cpp copies back each token.
  * - `backend`: in llama.cpp's compute graph, on whichever device holds the
  *   logits (the CPU too), so no vocabulary-sized row is copied per token.
  *
  * The backend path covers `amulet`, `la` and `pref` with greedy or
- * temperature/topK/topP/minP sampling. `amulet-iterative`, `trace`,
- * repetition penalties and more sequences than `batchSize` run on the CPU
+ * temperature/topK/topP/minP sampling and `logitBias`. `amulet-iterative`,
+ * `trace`, repetition penalties, `grammar` and `jsonSchema`, and more
+ * sequences than `batchSize` run on the CPU
  * whatever is asked; {@link GenerationResult.realignedOn} says where a prompt ran.
  */
 export type RealignOn = 'auto' | 'cpu' | 'backend';
@@ -103,6 +105,42 @@ export interface SamplingOptions {
   presencePenalty?: number;
   /** Seed of the random sampler; an integer in [0, 2^32 - 2] (default: random). */
   seed?: number;
+}
+
+/**
+ * What a prompt's answer may be. Each is applied after the realignment, to
+ * the realigned distribution, with any method.
+ */
+export interface OutputControls {
+  /**
+   * Up to 16 non-empty strings: the answer ends where its text first
+   * contains one of them (`finishReason` `'stop'`,
+   * {@link GenerationResult.stopString} names it). Neither the stop string
+   * nor anything after it is streamed or kept in the history; text that
+   * could be the start of a stop string is held back until it is known not
+   * to be, so no chunk ever holds part of one.
+   */
+  stop?: readonly string[];
+  /**
+   * Token id → bias added to that token's logit after the realignment
+   * (llama.cpp's logit-bias sampler); `-Infinity` bans the token. Ids must be
+   * within the model's vocabulary ({@link ModelInfo.vocabularySize}).
+   */
+  logitBias?: Readonly<Record<number, number>>;
+  /**
+   * A GBNF grammar (llama.cpp's format; its rule `root` is the answer) that
+   * the answer must follow: llama.cpp's grammar sampler after the
+   * realignment. A grammar llama.cpp refuses rejects the prompt with
+   * `ERR_INVALID_OPTION`. Runs on the host (see {@link RealignOn}).
+   */
+  grammar?: string;
+  /**
+   * A JSON Schema the answer must follow, turned into a grammar by
+   * llama.cpp's converter (as llama-server does), or `true` for any JSON
+   * object. Not with `grammar`. A schema the converter cannot handle rejects
+   * the prompt with `ERR_INVALID_OPTION`. Runs on the host.
+   */
+  jsonSchema?: JsonSchema;
 }
 
 /** Defaults of the paper (arXiv 2502.19148) and of this library. */
@@ -228,5 +266,36 @@ export function checkRealignCoefficients(realign: NativeRealign, preferences: re
   }
   if (!(Math.abs(base) <= maxRealignCoefficient)) {
     throw invalid(`the base coefficient ${base} is beyond ±${maxRealignCoefficient}: lower alpha, ratio or the weights`);
+  }
+}
+
+/** The schema `jsonSchema: true` stands for. */
+const ANY_JSON_OBJECT = '{"type":"object"}';
+
+/**
+ * Fills in and checks a prompt's output controls; token ids must be below
+ * `vocabularySize`.
+ */
+export function resolveOutputControls(options: OutputControls, vocabularySize: number): NativeOutputControls {
+  const stop = optionValue(rules.stop, options.stop);
+  const logitBias = Object.entries(optionValue(rules.logitBias, options.logitBias))
+    .map(([token, bias]) => ({ token: Number(token), bias }));
+  for (const { token } of logitBias) {
+    if (token >= vocabularySize) {
+      throw invalid(`logitBias: token ${token} is not in the vocabulary (ids 0 to ${vocabularySize - 1})`);
+    }
+  }
+  const grammar = optionValue(rules.grammar, options.grammar);
+  const schema = optionValue(rules.jsonSchema, options.jsonSchema);
+  if (grammar !== '' && schema !== undefined) throw invalid('grammar and jsonSchema cannot be used together');
+  return { stop: [...stop], logitBias, grammar, jsonSchema: schema === undefined ? '' : jsonSchemaText(schema) };
+}
+
+function jsonSchemaText(schema: JsonSchema): string {
+  if (schema === true) return ANY_JSON_OBJECT;
+  try {
+    return JSON.stringify(schema);
+  } catch (error) {
+    throw invalid(`jsonSchema must be plain JSON: ${(error as Error).message}`);
   }
 }

@@ -12,7 +12,7 @@ import type { NativeScorer } from './addon-types';
 import { AmuletError } from './errors';
 import { rules } from './option-rules';
 import { objectOption, optionValue } from './options';
-import { checkHistory, type ChatMessage } from './session';
+import { checkMessages, type ChatMessage } from './session';
 
 /** What a continuation follows: a conversation rendered with the model's chat template, the answer's turn opened. */
 export interface ScoreConversation {
@@ -102,7 +102,7 @@ export class Scorer {
     if (typeof settings.question !== 'string') throw invalid('conversation.question must be a string');
     const systemPrompt = optionValue(rules.systemPrompt, settings.systemPrompt, rules.systemPrompt.default,
       'conversation.systemPrompt');
-    const history = checkHistory(settings.history, 'conversation.history');
+    const history = checkMessages(settings.history, 'conversation.history');
     const nativeContinuation = this.#checkContinuation(continuation);
     const signal = objectOption('options', options).signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal must be an AbortSignal');

@@ -14,9 +14,11 @@ import {
   checkRealignCoefficients,
   objectOption,
   optionValue,
+  resolveOutputControls,
   resolvePreferences,
   resolveRealign,
   resolveSampling,
+  type OutputControls,
   type Preference,
   type PreferenceInput,
   type RealignMethod,
@@ -64,12 +66,19 @@ export interface SessionOptions extends RealignOptions {
   threads?: number;
   /** Tokens per prompt-evaluation batch (default 512). */
   batchSize?: number;
-  /** Where the realignment runs (default `'auto'`: in the compute graph when the logits are on a GPU). */
+  /**
+   * Where the realignment runs (default `'auto'`: in the compute graph when
+   * the logits are on a GPU or an RPC server).
+   */
   realignOn?: RealignOn;
 }
 
-/** Options of {@link Session.prompt}; realignment and sampling options override the session's for this prompt. */
-export interface PromptOptions extends RealignOptions {
+/**
+ * Options of {@link Session.prompt}; realignment and sampling options override
+ * the session's for this prompt. The output controls ({@link OutputControls}:
+ * `stop`, `logitBias`, `grammar`, `jsonSchema`) apply to this prompt only.
+ */
+export interface PromptOptions extends RealignOptions, OutputControls {
   /** Most tokens to generate (default 256). */
   maxTokens?: number;
   /** Stops the generation within one token; the stream then fails with `ERR_ABORTED`. */
@@ -89,18 +98,25 @@ export interface PromptOptions extends RealignOptions {
   captureLogits?: boolean;
   /** Where the realignment runs, for this prompt only. */
   realignOn?: RealignOn;
+  /**
+   * The system prompt of this prompt only (the session's otherwise). The KV
+   * cache is kept whatever changes: each sequence reuses the longest token
+   * prefix it shares with its new prompt, so switching back and forth between
+   * conversations costs only the tokens that differ.
+   */
+  systemPrompt?: string;
 }
 
-/** Checks a conversation's messages (`label` names them in errors). @internal */
-export function checkHistory(history: readonly ChatMessage[] | undefined, label = 'history'): ChatMessage[] {
-  if (history === undefined) return [];
-  if (!Array.isArray(history)) throw new AmuletError('ERR_INVALID_OPTION', `${label} must be an array of messages`);
-  return history.map((message: ChatMessage, index) => {
+/** Checks a list of messages (`name` in the errors): user or assistant roles, string contents. */
+export function checkMessages(messages: readonly ChatMessage[] | undefined, name: string): ChatMessage[] {
+  if (messages === undefined) return [];
+  if (!Array.isArray(messages)) throw new AmuletError('ERR_INVALID_OPTION', `${name} must be an array of messages`);
+  return messages.map((message: ChatMessage, index) => {
     if (typeof message !== 'object' || message === null || (message.role !== 'user' && message.role !== 'assistant')) {
-      throw new AmuletError('ERR_INVALID_OPTION', `${label}[${index}].role must be 'user' or 'assistant'`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${name}[${index}].role must be 'user' or 'assistant'`);
     }
     if (typeof message.content !== 'string') {
-      throw new AmuletError('ERR_INVALID_OPTION', `${label}[${index}].content must be a string`);
+      throw new AmuletError('ERR_INVALID_OPTION', `${name}[${index}].content must be a string`);
     }
     return { role: message.role, content: message.content };
   });
@@ -126,6 +142,7 @@ export function checkHistory(history: readonly ChatMessage[] | undefined, label 
  */
 export class Session {
   readonly #native: NativeSession;
+  readonly #vocabularySize: number;
   readonly #onDispose: (session: Session) => void;
   readonly #systemPrompt: string;
   readonly #realign: NativeRealign;
@@ -140,14 +157,16 @@ export class Session {
   #disposed = false;
 
   /** @internal Created by {@link Model.createSession}. */
-  constructor(native: NativeSession, options: SessionOptions, onDispose: (session: Session) => void) {
+  constructor(native: NativeSession, vocabularySize: number, options: SessionOptions,
+    onDispose: (session: Session) => void) {
     this.#native = native;
+    this.#vocabularySize = vocabularySize;
     this.#onDispose = onDispose;
     this.#systemPrompt = optionValue(rules.systemPrompt, options.systemPrompt);
     this.#realign = resolveRealign(options);
     this.#sampling = resolveSampling(options.sampling);
     this.#preferences = resolvePreferences(options.preferences);
-    this.#history = checkHistory(options.history);
+    this.#history = checkMessages(options.history, 'history');
     this.#realignOn = optionValue(rules.realignOn, options.realignOn);
     this.#contextOverflow = optionValue(rules.contextOverflow, options.contextOverflow);
   }
@@ -189,6 +208,22 @@ export class Session {
   }
 
   /**
+   * Replaces the conversation the following prompts continue (validated as
+   * the `history` option of {@link Model.createSession}). The KV cache stays:
+   * the next prompt evaluates only what follows the longest token prefix each
+   * sequence shares with its new prompt, so one session can serve one
+   * conversation after another and resume each cheaply.
+   *
+   * @throws AmuletError ERR_INVALID_OPTION for a malformed message, ERR_DISPOSED.
+   */
+  setHistory(history: readonly ChatMessage[]): void {
+    this.#checkAlive();
+    // Unlike the `history` option, which may be left out, the argument is required.
+    if (history === undefined) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
+    this.#history = checkMessages(history, 'history');
+  }
+
+  /**
    * Asks the model; returns a stream of text chunks that is also a promise
    * of the {@link GenerationResult}. Invalid options throw at once.
    */
@@ -206,7 +241,7 @@ export class Session {
       throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
     }
     const request = {
-      systemPrompt: this.#systemPrompt,
+      systemPrompt: optionValue(rules.systemPrompt, settings.systemPrompt, this.#systemPrompt),
       preferences,
       realign,
       sampling: resolveSampling(settings.sampling, this.#sampling),
@@ -215,6 +250,7 @@ export class Session {
       captureLogits: optionValue(rules.captureLogits, settings.captureLogits),
       realignOn: optionValue(rules.realignOn, settings.realignOn, this.#realignOn),
       contextOverflow: this.#contextOverflow,
+      ...resolveOutputControls(settings, this.#vocabularySize),
     };
     let sent: ChatMessage[] | undefined;
     // Prompts run one after another. The one queued behind drives its

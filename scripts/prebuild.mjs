@@ -2,7 +2,8 @@
 // `npm run build:prebuild` (also run by `npm pack`, as `prepack`): makes the
 // prebuilt addon an installed package loads without a compiler,
 // prebuilds/<platform>-<arch>/amulet-llm.glibc.node (tagged
-// with its C library, so node-gyp-build passes over it on musl systems).
+// with its C library, so node-gyp-build passes over it on musl systems), and
+// beside it llama.cpp's RPC worker of the same build, ggml-rpc-server.
 //
 // prebuildify does the packaging (Node-API, --strip, the folder and file
 // name node-gyp-build looks for), but it drives node-gyp, and node-gyp would
@@ -50,5 +51,17 @@ try {
   process.exit(1);
 }
 const file = path.join(root, 'prebuilds', tuple, `${manifest.name}.glibc.node`);
-const size = (fs.statSync(file).size / 1048576).toFixed(1);
-process.stderr.write(`[amulet-llm] prebuild: ${path.relative(root, file)} (${size} MiB)\n`);
+// llama.cpp's RPC worker (`amulet rpc-server`), from the same portable build, beside the addon it speaks to.
+const worker = path.join(root, 'prebuilds', tuple, `ggml-rpc-server${os.platform() === 'win32' ? '.exe' : ''}`);
+fs.copyFileSync(path.join(root, 'build-portable', 'Release', path.basename(worker)), worker);
+if (os.platform() !== 'win32') {
+  try {
+    execFileSync('strip', [worker]);
+  } catch {
+    // Unstripped works the same, only larger.
+  }
+}
+for (const made of [file, worker]) {
+  const size = (fs.statSync(made).size / 1048576).toFixed(1);
+  process.stderr.write(`[amulet-llm] prebuild: ${path.relative(root, made)} (${size} MiB)\n`);
+}

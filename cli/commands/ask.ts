@@ -39,6 +39,7 @@ async function decodeAnswer(
     maxTokens: request.maxTokens,
     signal,
     trace: request.trace,
+    ...request.outputControls,
   });
   const tracedTokens: TracedToken[] = [];
   for await (const chunk of stream) {
@@ -105,6 +106,8 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       systemPrompt: request.systemPrompt,
       // Only the sampling settings that were given; the rest are the library's (greedy decoding).
       sampling: request.sampling,
+      // Only the output controls that were given.
+      outputControls: request.outputControls,
       contextSize: request.contextSize ?? null,
       threads: request.threads ?? null,
     },
@@ -113,6 +116,7 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       description: model.info.description,
       offloadedLayers: model.info.offloadedLayers,
       outputOnGpu: model.info.outputOnGpu,
+      devices: model.info.devices,
     },
     runs: answers.map(({ result }) => ({
       method: result.method,
@@ -120,6 +124,7 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
       tokenCount: result.tokenCount,
       tokensPerSecond: result.tokensPerSecond,
       finishReason: result.finishReason,
+      stopString: result.stopString ?? null,
       guidanceScale: result.guidanceScale,
       realignedOn: result.realignedOn,
     })),
@@ -164,7 +169,8 @@ async function answerWithModel(model: Model, request: RunRequest, signal: AbortS
 async function runRequest(request: RunRequest, signal: AbortSignal): Promise<void> {
   // A download stops at a Ctrl-C; loading the weights cannot, and a Ctrl-C then takes effect once it is done.
   const model = await loadModelWithProgress(request.modelPath, {
-    chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, signal,
+    chatTemplate: request.chatTemplate, gpuLayers: request.gpuLayers, rpcServers: request.rpcServers,
+    tensorSplit: request.tensorSplit, signal,
   });
   try {
     if (!signal.aborted) await answerWithModel(model, request, signal);

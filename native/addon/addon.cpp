@@ -13,6 +13,7 @@
 #include "addon/addon_state.h"
 #include "addon/addon_test_hooks.h"
 #include "addon/generation_request_parser.h"
+#include "engine/devices.h"
 #include "engine/llama_log.h"
 #include "llama.h"
 #include "sampler/realign_params.h"
@@ -44,13 +45,20 @@ Napi::Value GuidanceScale(const Napi::CallbackInfo & info) {
     }
 }
 
-// [sync] () => { system: string, gpuOffload: boolean }
+// [sync] () => { system: string, gpuOffload: boolean, rpc: boolean, backends: string[] }
 Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     init_llama_backend();
     Napi::Object result = Napi::Object::New(env);
     result.Set("system", llama_print_system_info());
-    result.Set("gpuOffload", llama_supports_gpu_offload());
+    // llama_supports_gpu_offload() also counts the RPC backend; this is about a GPU on this machine.
+    result.Set("gpuOffload", !local_gpus().empty());
+    result.Set("rpc", llama_supports_rpc());
+    Napi::Array backends = Napi::Array::New(env, ggml_backend_reg_count());
+    for (size_t i = 0; i < ggml_backend_reg_count(); ++i) {
+        backends.Set(static_cast<uint32_t>(i), ggml_backend_reg_name(ggml_backend_reg_get(i)));
+    }
+    result.Set("backends", backends);
     return result;
 }
 

@@ -3,40 +3,29 @@
 #include <atomic>
 #include <memory>
 
-#include "addon/addon_errors.h"
 #include "addon/addon_model.h"
 #include "addon/generation_request_parser.h"
+#include "addon/promise_worker.h"
 #include "engine/beam_search.h"
-#include "engine/engine_error.h"
 
 namespace amulet {
 
 namespace {
 
-class BeamSearchWorker : public Napi::AsyncWorker {
+class BeamSearchWorker : public PromiseWorker {
   public:
     BeamSearchWorker(Napi::Env env, std::shared_ptr<LoadedModel> model, BeamSearchRequest request,
                      std::shared_ptr<std::atomic<bool>> abort)
-        : Napi::AsyncWorker(env, "amulet:beamSearch"), deferred_(Napi::Promise::Deferred::New(env)),
-          search_(std::move(model), std::move(request)), abort_(std::move(abort)) {}
-
-    Napi::Promise promise() const { return deferred_.Promise(); }
+        : PromiseWorker(env, "amulet:beamSearch"), model_(model), search_(std::move(model), std::move(request)),
+          abort_(std::move(abort)) {}
 
   protected:
-    void Execute() override {
-        try {
-            result_ = search_.run(abort_.get());
-        } catch (...) {
-            error_ = describe_current_exception();
-        }
-    }
+    void Compute() override { result_ = search_.run(abort_.get()); }
 
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (error_.is_set()) {
-            deferred_.Reject(make_error(env, error_.code.c_str(), error_.message).Value());
-            return;
-        }
+    // A lost RPC server explains whatever llama.cpp failed at after it.
+    ErrorInfo DescribeFailure() const override { return describe_failure(*model_); }
+
+    Napi::Value Result(Napi::Env env) override {
         Napi::Object object = Napi::Object::New(env);
         object.Set("text", result_.text);
         Napi::Array tokens = Napi::Array::New(env, result_.tokens.size());
@@ -49,15 +38,14 @@ class BeamSearchWorker : public Napi::AsyncWorker {
         object.Set("decodedTokens", result_.decoded_tokens);
         object.Set("promptMs", result_.prompt_ms);
         object.Set("generationMs", result_.generation_ms);
-        deferred_.Resolve(object);
+        return object;
     }
 
   private:
-    Napi::Promise::Deferred deferred_;
+    std::shared_ptr<LoadedModel> model_;
     BeamSearch search_;
     std::shared_ptr<std::atomic<bool>> abort_;
     BeamSearchResult result_;
-    ErrorInfo error_;
 };
 
 }  // namespace

@@ -71,6 +71,7 @@ Napi::Object outcome_object(Napi::Env env, const GenerationOutcome & outcome) {
     Napi::Object object = Napi::Object::New(env);
     object.Set("finishReason", finish_reason_name(outcome.reason));
     object.Set("tailText", outcome.tail_text);
+    if (!outcome.stop_string.empty()) object.Set("stopString", outcome.stop_string);
     object.Set("promptTokens", outcome.stats.prompt_tokens);
     object.Set("evaluatedTokens", outcome.stats.evaluated_tokens);
     object.Set("reusedTokens", outcome.stats.reused_tokens);

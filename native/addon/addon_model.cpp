@@ -6,6 +6,9 @@
 #include "addon/addon_scorer.h"
 #include "addon/addon_session.h"
 #include "addon/addon_state.h"
+#include "addon/generation_request_parser.h"
+#include "addon/promise_worker.h"
+#include "engine/chat_prompt.h"
 #include "engine/engine_error.h"
 
 namespace amulet {
@@ -80,6 +83,22 @@ class ModelLoadWorker : public Napi::AsyncWorker {
     ErrorInfo error_;
 };
 
+// Renders a conversation with the model's chat template on a libuv worker thread.
+class FormatChatWorker : public PromiseWorker {
+  public:
+    FormatChatWorker(Napi::Env env, std::shared_ptr<LoadedModel> model, std::vector<ChatMessage> messages)
+        : PromiseWorker(env, "amulet:formatChat"), model_(std::move(model)), messages_(std::move(messages)) {}
+
+  protected:
+    void Compute() override { text_ = model_->chat_template().render(messages_, std::chrono::system_clock::now()); }
+    Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, text_); }
+
+  private:
+    std::shared_ptr<LoadedModel> model_;
+    std::vector<ChatMessage> messages_;
+    std::string text_;
+};
+
 }  // namespace
 
 void AddonModel::Register(Napi::Env env, Napi::Object exports) {
@@ -88,6 +107,7 @@ void AddonModel::Register(Napi::Env env, Napi::Object exports) {
                                                  InstanceMethod<&AddonModel::Info>("info"),
                                                  InstanceMethod<&AddonModel::CreateSession>("createSession"),
                                                  InstanceMethod<&AddonModel::CreateScorer>("createScorer"),
+                                                 InstanceMethod<&AddonModel::FormatChat>("formatChat"),
                                                  InstanceMethod<&AddonModel::Dispose>("dispose"),
                                              });
     addon_state(env).model_constructor = Napi::Persistent(constructor);
@@ -112,14 +132,41 @@ Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
     const LoadedModel & loaded = *model(env);
     Napi::Object result = Napi::Object::New(env);
     result.Set("description", loaded.description());
-    result.Set("chatTemplate", loaded.chat_template());
+    const ChatTemplate & chat_template = loaded.chat_template();
+    result.Set("chatTemplate", chat_template.text());
+    result.Set("chatTemplateSource", chat_template_source_name(chat_template.source()));
+    if (!chat_template.warning().empty()) result.Set("chatTemplateWarning", chat_template.warning());
     result.Set("vocabularySize", loaded.n_vocab());
     result.Set("trainContextSize", loaded.n_ctx_train());
     result.Set("sizeBytes", static_cast<double>(loaded.size_bytes()));
     result.Set("parameters", static_cast<double>(loaded.n_params()));
     result.Set("layerCount", loaded.n_layer());
     result.Set("offloadedLayers", loaded.offloaded_layers());
-    result.Set("outputOnGpu", loaded.logits_on_gpu());
+    result.Set("outputOnGpu", loaded.logits_on() == LogitsOn::Gpu);
+    const std::vector<DevicePlacement> & placement = loaded.placement();
+    Napi::Array devices = Napi::Array::New(env, placement.size());
+    for (size_t i = 0; i < placement.size(); ++i) {
+        const DevicePlacement & place = placement[i];
+        Napi::Object device = Napi::Object::New(env);
+        device.Set("name", place.name);
+        device.Set("description", place.description);
+        device.Set("kind", place.kind);
+        if (place.first_layer >= 0) {
+            Napi::Array layers = Napi::Array::New(env, 2);
+            layers.Set(0u, place.first_layer);
+            layers.Set(1u, place.last_layer);
+            device.Set("layers", layers);
+        } else {
+            device.Set("layers", env.Null());
+        }
+        device.Set("output", place.output);
+        Napi::Object memory = Napi::Object::New(env);
+        memory.Set("free", static_cast<double>(place.memory_free));
+        memory.Set("total", static_cast<double>(place.memory_total));
+        device.Set("memory", memory);
+        devices.Set(static_cast<uint32_t>(i), device);
+    }
+    result.Set("devices", devices);
     return result;
 }
 
@@ -135,6 +182,17 @@ Napi::Value AddonModel::CreateScorer(const Napi::CallbackInfo & info) {
     return AddonScorer::Create(env, loaded, info[0].As<Napi::Object>());
 }
 
+Napi::Value AddonModel::FormatChat(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const std::shared_ptr<LoadedModel> & loaded = model(env);
+    const std::string system_prompt = info[0].As<Napi::String>().Utf8Value();
+    const std::vector<ChatMessage> turns = parse_turns(info[1].As<Napi::Array>());
+    // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
+    auto * worker = new FormatChatWorker(env, loaded, conversation_messages(system_prompt, turns));
+    worker->Queue();
+    return worker->promise();
+}
+
 void AddonModel::Dispose(const Napi::CallbackInfo & /*info*/) { model_.reset(); }
 
 Napi::Value LoadModel(const Napi::CallbackInfo & info) {
@@ -145,6 +203,14 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
     options.gpu_layers = settings.Get("gpuLayers").As<Napi::Number>().Int32Value();
     options.use_mmap = settings.Get("useMmap").As<Napi::Boolean>().Value();
     options.chat_template = settings.Get("chatTemplate").As<Napi::String>().Utf8Value();
+    const Napi::Array servers = settings.Get("rpcServers").As<Napi::Array>();
+    for (uint32_t i = 0; i < servers.Length(); ++i) {
+        options.rpc_servers.push_back(servers.Get(i).As<Napi::String>().Utf8Value());
+    }
+    const Napi::Array split = settings.Get("tensorSplit").As<Napi::Array>();
+    for (uint32_t i = 0; i < split.Length(); ++i) {
+        options.tensor_split.push_back(split.Get(i).As<Napi::Number>().FloatValue());
+    }
     Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
     // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
     auto * worker = new ModelLoadWorker(env, std::move(options), on_progress);

@@ -28,14 +28,18 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
     Napi::Value CreateSession(const Napi::CallbackInfo & info);
     // [sync] (options: { contextSize, threads, batchSize }) => AddonScorer. Throws ERR_DISPOSED.
     Napi::Value CreateScorer(const Napi::CallbackInfo & info);
+    // [async] (systemPrompt: string, turns: { role, content }[]) => Promise<string>: the conversation
+    // rendered with the chat template, the assistant's turn opened. Throws ERR_DISPOSED; rejects with ERR_TEMPLATE.
+    Napi::Value FormatChat(const Napi::CallbackInfo & info);
     // [sync] () => void. Drops this handle's share of the weights (sessions keep theirs).
     void Dispose(const Napi::CallbackInfo & info);
 
     std::shared_ptr<LoadedModel> model_;
 };
 
-/** [async] loadModel(path, { gpuLayers, useMmap, chatTemplate }, onProgress?) => Promise<AddonModel>.
- *  Rejects with ERR_MODEL_LOAD. */
+/** [async] loadModel(path, { gpuLayers, useMmap, chatTemplate, rpcServers, tensorSplit }, onProgress?)
+ *  => Promise<AddonModel>. Rejects with ERR_MODEL_LOAD, ERR_INVALID_OPTION, ERR_RPC_UNREACHABLE,
+ *  ERR_RPC_VERSION, ERR_RPC_DISCONNECTED or ERR_ABORTED. */
 Napi::Value LoadModel(const Napi::CallbackInfo & info);
 
 }  // namespace amulet

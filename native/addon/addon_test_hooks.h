@@ -1,4 +1,4 @@
-// The test build's extra export, `setTestHooks` (see addon_test_hooks.cpp).
+// The test build's extra exports, `setTestHooks` and `runStopMatcher` (see addon_test_hooks.cpp).
 #pragma once
 
 #if defined(AMULET_TEST_HOOKS)

@@ -15,6 +15,8 @@ std::string text(const Napi::Object & object, const char * key) {
     return object.Get(key).As<Napi::String>().Utf8Value();
 }
 
+}  // namespace
+
 std::vector<ChatMessage> parse_turns(const Napi::Array & turns) {
     std::vector<ChatMessage> parsed;
     for (uint32_t i = 0; i < turns.Length(); ++i) {
@@ -23,8 +25,6 @@ std::vector<ChatMessage> parse_turns(const Napi::Array & turns) {
     }
     return parsed;
 }
-
-}  // namespace
 
 RealignParams parse_realign_params(const Napi::Object & options) {
     RealignParams params;
@@ -68,6 +68,16 @@ GenerationRequest parse_generation_request(const Napi::Object & request) {
     parsed.sampling.frequency_penalty = static_cast<float>(number(sampling, "frequencyPenalty"));
     parsed.sampling.presence_penalty = static_cast<float>(number(sampling, "presencePenalty"));
     parsed.sampling.seed = sampling.Get("seed").As<Napi::Number>().Uint32Value();
+
+    const Napi::Array stop = request.Get("stop").As<Napi::Array>();
+    for (uint32_t i = 0; i < stop.Length(); ++i) parsed.stop.push_back(stop.Get(i).As<Napi::String>().Utf8Value());
+    const Napi::Array logit_bias = request.Get("logitBias").As<Napi::Array>();
+    for (uint32_t i = 0; i < logit_bias.Length(); ++i) {
+        const Napi::Object entry = logit_bias.Get(i).As<Napi::Object>();
+        parsed.constraints.logit_bias.push_back({integer(entry, "token"), static_cast<float>(number(entry, "bias"))});
+    }
+    parsed.constraints.grammar = text(request, "grammar");
+    parsed.constraints.json_schema = text(request, "jsonSchema");
 
     parsed.max_tokens = integer(request, "maxTokens");
     parsed.trace = request.Get("trace").As<Napi::Boolean>().Value();

@@ -16,6 +16,9 @@ namespace amulet {
 /** Throws std::invalid_argument for an unknown method (the only check left to native code). */
 GenerationRequest parse_generation_request(const Napi::Object & request);
 
+/** Reads [{ role, content }, ...]. */
+std::vector<ChatMessage> parse_turns(const Napi::Array & turns);
+
 /** Reads { method, alpha, lambda, eta, iterations, ratio } (weights are left empty). */
 RealignParams parse_realign_params(const Napi::Object & options);
 

@@ -59,7 +59,7 @@ void BeamSearch::create_context(int32_t prompt_tokens) {
 }
 
 void BeamSearch::decode(const char * stage) {
-    checked_decode(ctx_.get(), batch_->get(), stage, abort_, "the beam search");
+    checked_decode(*model_, ctx_.get(), batch_->get(), stage, abort_, "the beam search");
 }
 
 void BeamSearch::evaluate_prompt(const std::vector<llama_token> & prompt) {
@@ -83,7 +83,8 @@ BeamSearchResult BeamSearch::run(const std::atomic<bool> * abort) {
     abort_ = abort;
     BeamSearchResult result;
     const std::vector<llama_token> prompt = render_conversation(
-        *model_, join_system_prompt(request_.system_prompt, request_.preference_texts), request_.turns);
+        *model_, join_system_prompt(request_.system_prompt, request_.preference_texts), request_.turns, 0,
+        std::chrono::system_clock::now());
     result.prompt_tokens = static_cast<int32_t>(prompt.size());
 
     const Clock::time_point start = Clock::now();

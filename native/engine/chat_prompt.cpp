@@ -6,21 +6,6 @@
 
 namespace amulet {
 
-namespace {
-
-int32_t apply_template(const char * tmpl, const std::vector<llama_chat_message> & chat, std::string & out) {
-    int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
-                                          static_cast<int32_t>(out.size()));
-    if (n > static_cast<int32_t>(out.size())) {
-        out.resize(static_cast<size_t>(n));
-        n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), true, out.data(),
-                                      static_cast<int32_t>(out.size()));
-    }
-    return n;
-}
-
-}  // namespace
-
 std::string join_system_prompt(const std::string & system_prompt, const std::vector<std::string> & additions) {
     std::string joined = system_prompt;
     for (const auto & text : additions) {
@@ -30,29 +15,18 @@ std::string join_system_prompt(const std::string & system_prompt, const std::vec
     return joined;
 }
 
-std::vector<llama_token> render_conversation(const LoadedModel & model, const std::string & system_prompt,
-                                             const std::vector<ChatMessage> & turns, size_t first) {
+std::vector<ChatMessage> conversation_messages(const std::string & system_prompt, const std::vector<ChatMessage> & turns,
+                                               size_t first) {
     std::vector<ChatMessage> messages;
     if (!system_prompt.empty()) messages.push_back({"system", system_prompt});
     messages.insert(messages.end(), turns.begin() + static_cast<std::ptrdiff_t>(first), turns.end());
-    return tokenize_prompt(model, format_chat(model, messages));
+    return messages;
 }
 
-std::string format_chat(const LoadedModel & model, const std::vector<ChatMessage> & messages) {
-    std::vector<llama_chat_message> chat;
-    chat.reserve(messages.size());
-    size_t total = 0;
-    for (const auto & message : messages) {
-        chat.push_back({message.role.c_str(), message.content.c_str()});
-        total += message.content.size();
-    }
-    std::string out(total * 2 + 256, '\0');
-    const std::string & tmpl = model.chat_template();
-    int32_t n = tmpl.empty() ? -1 : apply_template(tmpl.c_str(), chat, out);
-    if (n < 0) n = apply_template("chatml", chat, out);
-    if (n < 0) throw EngineError(error_code::kTemplate, "could not render the chat template");
-    out.resize(static_cast<size_t>(n));
-    return out;
+std::vector<llama_token> render_conversation(const LoadedModel & model, const std::string & system_prompt,
+                                             const std::vector<ChatMessage> & turns, size_t first,
+                                             std::chrono::system_clock::time_point now) {
+    return tokenize_prompt(model, model.chat_template().render(conversation_messages(system_prompt, turns, first), now));
 }
 
 std::vector<llama_token> tokenize_prompt(const LoadedModel & model, const std::string & text) {

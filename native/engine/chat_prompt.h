@@ -2,24 +2,13 @@
 // tokenises them, so that any instruct GGUF works without per-model code.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "engine/loaded_model.h"
 
 namespace amulet {
-
-struct ChatMessage {
-    std::string role;  // "system", "user" or "assistant"
-    std::string content;
-};
-
-/**
- * Renders messages with the model's template, ending with the assistant's turn
- * opened. Models without a template, or with one llama.cpp does not know, fall
- * back to ChatML. Throws EngineError(ERR_TEMPLATE) if rendering fails.
- */
-std::string format_chat(const LoadedModel & model, const std::vector<ChatMessage> & messages);
 
 /**
  * The system prompt of a sequence that follows `additions` (preference
@@ -28,12 +17,17 @@ std::string format_chat(const LoadedModel & model, const std::vector<ChatMessage
  */
 std::string join_system_prompt(const std::string & system_prompt, const std::vector<std::string> & additions);
 
+/** The messages of a conversation: the system prompt (none when empty), then `turns` from `first` on. */
+std::vector<ChatMessage> conversation_messages(const std::string & system_prompt, const std::vector<ChatMessage> & turns,
+                                               size_t first = 0);
+
 /**
- * The tokens of a conversation: the system prompt (none when empty), then
- * `turns` from `first` on, rendered with format_chat and tokenised.
+ * The tokens of a conversation (conversation_messages()), rendered with the
+ * model's chat template at time `now` and tokenised. Throws EngineError.
  */
 std::vector<llama_token> render_conversation(const LoadedModel & model, const std::string & system_prompt,
-                                             const std::vector<ChatMessage> & turns, size_t first = 0);
+                                             const std::vector<ChatMessage> & turns, size_t first,
+                                             std::chrono::system_clock::time_point now);
 
 /** Tokenises rendered prompt text (special tokens parsed, BOS added if the model wants one). */
 std::vector<llama_token> tokenize_prompt(const LoadedModel & model, const std::string & text);

@@ -16,6 +16,9 @@ inline constexpr const char * kDecode = "ERR_DECODE";
 inline constexpr const char * kAborted = "ERR_ABORTED";
 inline constexpr const char * kTemplate = "ERR_TEMPLATE";
 inline constexpr const char * kNative = "ERR_NATIVE";
+inline constexpr const char * kRpcUnreachable = "ERR_RPC_UNREACHABLE";
+inline constexpr const char * kRpcVersion = "ERR_RPC_VERSION";
+inline constexpr const char * kRpcDisconnected = "ERR_RPC_DISCONNECTED";
 }  // namespace error_code
 
 class EngineError : public std::runtime_error {

@@ -73,7 +73,8 @@ std::vector<std::vector<llama_token>> Generation::render_prompts(const Plan & pl
                                                                       size_t first_turn) const {
     std::vector<std::vector<llama_token>> prompts;
     for (const auto & system_prompt : plan.system_prompts) {
-        prompts.push_back(render_conversation(context_.model(), system_prompt, request.turns, first_turn));
+        prompts.push_back(
+            render_conversation(context_.model(), system_prompt, request.turns, first_turn, context_.created()));
     }
     return prompts;
 }
@@ -118,8 +119,11 @@ std::vector<std::vector<llama_token>> Generation::fit_prompts(const Plan & plan,
 }
 
 Generation::Generation(SessionContext & context, const GenerationRequest & request, const std::atomic<bool> * abort)
-    : context_(context), abort_(abort) {
+    : context_(context), abort_(abort), stop_(request.stop) {
     Plan plan = plan_sequences(request);
+    const LoadedModel & model = context_.model();
+    // Checked before anything touches the context: a grammar refused leaves the session as it was.
+    SamplerHandle grammar = grammar_sampler(model.vocab(), request.constraints);
     const auto n_sequences = static_cast<int32_t>(plan.system_prompts.size());
     stats_.sequences = n_sequences;
     const std::vector<std::vector<llama_token>> prompts = fit_prompts(plan, request);
@@ -133,9 +137,9 @@ Generation::Generation(SessionContext & context, const GenerationRequest & reque
             throw EngineError(error_code::kInvalidOption, error.what());
         }
     }
-    const LoadedModel & model = context_.model();
-    chain_ = build_sampler_chain(realign_, request.sampling, model.n_vocab());
-    greedy_ = is_plain_greedy(request.sampling);
+    chain_ = build_sampler_chain(realign_, request.constraints.logit_bias, std::move(grammar), request.sampling,
+                                 model.n_vocab());
+    greedy_ = is_plain_greedy(request.sampling, request.constraints);
     capture_logits_ = request.capture_logits;
 #if defined(AMULET_TEST_HOOKS)
     fault_ = test_hooks::take_fault();
@@ -172,12 +176,17 @@ Generation::~Generation() { detach_backend_samplers(); }
 std::string Generation::finish_text() {
     std::string rest = utf8_.finish();
     // A character cut off by maxTokens or a full context is dropped rather than shown as U+FFFD.
-    return finish_reason_ == FinishReason::Stop ? rest : std::string();
+    if (finish_reason_ != FinishReason::Stop) rest.clear();
+    // What could have begun a stop string, had the answer gone on, is part of it after all.
+    std::string text = stop_.push(rest);
+    return text + stop_.finish();
 }
 
 bool Generation::wants_backend(const GenerationRequest & request) const {
     if (request.realign_on == RealignOn::Cpu) return false;
-    if (request.realign_on == RealignOn::Auto && !context_.model().logits_on_gpu()) return false;
+    // Where the logits are on another device, the graph path brings back a token instead of every row:
+    // a GPU's rows would cross PCIe, an RPC server's the network (n_vocab floats per sequence per step).
+    if (request.realign_on == RealignOn::Auto && context_.model().logits_on() == LogitsOn::Cpu) return false;
     // The graph combines rows of one micro-batch, so every sequence's row must be in it.
     if (stats_.sequences > context_.options().batch_size) return false;
     if (realign_ != nullptr && !realign_sampler_backend_capable(realign_)) return false;
@@ -187,7 +196,7 @@ bool Generation::wants_backend(const GenerationRequest & request) const {
 #if defined(AMULET_TEST_HOOKS)
     if (ceiling_) return false;
 #endif
-    return backend_samplable(request.sampling);
+    return backend_samplable(request.sampling, request.constraints);
 }
 
 void Generation::attach_backend_samplers() {
@@ -323,7 +332,11 @@ std::optional<GeneratedToken> Generation::next() {
     }
     GeneratedToken generated;
     generated.token = token;
-    generated.text = utf8_.push(token_bytes(model, token));
+    generated.text = stop_.push(utf8_.push(token_bytes(model, token)));
+    if (!stop_.matched().empty()) {
+        finished_ = true;
+        finish_reason_ = FinishReason::Stop;
+    }
     if (realign_ != nullptr) {
         const TokenTrace & trace = realign_sampler_last_trace(realign_);
         if (trace.realigned_token >= 0) {
@@ -335,7 +348,7 @@ std::optional<GeneratedToken> Generation::next() {
     if (capture_logits_) capture(generated, primary_row);
     last_token_ = token;
     ++stats_.generated_tokens;
-    if (stats_.generated_tokens >= max_tokens_) {
+    if (!finished_ && stats_.generated_tokens >= max_tokens_) {
         finished_ = true;
         finish_reason_ = FinishReason::MaxTokens;
     }

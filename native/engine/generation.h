@@ -23,7 +23,9 @@
 #include "engine/llama_handles.h"
 #include "engine/sampling_chain.h"
 #include "engine/session_context.h"
+#include "engine/stop_matcher.h"
 #include "engine/test_hooks.h"
+#include "engine/token_constraints.h"
 #include "engine/utf8_stream.h"
 #include "sampler/realign_params.h"
 #include "sampler/realign_sampler.h"
@@ -53,6 +55,8 @@ struct GenerationRequest {
     std::vector<std::string> preference_texts;
     RealignParams realign;  // realign.weights: one weight per preference text
     SamplingParams sampling;
+    TokenConstraints constraints;
+    std::vector<std::string> stop;  // the generation ends where its text first contains one; none is emitted
     int32_t max_tokens = 256;
     bool trace = false;
     bool capture_logits = false;  // diagnostic: copy the raw rows and the realigned log-probs per token
@@ -110,10 +114,12 @@ class Generation {
     /** Decodes the previous token and samples the next; nullopt once finished. Throws EngineError. */
     std::optional<GeneratedToken> next();
 
-    /** Text still held back by the UTF-8 stream (call once finished). */
+    /** Text still held back by the UTF-8 stream and the stop strings (call once finished). */
     std::string finish_text();
 
     FinishReason finish_reason() const { return finish_reason_; }
+    /** The stop string the generation ended at; empty when it ended otherwise. */
+    const std::string & stop_string() const { return stop_.matched(); }
     const GenerationStats & stats() const { return stats_; }
     double guidance_scale() const { return guidance_scale_; }
 
@@ -156,6 +162,7 @@ class Generation {
     GenerationStats stats_;
     double guidance_scale_ = 0;
     Utf8Stream utf8_;
+    StopMatcher stop_;
     std::chrono::steady_clock::time_point first_token_time_;
 };
 

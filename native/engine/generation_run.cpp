@@ -53,8 +53,9 @@ void GenerationRun::produce() {
         }
         outcome.reason = abort_.load() ? FinishReason::Aborted : generation->finish_reason();
         outcome.tail_text = generation->finish_text();
+        outcome.stop_string = generation->stop_string();
     } catch (...) {
-        outcome.error = describe_current_exception();
+        outcome.error = describe_failure(context_->model());
         if (outcome.error.code == error_code::kAborted) {
             outcome.reason = FinishReason::Aborted;
             outcome.error = ErrorInfo{};

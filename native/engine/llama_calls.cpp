@@ -25,6 +25,7 @@ ContextHandle create_context(const LoadedModel & model, llama_context_params par
     params.no_perf = true;
     take_llama_log_errors();  // only what this call logs explains its failure
     ContextHandle ctx(llama_init_from_model(model.get(), params));
+    model.check_remote();  // the KV cache and compute buffers of remote layers live on their servers
     if (!ctx) {
         const std::string why = take_llama_log_errors();
         throw EngineError(error_code::kContextCreate,
@@ -37,9 +38,13 @@ void set_abort_flag(llama_context * ctx, const std::atomic<bool> * abort) {
     llama_set_abort_callback(ctx, abort != nullptr ? abort_requested : nullptr, const_cast<std::atomic<bool> *>(abort));
 }
 
-void checked_decode(llama_context * ctx, const llama_batch & batch, const char * stage,
+void checked_decode(const LoadedModel & model, llama_context * ctx, const llama_batch & batch, const char * stage,
                     const std::atomic<bool> * abort, const char * what) {
     const int32_t status = llama_decode(ctx, batch);
+    if (model.has_remote()) {
+        llama_synchronize(ctx);
+        model.check_remote();
+    }
     if (status == 0) return;
     // Status 2 is llama.cpp's "aborted by the callback"; a set flag covers an
     // abort that landed after the last callback poll.

@@ -17,8 +17,9 @@ int32_t resolve_threads(int32_t requested);
 
 /**
  * llama_init_from_model with `threads` for both single-token and batch work
- * and llama.cpp's perf counters off. Throws ERR_CONTEXT_CREATE: "failed to
- * create a context for <what>", with llama.cpp's logged reason.
+ * and llama.cpp's perf counters off. Throws ERR_RPC_* when one of the model's
+ * RPC servers was lost, else ERR_CONTEXT_CREATE: "failed to create a context
+ * for <what>", with llama.cpp's logged reason.
  */
 ContextHandle create_context(const LoadedModel & model, llama_context_params params, int32_t threads,
                              const std::string & what);
@@ -27,12 +28,15 @@ ContextHandle create_context(const LoadedModel & model, llama_context_params par
 void set_abort_flag(llama_context * ctx, const std::atomic<bool> * abort);
 
 /**
- * Runs llama_decode on `batch`. On failure throws ERR_ABORTED ("<what> was
- * aborted") when the abort callback fired or `abort` is set, ERR_CONTEXT_FULL
- * when no KV cell is left, and otherwise ERR_DECODE with what llama.cpp
- * logged; `stage` ("prompt", "generation") says where it happened.
+ * Runs llama_decode on `batch` of a context of `model`. On failure throws
+ * ERR_ABORTED ("<what> was aborted") when the abort callback fired or `abort`
+ * is set, ERR_RPC_* when one of the model's RPC servers was lost (then it
+ * also waits for the step to finish: a remote failure is known only then, and
+ * its results are zeros), ERR_CONTEXT_FULL when no KV cell is left, and
+ * otherwise ERR_DECODE with what llama.cpp logged; `stage` ("prompt",
+ * "generation") says where it happened.
  */
-void checked_decode(llama_context * ctx, const llama_batch & batch, const char * stage,
+void checked_decode(const LoadedModel & model, llama_context * ctx, const llama_batch & batch, const char * stage,
                     const std::atomic<bool> * abort, const char * what);
 
 }  // namespace amulet

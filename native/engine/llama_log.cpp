@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "llama.h"
+#include "log.h"
 
 namespace amulet {
 
@@ -48,6 +49,9 @@ void init_llama_backend() {
         const char * echo = std::getenv("AMULET_LOG");
         log_state().echo = echo != nullptr && echo[0] == '1';
         llama_log_set(on_llama_log, nullptr);
+        // llama.cpp's `common` logs through a logger of its own (with its own
+        // thread), which stays unused unless the log is echoed.
+        if (!log_state().echo) common_log_set_verbosity_thold(-1);
         llama_backend_init();
     });
 }

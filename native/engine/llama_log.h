@@ -1,5 +1,5 @@
-// Routes llama.cpp's log output: silent by default (AMULET_LOG=1 echoes it to
-// stderr), while the last error lines are kept so that a failed load or
+// Routes llama.cpp's log output, and that of its `common` helpers: silent by
+// default (AMULET_LOG=1 echoes it to stderr), while the last error lines are kept so that a failed load or
 // decode can say why in its error message.
 #pragma once
 

@@ -156,6 +156,8 @@ size_t SessionContext::longest(const SequenceLayout & layout) const {
     return longest;
 }
 
-void SessionContext::decode(const char * stage) { checked_decode(ctx_.get(), batch_->get(), stage, abort_, "generation"); }
+void SessionContext::decode(const char * stage) {
+    checked_decode(*model_, ctx_.get(), batch_->get(), stage, abort_, "generation");
+}
 
 }  // namespace amulet

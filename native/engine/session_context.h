@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -90,6 +91,12 @@ class SessionContext {
     llama_context * get() const { return ctx_.get(); }
     const LoadedModel & model() const { return *model_; }
     const ContextOptions & options() const { return options_; }
+    /**
+     * When the session began: the time its chat template prints (a date, a
+     * time), the same every turn, so that re-rendering the conversation
+     * keeps its token prefix and the cache is reused.
+     */
+    std::chrono::system_clock::time_point created() const { return created_; }
 
   private:
     void release();
@@ -97,6 +104,7 @@ class SessionContext {
 
     std::shared_ptr<LoadedModel> model_;
     const ContextOptions options_;
+    const std::chrono::system_clock::time_point created_ = std::chrono::system_clock::now();
     ContextHandle ctx_;
     std::unique_ptr<BatchHandle> batch_;
     int32_t n_sequences_ = 0;  // sequences the context was created for

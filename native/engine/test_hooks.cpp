@@ -12,6 +12,7 @@ namespace {
 std::mutex fault_mutex;
 Fault armed_fault;
 std::atomic<bool> ceiling_on{false};
+std::atomic<bool> plain_cpu_weights_on{false};
 
 }  // namespace
 
@@ -30,6 +31,10 @@ Fault take_fault() {
 void set_ceiling(bool on) { ceiling_on.store(on); }
 
 bool ceiling() { return ceiling_on.load(); }
+
+void set_plain_cpu_weights(bool on) { plain_cpu_weights_on.store(on); }
+
+bool plain_cpu_weights() { return plain_cpu_weights_on.load(); }
 
 }  // namespace amulet::test_hooks
 

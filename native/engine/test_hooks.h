@@ -33,6 +33,14 @@ Fault take_fault();
 void set_ceiling(bool on);
 bool ceiling();
 
+/**
+ * While on, models load their CPU weights in the plain layout, without the
+ * repacked ones (AMX, interleaved) llama.cpp picks for this CPU: the layout
+ * and so the kernels an RPC worker's CPU device uses, for comparing the two.
+ */
+void set_plain_cpu_weights(bool on);
+bool plain_cpu_weights();
+
 }  // namespace amulet::test_hooks
 
 #endif

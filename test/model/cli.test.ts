@@ -1,61 +1,24 @@
 /**
  * The compiled `amulet` command, run as users run it: help, version, the
  * one-line usage errors and their exit code, and a few short runs on the
- * SmolLM2 fixture for the real output, the error mapping and Ctrl-C.
+ * SmolLM2 fixture for the real output, the error mapping, Ctrl-C, and a
+ * model on a worker that `amulet rpc-server` runs.
  * test/unit/cli-arguments.test.ts tests the parser itself.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { commandLineOptions } from '../../cli/arguments';
+import { cliPath, compileCli, root, runCli as spawnCli, type CliOutcome, type CliWatch } from '../support/cli-process';
 import { ensureFixtureModel } from '../support/fixtures';
+import { startWorker } from '../support/rpc-workers';
 
-const root = resolve(__dirname, '..', '..');
-const cliPath = join(root, 'dist', 'cli', 'amulet.js');
-
-/** What a finished CLI process left behind. */
-interface CliOutcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+/** Runs the CLI to its end; `onStdout` sees each piece of stdout as it arrives, with the child process. */
+function runCli(args: readonly string[], onStdout?: (child: CliWatch['child']) => void): Promise<CliOutcome> {
+  return spawnCli(args, { onStdout: onStdout && (({ child }) => onStdout(child)) }).outcome;
 }
 
-/**
- * Runs the compiled CLI with `args`. `onStdout` sees each piece of stdout
- * as it arrives, with the child process, so a test can signal it mid-run.
- */
-function runCli(args: readonly string[], onStdout?: (child: ReturnType<typeof spawn>) => void): Promise<CliOutcome> {
-  return new Promise((resolveOutcome, rejectOutcome) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      stdout += text;
-      onStdout?.(child);
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-    });
-    child.on('error', rejectOutcome);
-    child.on('close', (code, signal) => resolveOutcome({ code, signal, stdout, stderr }));
-  });
-}
-
-beforeAll(() => {
-  // The CLI is tested as users run it: compiled. Others may be mid-edit in
-  // lib/ or scripts/; tsc still emits then, so only errors in cli/ count.
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: 'pipe',
-    });
-  } catch (error) {
-    const output = String((error as { stdout?: string }).stdout ?? error);
-    if (/(^|\n)cli\//.test(output)) throw new Error(`the CLI does not compile:\n${output}`);
-  }
-});
+beforeAll(compileCli);
 
 describe('amulet command', () => {
   it('--help exits 0 and documents every flag', async () => {
@@ -152,6 +115,32 @@ describe('amulet command', () => {
       expect(report.runs.map((run) => run.guidanceScale)).toEqual([-1, 0, 2]);
     });
 
+    it('--grammar-file and --stop shape the answer; --json reports them', async () => {
+      const grammar = join(mkdtempSync(join(tmpdir(), 'amulet-cli-grammar-')), 'yes-no.gbnf');
+      writeFileSync(grammar, 'root ::= "yes" | "no"\n');
+      const { code, stdout } = await runCli([
+        'Is Paris in France?', '--method', 'base', '--grammar-file', grammar, '--stop', 'es', '--max-tokens', '8',
+        '--json', ...modelArgs(),
+      ]);
+      expect(code).toBe(0);
+      const report = JSON.parse(stdout) as { parameters: Record<string, unknown>; runs: Record<string, unknown>[] };
+      expect(report.parameters.outputControls).toEqual({ stop: ['es'], grammar: 'root ::= "yes" | "no"\n' });
+      const [run] = report.runs;
+      // "yes" ends at the stop string; "no" ends with the grammar.
+      expect(run).toEqual(expect.objectContaining(run!.text === 'y'
+        ? { finishReason: 'stop', stopString: 'es' }
+        : { text: 'no', finishReason: 'stop', stopString: null }));
+    });
+
+    it('says on stderr when the chat template falls back', async () => {
+      const { code, stderr } = await runCli([
+        'Hi.', '--method', 'base', '--chat-template', "{{ raise_exception('broken') }}", '--max-tokens', '2',
+        ...modelArgs(),
+      ]);
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/^amulet: warning: the chatTemplate given failed as Jinja .*broken.*ChatML/m);
+    });
+
     it('stops on Ctrl-C mid-answer and exits 130', async () => {
       // The literal loop at 3000 iterations makes each token slow enough to interrupt between two of them.
       let interrupted = false;
@@ -167,5 +156,43 @@ describe('amulet command', () => {
       expect(code).toBe(130);
       expect(stdout.endsWith('\n')).toBe(true);
     });
+
+    it('--rpc puts every layer on a worker that `amulet rpc-server` runs, which SIGTERM stops', async () => {
+      const worker = await startWorker(undefined, (port) =>
+        [process.execPath, [cliPath, 'rpc-server', '--port', String(port), '--threads', '1']]);
+      try {
+        const { code, stdout, stderr } = await runCli([
+          'How do I boil an egg?', '-p', 'Be concise.', '--max-tokens', '8', '--json', '--rpc', worker.endpoint,
+          ...modelArgs(),
+        ]);
+        expect(stderr).toBe('');
+        expect(code).toBe(0);
+        const report = JSON.parse(stdout) as { model: { devices: { kind: string; description: string; output: boolean }[] };
+          runs: { realignedOn: string }[] };
+        expect(report.model.devices.filter((device) => device.kind === 'rpc'))
+          .toEqual([expect.objectContaining({ description: worker.endpoint, output: true })]);
+        expect(report.runs[0]!.realignedOn).toBe('backend');
+      } finally {
+        await worker.stop('SIGTERM');
+      }
+      // The command passed the signal on: nothing listens on the port any more.
+      const { code, stderr } = await runCli(['q', '-p', 'x', '--rpc', worker.endpoint, ...modelArgs()]);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(new RegExp(`^amulet: ERR_RPC_UNREACHABLE: cannot reach the RPC server at ${worker.endpoint}`));
+    });
+  });
+});
+
+describe('amulet rpc-server', () => {
+  it('--help exits 0 and says what exposing a worker means', async () => {
+    const { code, stdout } = await runCli(['rpc-server', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('no authentication');
+  });
+
+  it('refuses an address other machines can reach without --allow-remote, exiting 2', async () => {
+    const { code, stderr } = await runCli(['rpc-server', '--host', '0.0.0.0']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^amulet: --host 0\.0\.0\.0 would let anyone .*--allow-remote/);
   });
 });

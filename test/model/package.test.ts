@@ -9,9 +9,11 @@
  *   against the installed types generates text through the ESM entry point,
  *   a CommonJS one through `require`; then the same with install scripts
  *   skipped altogether (--ignore-scripts), as npm's script policy may do;
+ *   and the prebuilt RPC worker (`amulet rpc-server`) holds a model's layers;
  * - from source (AMULET_BUILD_FROM_SOURCE=1): the addon is built from the
  *   sources in the tarball (vendored llama.cpp included, no network) and is
- *   the one that loads; `node-gyp rebuild` through binding.gyp builds it too.
+ *   the one that loads, with the RPC worker built beside it; `node-gyp
+ *   rebuild` through binding.gyp builds it too.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +30,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'ut
 const platform = `${process.platform}-${process.arch}`;
 const hasPrebuild = manifest.prebuilds.includes(platform);
 const prebuildFile = `prebuilds/${platform}/${manifest.name}.glibc.node`;
+const prebuiltWorker = `prebuilds/${platform}/ggml-rpc-server`;
 const minutes = 60_000;
 /** ccache's usual folder (scripts/build.mjs's default), kept when AMULET_CACHE_DIR points elsewhere. */
 const ccacheDir = process.env.CCACHE_DIR ??
@@ -97,6 +100,41 @@ const session = model.createSession({ preferences: [{ text: 'Be concise.' }] });
 const result = await session.prompt('Say hello.', { maxTokens: 8 });
 model.dispose();
 console.log(JSON.stringify({ text: result.text, tokens: result.tokenCount, errorClass: typeof AmuletError }));
+`;
+
+/** llama.cpp's RPC worker as the installed package runs it (`amulet rpc-server`), holding every layer of the model. */
+const rpcCheck = `
+const { spawn } = require('node:child_process');
+const net = require('node:net');
+const path = require('node:path');
+const { loadModel, rpcServerPath } = require('amulet-llm');
+(async () => {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => probe.once('listening', resolve));
+  const port = probe.address().port;
+  await new Promise((resolve) => probe.close(resolve));
+  const amulet = path.join('node_modules', '.bin', 'amulet');
+  const worker = spawn(amulet, ['rpc-server', '--port', String(port), '--threads', '1'], { stdio: 'ignore' });
+  try {
+    let model;
+    for (let attempt = 0; !model; ++attempt) {
+      try {
+        model = await loadModel({ path: process.argv[2], rpcServers: ['127.0.0.1:' + port] });
+      } catch (error) {
+        if (error.code !== 'ERR_RPC_UNREACHABLE' || attempt > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const session = model.createSession({ preferences: [{ text: 'Be concise.' }], threads: 1 });
+    const result = await session.prompt('Say hello.', { maxTokens: 8 });
+    await model.dispose();
+    const remote = model.info.devices.filter((device) => device.kind === 'rpc');
+    console.log(JSON.stringify({ text: result.text, tokens: result.tokenCount, worker: path.relative(process.cwd(), rpcServerPath()),
+      remoteLayers: remote.map((device) => device.layers), output: remote.map((device) => device.output) }));
+  } finally {
+    worker.kill('SIGTERM');
+  }
+})().catch((error) => { console.error(error); process.exit(1); });
 `;
 
 /** The README's example, compiled with `tsc --strict` against the installed types. */
@@ -188,17 +226,22 @@ describe('npm pack', () => {
       'vendor/materialize.mjs', 'vendor/llama.cpp.pin.json', 'vendor/llama.cpp/.amulet-pin',
       'vendor/llama.cpp/LICENSE', 'vendor/llama.cpp/CMakeLists.txt', 'vendor/llama.cpp/include/llama.h',
       'vendor/llama.cpp/ggml/src/ggml.c', 'vendor/llama.cpp/ggml/src/ggml-cpu/CMakeLists.txt',
+      'vendor/llama.cpp/common/chat.cpp', 'vendor/llama.cpp/common/jinja/runtime.cpp',
+      'vendor/llama.cpp/vendor/nlohmann/json.hpp',
+      'vendor/llama.cpp/ggml/src/ggml-rpc/ggml-rpc.cpp', 'vendor/llama.cpp/tools/rpc/rpc-server.cpp',
     ]) {
       expect(files).toContain(file);
     }
-    if (hasPrebuild) expect(files).toContain(prebuildFile);
+    if (hasPrebuild) expect(files).toEqual(expect.arrayContaining([prebuildFile, prebuiltWorker]));
     const prebuilds = files.filter((file) => file.startsWith('prebuilds/'));
     for (const file of prebuilds) expect(manifest.prebuilds).toContain(file.split('/')[1]);
 
     const unwanted = files.filter((file) =>
       /^(test|bench|lib|cli|build|build-portable|models|node_modules|dist\/scripts)\//.test(file) ||
       /\.(ts|map|gguf|tgz|o|a)$/.test(file.replace(/\.d\.m?ts$/, '')) ||
-      /^vendor\/llama\.cpp\/(common|tools|examples|tests|docs|models|gguf-py|scripts|\.github)\//.test(file));
+      // tools/ only for the RPC worker; its CMakeLists.txt comes with the root one ("files" matches names at any depth).
+      /^vendor\/llama\.cpp\/(?:(?:examples|tests|docs|models|gguf-py|scripts|\.github)\/|tools\/(?!rpc\/|CMakeLists\.txt$))/
+        .test(file));
     expect(unwanted).toEqual([]);
 
     const size = fs.statSync(tarball).size;
@@ -233,6 +276,17 @@ describe('npm pack', () => {
     fs.writeFileSync(path.join(dir, 'check.mjs'), esmCheck);
     expect(runCheck<CheckOutput & { scale: number }>(dir, 'check.cjs').scale).toBeCloseTo(4.6487, 3);
     runCheck(dir, 'check.mjs');
+    fs.writeFileSync(path.join(dir, 'rpc.cjs'), rpcCheck);
+    const remote = runCheck<CheckOutput & { worker: string; output: boolean[] }>(dir, 'rpc.cjs');
+    expect(remote.worker).toBe(path.join('node_modules', manifest.name, prebuiltWorker));
+    expect(remote.output).toEqual([true]);
+
+    // The evaluation's NLP packages are optional peers: not installed with the library, and named when missing.
+    expect(fs.existsSync(path.join(dir, 'node_modules', 'compromise'))).toBe(false);
+    const evaluation = spawnSync(process.execPath, [path.join(installed, 'dist', 'cli', 'amulet.js'), 'eval',
+      '--questions', 'q.json'], { cwd: dir, encoding: 'utf8', env: userEnv({}) });
+    expect(evaluation.status).toBe(1);
+    expect(evaluation.stderr).toMatch(/amulet eval scores answers with compromise and sentiment, which are not installed: npm install compromise sentiment/);
 
     // The same without any install script, as npm does for a denied package or with --ignore-scripts.
     fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
@@ -264,6 +318,9 @@ describe('installed with AMULET_BUILD_FROM_SOURCE=1', () => {
     fs.writeFileSync(path.join(dir, 'check.mjs'), esmCheck);
     runCheck(dir, 'check.cjs');
     runCheck(dir, 'check.mjs');
+    fs.writeFileSync(path.join(dir, 'rpc.cjs'), rpcCheck);
+    const remote = runCheck<CheckOutput & { worker: string }>(dir, 'rpc.cjs');
+    expect(remote.worker).toBe(path.join('node_modules', manifest.name, 'build', 'Release', 'ggml-rpc-server'));
 
     // binding.gyp, for tools that only know node-gyp: npm's own node-gyp (on the PATH of npm
     // scripts), with this Node's headers so that it needs no download.

@@ -224,6 +224,68 @@ describe('changing what a session decodes between turns (SmolLM2)', () => {
     }
   });
 
+  it('setHistory switches conversations; coming back evaluates only what the cache lacks, and answers as a fresh session', async () => {
+    const session = newSession({ method: 'base' });
+    try {
+      await session.prompt(questions[0], { maxTokens: 12 });
+      const first = session.history;
+      // Another conversation on the same session, then back to the first.
+      session.setHistory([]);
+      await session.prompt('Name an animal.', { maxTokens: 12 });
+      expect(session.history.map((message) => message.content)).toContain('Name an animal.');
+      session.setHistory(first);
+      expect(session.history).toEqual(first);
+      const resumedRun = await ask(session, questions[1], { maxTokens: 12 });
+      const freshRun = await reference(first, questions[1], { method: 'base' });
+      expectSameAnswer(resumedRun, freshRun);
+      const resumed = resumedRun.result;
+      expect(resumed.promptTokenCount).toBe(freshRun.result.promptTokenCount);
+      // The system prompt and the chat template's opening are still cached; the rest is evaluated again.
+      expect(resumed.reusedPromptTokenCount).toBeGreaterThan(0);
+      expect(resumed.evaluatedPromptTokenCount).toBe(resumed.promptTokenCount - resumed.reusedPromptTokenCount);
+      expect(session.history).toEqual([...first, { role: 'user', content: questions[1] },
+        { role: 'assistant', content: resumed.text }]);
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('setHistory checks the messages like the history option, and leaves the history unchanged on a bad one', async () => {
+    const session = newSession();
+    session.setHistory([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }]);
+    const before = session.history;
+    const bad: unknown[] = [undefined, 'text', [{ role: 'system', content: 'x' }], [{ role: 'user', content: 3 }], [null]];
+    for (const history of bad) {
+      expect(() => session.setHistory(history as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    }
+    expect(session.history).toEqual(before);
+    await session.dispose();
+    expect(() => session.setHistory([])).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
+  });
+
+  it("a prompt's systemPrompt applies to that prompt only, as a session made with it would answer", async () => {
+    const system = 'You are a pirate. Answer like one.';
+    const session = newSession();
+    try {
+      const own = await session.prompt(questions[0], { maxTokens: 12, systemPrompt: system });
+      const made = newSession({ systemPrompt: system });
+      try {
+        const reference = await made.prompt(questions[0], { maxTokens: 12 });
+        expect(own.text).toBe(reference.text);
+        expect(own.promptTokenCount).toBe(reference.promptTokenCount);
+      } finally {
+        await made.dispose();
+      }
+      // The next prompt is back on the session's system prompt.
+      session.clearHistory();
+      const plain = await session.prompt(questions[0], { maxTokens: 12 });
+      expect(plain.promptTokenCount).toBeLessThan(own.promptTokenCount);
+      expect(() => session.prompt('x', { systemPrompt: 3 as never })).toThrow(/systemPrompt must be a string/);
+    } finally {
+      await session.dispose();
+    }
+  });
+
   it('clearHistory starts over but keeps the system prompt in the cache', async () => {
     const session = newSession();
     try {

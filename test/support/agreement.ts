@@ -112,16 +112,17 @@ function logSumExp(row: Float32Array): number {
 
 /**
  * Asserts that two runs agree up to their first near-tie (margin below
- * `epsilon`) and, where both captured raw rows, that every sequence's
- * log-probabilities of its top ten tokens stay within `rowTolerance` at each
- * shared position:
- * the check that a cached sequence holds what a fresh one computes, whatever
- * the realignment then amplifies. Returns where the runs parted.
+ * `epsilon`) and, given a `rowTolerance` and raw rows in both runs, that
+ * every sequence's log-probabilities of its top ten tokens stay within it at
+ * each shared position: the check that a cached sequence holds what a fresh
+ * one computes, whatever the realignment then amplifies. Returns where the
+ * runs parted.
  */
 export function expectAgreementUpToNearTie(a: CapturedRun, b: CapturedRun, epsilon: number,
-  rowTolerance = ACROSS_SHAPES): Divergence {
+  rowTolerance?: number): Divergence {
   const parted = divergence(a, b);
-  for (let position = 0; position < parted.agreed && position < a.rows.length && position < b.rows.length; position++) {
+  const compared = rowTolerance === undefined ? 0 : Math.min(parted.agreed, a.rows.length, b.rows.length);
+  for (let position = 0; position < compared; position++) {
     a.rows[position]!.forEach((row, sequence) => {
       const other = b.rows[position]![sequence];
       if (!other) return;

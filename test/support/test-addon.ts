@@ -13,6 +13,8 @@ export interface TestHooks {
   fault?: { kind: 'exception' | 'allocation' | 'decode'; atToken: number };
   /** Realigning generations sample the first preference row as it is. */
   ceiling?: boolean;
+  /** Models load their CPU weights without repacking (AMX, interleaved): as an RPC worker's CPU device holds them. */
+  plainCpuWeights?: boolean;
 }
 
 /** The test twin of the addon the tests run on (AMULET_ADDON, else build/Release). */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseCommandLine, parsePreference, readPreferenceFile, UsageError, type RunRequest } from '../../cli/arguments';
 import { renderComparison, type ComparedAnswer } from '../../cli/compare-view';
 import { DEFAULT_JUDGE_MODEL, parseEvalCommandLine, type EvalRequest } from '../../cli/eval-arguments';
+import { parseRpcServerCommandLine, rpcServerArguments, type RpcServerRequest } from '../../cli/rpc-server-arguments';
 import { DEFAULT_MODEL } from '../../cli/model-loading';
 import { wrapText } from '../../cli/text-wrap';
 
@@ -37,15 +38,17 @@ describe('parsePreference', () => {
   });
 });
 
-describe('readPreferenceFile', () => {
-  const folder = mkdtempSync(join(tmpdir(), 'amulet-preferences-'));
-  afterAll(() => rmSync(folder, { recursive: true, force: true }));
-  const write = (name: string, content: string): string => {
-    const path = join(folder, name);
-    writeFileSync(path, content);
-    return path;
-  };
+/** The files the command lines below name, in a folder of their own. */
+const folder = mkdtempSync(join(tmpdir(), 'amulet-cli-arguments-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
+function write(name: string, content: string): string {
+  const path = join(folder, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('readPreferenceFile', () => {
   it('reads texts and { text, weight } entries, colons and digits included', () => {
     const path = write('ok.json', JSON.stringify(['Answer with times as 10:30', { text: 'Use slang.', weight: -1 },
       { name: 'formal', text: 'Be formal: 2 levels up.' }]));
@@ -110,9 +113,102 @@ describe('parseCommandLine', () => {
     expect(parsedRequest(['q', '-p', 'A', '--gpu-layers', '12']).gpuLayers).toBe(12);
   });
 
+  describe('output controls', () => {
+    it('gives none when no flag is given', () => {
+      expect(parsedRequest(['q', '-p', 'A']).outputControls).toEqual({});
+    });
+
+    it('reads repeated --stop and --logit-bias, and the grammar and schema files', () => {
+      const grammar = write('yes-no.gbnf', 'root ::= "yes" | "no"\n');
+      const schema = write('schema.json', '{ "type": "object", "required": ["a"] }');
+      expect(parsedRequest(['q', '-p', 'A', '--stop', '\nUser:', '--stop', 'END', '--logit-bias', '15=-inf',
+        '--logit-bias', '7=2.5', '--logit-bias', '9=-1', '--grammar-file', grammar]).outputControls).toEqual({
+        stop: ['\nUser:', 'END'], logitBias: { 15: -Infinity, 7: 2.5, 9: -1 }, grammar: 'root ::= "yes" | "no"\n',
+      });
+      expect(parsedRequest(['q', '-p', 'A', '--json-schema-file', schema]).outputControls)
+        .toEqual({ jsonSchema: { type: 'object', required: ['a'] } });
+      expect(parsedRequest(['q', '-p', 'A', '--json-object']).outputControls).toEqual({ jsonSchema: true });
+    });
+
+    it.each([
+      [['--stop', ''], /--stop needs some text/],
+      [Array.from({ length: 17 }, (_, index) => ['--stop', `s${index}`]).flat(), /--stop may be given at most 16 times/],
+      [['--logit-bias', '15'], /--logit-bias must be <token id>=<number or -inf> \(got "15"\)/],
+      [['--logit-bias', 'x=1'], /--logit-bias must be/],
+      [['--logit-bias', '15=inf'], /--logit-bias must be/],
+      [['--grammar-file', 'no-such.gbnf'], /--grammar-file "no-such.gbnf": ENOENT/],
+      [['--json-schema-file', 'no-such.json'], /--json-schema-file "no-such.json": ENOENT/],
+      [['--json-object', '--grammar-file', 'g.gbnf'], /--grammar-file and --json-object cannot be used together/],
+    ])('%j is a usage error', (args, message) => {
+      expect(() => parseCommandLine(['q', '-p', 'A', ...args])).toThrow(message);
+    });
+
+    it('refuses an empty grammar file and a schema file that holds no JSON object', () => {
+      const empty = write('empty.gbnf', ' \n');
+      const array = write('array.json', '[1]');
+      const broken = write('broken.json', '{ "type": ');
+      expect(() => parseCommandLine(['q', '-p', 'A', '--grammar-file', empty])).toThrow(/is empty/);
+      expect(() => parseCommandLine(['q', '-p', 'A', '--json-schema-file', array])).toThrow(/must hold a JSON object/);
+      expect(() => parseCommandLine(['q', '-p', 'A', '--json-schema-file', broken])).toThrow(UsageError);
+    });
+  });
+
+  it('reads --rpc and --tensor-split as comma-separated lists', () => {
+    const request = parsedRequest(['q', '-p', 'A', '--rpc', '10.0.0.2:50052, worker-b.lan:50053', '--tensor-split', '1,3.5']);
+    expect(request.rpcServers).toEqual(['10.0.0.2:50052', 'worker-b.lan:50053']);
+    expect(request.tensorSplit).toEqual([1, 3.5]);
+    expect(parsedRequest(['q', '-p', 'A']).rpcServers).toBeUndefined();
+  });
+
+  it.each([
+    [['--rpc', '10.0.0.2'], /--rpc must be a list of at most 16 host:port addresses/],
+    [['--rpc', '10.0.0.2:0'], /--rpc must be/],
+    [['--rpc', '10.0.0.2:50052,'], /--rpc must be/],
+    [['--rpc', '[::1]:50052'], /--rpc must be/],
+    [['--tensor-split', '1,-1'], /--tensor-split must be a list of at most 16 numbers, each a number >= 0, not all 0/],
+    [['--tensor-split', '0,0'], /--tensor-split must be/],
+    [['--tensor-split', '1,x'], /--tensor-split must be/],
+  ])('refuses %j', (args, message) => {
+    expect(() => parseCommandLine(['q', '-p', 'A', ...args])).toThrow(message);
+  });
+
   it('lets --help and --version win over everything else', () => {
     expect(parseCommandLine(['--alpha', 'nan', '--help'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
+  });
+});
+
+describe('amulet rpc-server arguments', () => {
+  const run = (args: readonly string[]): RpcServerRequest => {
+    const commandLine = parseRpcServerCommandLine(args);
+    if (commandLine.kind !== 'run') throw new Error('expected a run');
+    return commandLine.request;
+  };
+
+  it("binds to the loopback address on llama.cpp's port by default, and passes the rest on", () => {
+    expect(run([])).toEqual({ host: '127.0.0.1', port: 50052, threads: undefined, devices: undefined, cache: false });
+    const request = run(['--port', '50100', '--threads', '2', '--device', 'CUDA0,CUDA1', '--cache']);
+    expect(rpcServerArguments(request)).toEqual(
+      ['--host', '127.0.0.1', '--port', '50100', '--threads', '2', '--device', 'CUDA0,CUDA1', '--cache']);
+    expect(run(['--host', '127.0.0.2']).host).toBe('127.0.0.2');
+  });
+
+  it('refuses an address other machines can reach unless --allow-remote says so', () => {
+    for (const host of ['0.0.0.0', '192.168.1.20']) {
+      expect(() => run(['--host', host])).toThrow(/no authentication.*--allow-remote/);
+      expect(run(['--host', host, '--allow-remote']).host).toBe(host);
+    }
+  });
+
+  it.each([
+    [['--host', 'localhost'], /--host must be an IPv4 address/],
+    [['--port', '0'], /--port must be an integer from 1 to 65535/],
+    [['--threads', '0'], /--threads must be an integer from 1 to 1024/],
+    [['--mem', '2048'], /--mem is gone.*--tensor-split/],
+    [['--device', ','], /--device needs at least one device name/],
+    [['--bogus'], /unknown option --bogus/],
+  ])('refuses %j', (args, message) => {
+    expect(() => run(args)).toThrow(message);
   });
 });
 

@@ -1,0 +1,42 @@
+/**
+ * {@link rpcServerPath}: where llama.cpp's RPC server, built with the addon,
+ * is.
+ *
+ * @packageDocumentation
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AmuletError } from './errors';
+import { packageRoot } from './package-root';
+
+const EXECUTABLE = `ggml-rpc-server${process.platform === 'win32' ? '.exe' : ''}`;
+
+/**
+ * The path of llama.cpp's RPC server (`ggml-rpc-server`, from llama.cpp's
+ * tools/rpc, linked with ggml alone), the worker `amulet rpc-server` runs
+ * and `loadModel({ rpcServers })` connects to: `AMULET_RPC_SERVER` if set;
+ * else the one beside the addon `AMULET_ADDON` names; else the local build
+ * (build/Release/); else the prebuilt one for this platform
+ * (prebuilds/<platform>-<arch>/). It speaks the protocol of the addon it was
+ * built with.
+ *
+ * @throws AmuletError ERR_NATIVE_MISSING when there is none.
+ */
+export function rpcServerPath(): string {
+  const override = process.env['AMULET_RPC_SERVER'];
+  if (override !== undefined && override !== '') return path.resolve(override);
+  const root = packageRoot();
+  const addon = process.env['AMULET_ADDON'];
+  const candidates = [
+    ...(addon !== undefined && addon !== '' ? [path.join(path.dirname(path.resolve(addon)), EXECUTABLE)] : []),
+    path.join(root, 'build', 'Release', EXECUTABLE),
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, EXECUTABLE),
+  ];
+  const found = candidates.find((candidate) => fs.existsSync(candidate));
+  if (found === undefined) {
+    throw new AmuletError('ERR_NATIVE_MISSING',
+      `llama.cpp's RPC server is not built (looked for ${candidates.join(', ')}): build it from source with ` +
+      '`npm rebuild amulet-llm` (its install script approved), or `npm run build` in a checkout');
+  }
+  return found;
+}

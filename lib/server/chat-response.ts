@@ -1,0 +1,118 @@
+/**
+ * The JSON the server answers a chat completion with: the whole completion,
+ * or the chunks of a streamed one, in OpenAI's shapes, plus the `amulet`
+ * object that says how the answer was decoded.
+ *
+ * @packageDocumentation
+ */
+import type { FinishReason, GenerationResult } from '../generation';
+import type { RealignMethod } from '../options';
+
+/** What every object of one completion shares. */
+export interface CompletionHeader {
+  id: string;
+  /** Unix time in seconds. */
+  created: number;
+  model: string;
+}
+
+/** `usage`: tokens of the prompt and the answer; see {@link usageOf}. */
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+/** The `amulet` extension object of an answer. */
+export interface AmuletInfo {
+  method: RealignMethod;
+  /** s of softmax(l_p + s (l_p − l_b)); −1 for base, 0 for pref. */
+  guidance_scale: number;
+  /** Sequences decoded together: the base and one per preference. */
+  sequences: number;
+  /** Prompt tokens found in the slot's KV cache, summed over the sequences. */
+  reused_prompt_tokens: number;
+  /** Prompt tokens evaluated, summed over the sequences (a prefix they share counted once). */
+  evaluated_prompt_tokens: number;
+}
+
+/** OpenAI's finish reasons: a full context also ends the answer for lack of room. */
+export function finishReasonOf(reason: FinishReason): 'stop' | 'length' {
+  return reason === 'stop' ? 'stop' : 'length';
+}
+
+/**
+ * `prompt_tokens` is the longest sequence's prompt (with preferences, a
+ * preference sequence's: the system prompt carries the preference text);
+ * `cached_tokens` the prompt tokens each sequence found in the slot's KV
+ * cache, averaged over the sequences (exact for plain generation, one sequence).
+ */
+export function usageOf(result: GenerationResult): CompletionUsage {
+  const cached = Math.min(result.promptTokenCount, Math.floor(result.reusedPromptTokenCount / result.sequenceCount));
+  return {
+    prompt_tokens: result.promptTokenCount,
+    completion_tokens: result.tokenCount,
+    total_tokens: result.promptTokenCount + result.tokenCount,
+    prompt_tokens_details: { cached_tokens: cached },
+  };
+}
+
+export function amuletInfoOf(result: GenerationResult): AmuletInfo {
+  return {
+    method: result.method,
+    guidance_scale: result.guidanceScale,
+    sequences: result.sequenceCount,
+    reused_prompt_tokens: result.reusedPromptTokenCount,
+    evaluated_prompt_tokens: result.evaluatedPromptTokenCount,
+  };
+}
+
+/** The answer to a request without `stream`. */
+export function completionObject(header: CompletionHeader, result: GenerationResult): object {
+  return {
+    id: header.id,
+    object: 'chat.completion',
+    created: header.created,
+    model: header.model,
+    choices: [{
+      index: 0,
+      message: { role: 'assistant', content: result.text, refusal: null },
+      logprobs: null,
+      finish_reason: finishReasonOf(result.finishReason),
+    }],
+    usage: usageOf(result),
+    amulet: amuletInfoOf(result),
+  };
+}
+
+/**
+ * One chunk of a streamed answer. `usage` is null in every chunk but the last
+ * when the client asked for it (`stream_options.include_usage`), absent otherwise.
+ */
+export function chunkObject(header: CompletionHeader, choice: {
+  delta: { role?: 'assistant'; content?: string };
+  finishReason?: 'stop' | 'length';
+}, extra: { includeUsage: boolean; amulet?: AmuletInfo }): object {
+  return {
+    id: header.id,
+    object: 'chat.completion.chunk',
+    created: header.created,
+    model: header.model,
+    choices: [{ index: 0, delta: choice.delta, logprobs: null, finish_reason: choice.finishReason ?? null }],
+    ...(extra.includeUsage ? { usage: null } : {}),
+    ...(extra.amulet ? { amulet: extra.amulet } : {}),
+  };
+}
+
+/** The chunk after the last choice chunk, when the client asked for the usage: no choices, the usage. */
+export function usageChunkObject(header: CompletionHeader, result: GenerationResult): object {
+  return {
+    id: header.id,
+    object: 'chat.completion.chunk',
+    created: header.created,
+    model: header.model,
+    choices: [],
+    usage: usageOf(result),
+  };
+}
