@@ -70,7 +70,8 @@ ScoreResult Scorer::score(const ScoreRequest & request, const std::atomic<bool> 
     const Clock::time_point start = Clock::now();
     ScoreResult result;
     result.tokens = continuation_tokens(request);
-    const std::vector<llama_token> prompt = render_conversation(*model_, request.system_prompt, request.turns);
+    const std::vector<llama_token> prompt =
+        render_conversation(*model_, request.system_prompt, request.turns, 0, std::chrono::system_clock::now());
     result.prompt_tokens = static_cast<int32_t>(prompt.size());
     std::vector<llama_token> all = prompt;
     all.insert(all.end(), result.tokens.begin(), result.tokens.end());
@@ -113,7 +114,7 @@ ScoreResult Scorer::score(const ScoreRequest & request, const std::atomic<bool> 
             batch.add(all[position], static_cast<llama_pos>(position), 0, wants_row);
             ++position;
         }
-        checked_decode(ctx_.get(), batch.get(), "scoring", abort, "scoring");
+        checked_decode(*model_, ctx_.get(), batch.get(), "scoring", abort, "scoring");
         result.evaluated_tokens += batch.size();
         for (size_t p = std::max(slice_start, first_row); p < position; ++p) {
             const float * row = llama_get_logits_ith(ctx_.get(), static_cast<int32_t>(p - slice_start));

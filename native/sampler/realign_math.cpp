@@ -165,7 +165,8 @@ void combine_log_probs(const float * const * rows, const float * lse, const floa
 #pragma omp simd
             for (size_t i = 0; i < n; ++i) {
                 const float v = c0 * z0[i] + c1 * z1[i];
-                out[i] = is_finite(v) && g[i] - top >= log_tau ? v - shift : kNegInf;
+                const float shifted = is_finite(v) ? v - shift : kNegInf;
+                out[i] = g[i] - top >= log_tau ? shifted : kNegInf;
             }
             return;
         }
