@@ -14,7 +14,7 @@ const base = {
 };
 
 /** Model tests whose results depend on the CPU's floating-point path. */
-const numerics = ['oracle', 'decoding', 'backend-sampling', 'sessions', 'streaming', 'effect', 'eval-beam', 'bad-input'];
+const numerics = ['oracle', 'decoding', 'backend-sampling', 'sessions', 'streaming', 'eval-beam', 'bad-input', 'scoring'];
 
 module.exports = {
   maxWorkers: 1,

@@ -16,7 +16,8 @@ import { attachNegativeValues, flagValue, flagValues, parseErrorMessage, quote, 
 export { UsageError } from './flags';
 
 /** The library options `amulet` takes as flags, in help order. */
-export const realignFlags: readonly RuleName[] = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio'];
+export const realignFlags: readonly RuleName[] = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio',
+  'plausibility'];
 export const samplingFlags: readonly RuleName[] = [
   'maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty',
   'presencePenalty', 'seed',
@@ -59,6 +60,7 @@ export interface RealignParameters {
   eta: number;
   iterations: number;
   ratio: number;
+  plausibility: number;
 }
 
 /** What the flags of {@link sessionCommandLineOptions} ask for. */
@@ -261,6 +263,7 @@ export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof
       eta: number('eta') ?? rules.eta.default,
       iterations: number('iterations') ?? rules.iterations.default,
       ratio: number('ratio') ?? rules.ratio.default,
+      plausibility: number('plausibility') ?? rules.plausibility.default,
     },
     // Only the sampling flags given: the library fills in the rest.
     sampling,

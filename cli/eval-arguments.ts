@@ -5,14 +5,17 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
+import { isAmuletError } from '../lib/index';
 import { rules, type NumberRule, type RuleName } from '../lib/option-rules';
-import { evalMethods, type EvalMethod } from '../eval/plan';
+import { preferenceSetNames, type PreferenceSetName } from '../eval/preference-sets';
 import type { EvalParameters } from '../eval/runner';
+import type { Reference } from '../eval/scores';
+import { evalMethods, methodVariant, parseVariant, type EvalMethod, type EvalVariant } from '../eval/variants';
 import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from './flags';
 
 /** The library options `amulet eval` takes as flags, in help order. */
 export const evalRuleFlags: readonly RuleName[] = [
-  'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'beams',
+  'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'beams',
   'lengthPenalty', 'threads', 'contextSize', 'rpcServers', 'tensorSplit',
 ];
 
@@ -21,11 +24,17 @@ export const evalOptions = {
   questions: { type: 'string', multiple: true },
   limit: { type: 'string' },
   preferences: { type: 'string' },
+  'preference-set': { type: 'string' },
   'preference-file': { type: 'string' },
   methods: { type: 'string' },
+  variant: { type: 'string', multiple: true },
   out: { type: 'string' },
-  judge: { type: 'string' },
+  judge: { type: 'boolean' },
+  'judge-model': { type: 'string' },
+  'judge-against': { type: 'string' },
   'judge-chat-template': { type: 'string' },
+  'no-fluency': { type: 'boolean' },
+  'stored-only': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...ruleFlags(evalRuleFlags),
 } as const;
@@ -40,6 +49,9 @@ const limitRule: NumberRule = {
 export const EVAL_MAX_TOKENS = 128;
 export const EVAL_DEFAULT_METHODS: readonly EvalMethod[] = ['base', 'pref', 'la', 'amulet'];
 
+/** The judge `--judge` uses without `--judge-model`: the Qwen2.5-Coder-1.5B-Instruct fixture's file on Hugging Face. */
+export const DEFAULT_JUDGE_MODEL = 'hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf';
+
 /** What `amulet eval` is asked to do: the run's settings and where its inputs and outputs are. */
 export interface EvalRequest extends EvalParameters {
   /** The model to evaluate: a path, an hf: reference or a URL (default: the CLI's default model). */
@@ -47,13 +59,23 @@ export interface EvalRequest extends EvalParameters {
   chatTemplate: string | undefined;
   questionFiles: string[];
   limit: number | undefined;
-  /** Names of the paper's preferences to use; undefined with a preference file, or for all eight. */
+  /** Names of preferences of the chosen sets to use; undefined for all of them. */
   preferenceNames: string[] | undefined;
+  /** The built-in sets to take preferences from (default: the paper's). */
+  preferenceSets: PreferenceSetName[];
   preferenceFile: string | undefined;
-  methods: EvalMethod[];
+  /** The plain methods of --methods, then the --variant ones. */
+  variants: EvalVariant[];
   outDir: string;
+  /** The judge model, when the answers are to be judged. */
   judgePath: string | undefined;
   judgeChatTemplate: string | undefined;
+  /** The references each variant's answers are judged against (default both). */
+  judgeAgainst: Reference[];
+  /** Score every answer's fluency (mean NLL under the plain prompt); on unless --no-fluency. */
+  fluency: boolean;
+  /** Produce no answer: score, judge and report those the folder holds (--stored-only). */
+  storedOnly: boolean;
   threads: number | undefined;
   contextSize: number | undefined;
   /** RPC servers that take the evaluated model's layers (the judge stays local); undefined: none. */
@@ -78,6 +100,43 @@ function methodList(value: string | undefined): EvalMethod[] {
   return [...new Set(methods)];
 }
 
+function variantList(methods: readonly EvalMethod[], specs: readonly string[]): EvalVariant[] {
+  const variants = methods.map(methodVariant);
+  for (const spec of specs) {
+    let variant: EvalVariant;
+    try {
+      variant = parseVariant(spec);
+    } catch (error) {
+      if (isAmuletError(error)) throw new UsageError(`--variant: ${error.message}`);
+      throw error;
+    }
+    if (variants.some((known) => known.name === variant.name)) throw new UsageError(`--variant ${variant.name} is named twice`);
+    variants.push(variant);
+  }
+  return variants;
+}
+
+function referenceList(value: string | undefined): Reference[] {
+  if (value === undefined) return ['pref', 'base'];
+  const references = list(value).map((name) => {
+    if (name !== 'pref' && name !== 'base') throw new UsageError(`--judge-against takes pref, base or both (got "${name}")`);
+    return name;
+  });
+  if (references.length === 0) throw new UsageError('--judge-against needs pref, base or both');
+  return [...new Set(references)];
+}
+
+function setList(value: string | undefined): PreferenceSetName[] {
+  if (value === undefined) return ['paper'];
+  const sets = list(value).map((name) => {
+    const set = preferenceSetNames.find((known) => known === name);
+    if (!set) throw new UsageError(`--preference-set takes a comma-separated list of ${preferenceSetNames.join(', ')} (got "${name}")`);
+    return set;
+  });
+  if (sets.length === 0) throw new UsageError('--preference-set needs at least one set');
+  return [...new Set(sets)];
+}
+
 /** Parses `amulet eval`'s arguments (without the word `eval`). */
 export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
   let values;
@@ -92,8 +151,11 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
   if (questionFiles.length === 0) {
     throw new UsageError('amulet eval needs --questions <json> (a JSON array of { index, question }; repeat for several sets)');
   }
-  if (values.preferences !== undefined && values['preference-file'] !== undefined) {
-    throw new UsageError('give either --preferences or --preference-file, not both');
+  if (values['preference-file'] !== undefined && (values.preferences !== undefined || values['preference-set'] !== undefined)) {
+    throw new UsageError('give either --preference-file or --preferences / --preference-set, not both');
+  }
+  for (const flag of ['judge-model', 'judge-against', 'judge-chat-template'] as const) {
+    if (values[flag] !== undefined && !values.judge) throw new UsageError(`--${flag} needs --judge`);
   }
   const preferenceNames = values.preferences === undefined ? undefined : list(values.preferences);
   if (preferenceNames?.length === 0) throw new UsageError('--preferences needs at least one name');
@@ -109,11 +171,15 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     questionFiles,
     limit: flagValue(limitRule, values.limit) as number | undefined,
     preferenceNames,
+    preferenceSets: setList(values['preference-set']),
     preferenceFile: values['preference-file'],
-    methods: methodList(values.methods),
+    variants: variantList(methodList(values.methods), values.variant ?? []),
     outDir: values.out ?? 'amulet-eval',
-    judgePath: values.judge,
+    judgePath: values.judge ? values['judge-model'] ?? DEFAULT_JUDGE_MODEL : undefined,
     judgeChatTemplate: values['judge-chat-template'],
+    judgeAgainst: referenceList(values['judge-against']),
+    fluency: !values['no-fluency'],
+    storedOnly: values['stored-only'] ?? false,
     systemPrompt: given('systemPrompt') ?? rules.systemPrompt.default,
     maxTokens: given('maxTokens') === undefined ? EVAL_MAX_TOKENS : number('maxTokens'),
     alpha: number('alpha'),
@@ -121,6 +187,7 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     eta: number('eta'),
     iterations: number('iterations'),
     ratio: number('ratio'),
+    plausibility: number('plausibility'),
     beams: number('beams'),
     lengthPenalty: number('lengthPenalty'),
     threads: given('threads') === undefined ? undefined : number('threads'),

@@ -6,16 +6,19 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { LoadModelOptions, Model } from '../lib/index';
+import type { LoadModelOptions, Model, Scorer } from '../lib/index';
 import { DEFAULT_MODEL, loadModelWithProgress } from './model-loading';
-import { loadPreferences, loadQuestions, paperPreferences, selectPreferences, type EvalPreference,
-  type EvalQuestion } from '../eval/inputs';
-import { modelJudge, judgePair } from '../eval/judge';
+import { fluencyOf, scoringOrder, type FluencyRecord } from '../eval/fluency';
+import { loadPreferences, loadQuestions, selectPreferences, type EvalPreference, type EvalQuestion } from '../eval/inputs';
+import { judgeAgainst } from '../eval/judge';
+import { scorerVerdicts } from '../eval/model-judge';
 import { planJobs, questionKey } from '../eval/plan';
+import { preferenceSets } from '../eval/preference-sets';
 import { writeReport } from '../eval/report';
 import { runJobs, type EvalParameters, type ResponseRecord, type RunProgress } from '../eval/runner';
-import { computeScores, type JudgementRecord, type Reference } from '../eval/scores';
+import { computeScores, variantOf, type JudgementRecord, type Reference } from '../eval/scores';
 import { JsonlStore } from '../eval/store';
+import { formatVariant } from '../eval/variants';
 import type { EvalRequest } from './eval-arguments';
 import { ProgressBar } from './progress-bar';
 
@@ -49,21 +52,49 @@ function progressReporter(): { report: (label: string, done: number, total: numb
   };
 }
 
-/** The settings run.json pins: answers made with other settings cannot be mixed in one folder. */
-function runManifest(request: EvalRequest, modelPath: string, parameters: EvalParameters): Record<string, unknown> {
-  return { model: basename(modelPath), chatTemplate: request.chatTemplate ?? null, parameters };
+/** What run.json pins: answers made with other settings cannot be mixed in one folder. */
+interface RunManifest {
+  model: string;
+  chatTemplate: string | null;
+  parameters: EvalParameters;
+  /** Every variant the folder's answers were made with, as written on the command line. */
+  variants: Record<string, string>;
 }
 
-function checkManifest(outDir: string, manifest: Record<string, unknown>): void {
+function runManifest(request: EvalRequest, modelPath: string, parameters: EvalParameters): RunManifest {
+  return {
+    model: basename(modelPath), chatTemplate: request.chatTemplate ?? null, parameters,
+    variants: Object.fromEntries(request.variants.map((variant) => [variant.name, formatVariant(variant)])),
+  };
+}
+
+/**
+ * Checks the folder's run.json against this run: the same model and
+ * settings, and the same definition for every variant both name. Variants
+ * new to the folder are added to it, so a run can be extended by variants.
+ */
+function checkManifest(outDir: string, manifest: RunManifest): void {
   const path = join(outDir, 'run.json');
-  if (existsSync(path)) {
-    const previous = readFileSync(path, 'utf8');
-    if (previous !== `${JSON.stringify(manifest, null, 2)}\n`) {
-      throw new EvalSetupError(`${outDir} holds a run with other settings (see its run.json): ` +
-        'use another --out, or the same model and settings to continue it');
-    }
-  } else {
-    writeFileSync(path, `${JSON.stringify(manifest, null, 2)}\n`);
+  const write = (content: RunManifest): void => writeFileSync(path, `${JSON.stringify(content, null, 2)}\n`);
+  if (!existsSync(path)) {
+    write(manifest);
+    return;
+  }
+  const previous = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunManifest>;
+  const sorted = (value: object | undefined): string => JSON.stringify(Object.entries(value ?? {}).sort());
+  // A folder made before the plausibility constraint existed ran without it.
+  const same = (a: EvalParameters | undefined, b: EvalParameters): boolean =>
+    sorted(a && { plausibility: 0, ...a }) === sorted(b);
+  const known = previous.variants ?? {};
+  const conflicts = Object.entries(manifest.variants).filter(([name, spec]) => name in known && known[name] !== spec);
+  if (previous.model !== manifest.model || (previous.chatTemplate ?? null) !== manifest.chatTemplate ||
+    !same(previous.parameters, manifest.parameters) || conflicts.length > 0) {
+    const why = conflicts.length > 0 ? `the variant ${conflicts[0]![0]} was ${known[conflicts[0]![0]]}` : 'other settings';
+    throw new EvalSetupError(`${outDir} holds a run with ${why} (see its run.json): ` +
+      'use another --out, or the same model and settings to continue it');
+  }
+  if (Object.keys(manifest.variants).some((name) => !(name in known))) {
+    write({ ...manifest, variants: { ...known, ...manifest.variants } });
   }
 }
 
@@ -72,46 +103,84 @@ async function load(path: string, options: Pick<LoadModelOptions, 'chatTemplate'
   return loadModelWithProgress(path, options);
 }
 
-/** Judges each method's answers against base's and pref's, skipping pairs already judged. */
+/**
+ * Scores the fluency of every answer that has none yet (kept in
+ * fluency.jsonl as it goes, so an interruption loses nothing), then writes
+ * the scores into responses.jsonl.
+ */
+async function scoreFluency(model: Model, store: JsonlStore<ResponseRecord>, records: readonly ResponseRecord[],
+  outDir: string, threads: number | undefined, signal: AbortSignal): Promise<void> {
+  const scores = new JsonlStore<FluencyRecord>(join(outDir, 'fluency.jsonl'));
+  const todo = scoringOrder(records.filter((record) => record.fluency === undefined && !scores.has(record.key)));
+  if (todo.length > 0) {
+    const progress = progressReporter();
+    const scorer: Scorer = model.createScorer({ threads });
+    const start = performance.now();
+    try {
+      for (const [position, record] of todo.entries()) {
+        scores.append(await fluencyOf(scorer, record, signal));
+        progress.report('fluency', position + 1, todo.length, `ETA ${eta({ done: position + 1, total: todo.length,
+          producedNow: position + 1, elapsedMs: performance.now() - start })}`);
+      }
+    } finally {
+      progress.clear();
+      await scorer.dispose();
+    }
+  }
+  const filled = records.filter((record) => record.fluency === undefined && scores.has(record.key))
+    .map((record) => ({ ...record, fluency: scores.get(record.key)!.fluency }));
+  store.update(filled);
+}
+
+/**
+ * Judges each variant's answers against pref's and base's, question by
+ * question and preference by preference, skipping pairs already judged.
+ */
 async function judgeAll(request: EvalRequest, records: readonly ResponseRecord[], store: JsonlStore<JudgementRecord>,
   signal: AbortSignal): Promise<void> {
-  const judgeModel = await load(request.judgePath!, { chatTemplate: request.judgeChatTemplate });
-  const { judge, session } = modelJudge(judgeModel, { threads: request.threads, signal });
-  const progress = progressReporter();
-  try {
-    const base = new Map(records.filter((record) => record.method === 'base')
-      .map((record) => [`${record.questionSet}#${record.questionIndex}`, record]));
-    const pref = new Map(records.filter((record) => record.method === 'pref')
-      .map((record) => [`${record.questionSet}#${record.questionIndex}|${record.preference}`, record]));
-    const pairs: { candidate: ResponseRecord; reference: ResponseRecord; kind: Reference }[] = [];
-    for (const candidate of records) {
-      if (candidate.method === 'base' || candidate.preference === null) continue;
-      const question = `${candidate.questionSet}#${candidate.questionIndex}`;
-      const againstBase = base.get(question);
-      if (againstBase) pairs.push({ candidate, reference: againstBase, kind: 'base' });
-      const againstPref = pref.get(`${question}|${candidate.preference}`);
-      if (againstPref && candidate.method !== 'pref') pairs.push({ candidate, reference: againstPref, kind: 'pref' });
+  interface Group { reference: ResponseRecord; kind: Reference; candidates: ResponseRecord[] }
+  const groups: Group[] = [];
+  for (const kind of request.judgeAgainst) {
+    const references = records.filter((record) => variantOf(record) === kind);
+    for (const reference of references) {
+      for (const preference of kind === 'base' ? [...new Set(records.map((record) => record.preference))] : [reference.preference]) {
+        if (preference === null) continue;
+        const candidates = records.filter((record) => record.preference === preference &&
+          record.questionSet === reference.questionSet && record.questionIndex === reference.questionIndex &&
+          variantOf(record) !== kind && variantOf(record) !== 'base' && !store.has(`${record.key}|vs:${kind}`));
+        if (candidates.length > 0) groups.push({ reference, kind, candidates });
+      }
     }
-    const start = performance.now();
-    let judgedNow = 0;
-    for (const [position, { candidate, reference, kind }] of pairs.entries()) {
-      const key = `${candidate.key}|vs:${kind}`;
-      if (store.has(key)) continue;
-      const judgement = await judgePair(judge, candidate.question, candidate.preferenceText!, candidate.response,
-        reference.response);
-      store.append({
-        key, questionSet: candidate.questionSet, questionIndex: candidate.questionIndex,
-        preference: candidate.preference!, method: candidate.method, reference: kind,
-        outcome: judgement.outcome, agreed: judgement.agreed,
-        verdicts: [judgement.candidateFirst, judgement.candidateSecond], replies: judgement.replies,
-      });
-      judgedNow += 1;
-      progress.report('judging', position + 1, pairs.length,
-        `ETA ${eta({ done: position + 1, total: pairs.length, producedNow: judgedNow, elapsedMs: performance.now() - start })}`);
+  }
+  const total = groups.reduce((sum, group) => sum + group.candidates.length, 0);
+  if (total === 0) return;
+  const judgeModel = await load(request.judgePath!, { chatTemplate: request.judgeChatTemplate });
+  const scorer = judgeModel.createScorer({ threads: request.threads });
+  const verdicts = scorerVerdicts(scorer, signal);
+  const progress = progressReporter();
+  const start = performance.now();
+  let done = 0;
+  try {
+    for (const { reference, kind, candidates } of groups) {
+      const preferenceText = candidates[0]!.preferenceText!;
+      const judged = await judgeAgainst(verdicts, reference.question, preferenceText, reference.response,
+        candidates.map((candidate) => candidate.response));
+      for (const [index, judgement] of judged.entries()) {
+        const candidate = candidates[index]!;
+        store.append({
+          key: `${candidate.key}|vs:${kind}`, questionSet: candidate.questionSet, questionIndex: candidate.questionIndex,
+          preference: candidate.preference!, variant: variantOf(candidate), reference: kind,
+          outcome: judgement.outcome, candidateShare: judgement.candidateShare, confident: judgement.confident,
+          agreed: judgement.agreed, verdictMass: judgement.verdictMass, orders: judgement.orders,
+        });
+      }
+      done += candidates.length;
+      progress.report('judging', done, total,
+        `ETA ${eta({ done, total, producedNow: done, elapsedMs: performance.now() - start })}`);
     }
   } finally {
     progress.clear();
-    await session.dispose();
+    await scorer.dispose();
     await judgeModel.dispose();
   }
 }
@@ -120,40 +189,53 @@ async function judgeAll(request: EvalRequest, records: readonly ResponseRecord[]
 export async function runEval(request: EvalRequest, signal: AbortSignal, commandLine: string): Promise<void> {
   const questions: EvalQuestion[] = request.questionFiles.flatMap((file) => loadQuestions(file, request.limit));
   const available: readonly EvalPreference[] = request.preferenceFile ? loadPreferences(request.preferenceFile)
-    : paperPreferences;
+    : request.preferenceSets.flatMap((set) => preferenceSets[set]);
   const preferences = request.preferenceNames ? selectPreferences(available, request.preferenceNames) : [...available];
   const modelPath = request.modelPath ?? DEFAULT_MODEL;
   const parameters: EvalParameters = {
     systemPrompt: request.systemPrompt, maxTokens: request.maxTokens, alpha: request.alpha, lambda: request.lambda,
-    eta: request.eta, iterations: request.iterations, ratio: request.ratio, beams: request.beams,
+    eta: request.eta, iterations: request.iterations, ratio: request.ratio, plausibility: request.plausibility,
+    beams: request.beams,
     lengthPenalty: request.lengthPenalty,
   };
   mkdirSync(request.outDir, { recursive: true });
   checkManifest(request.outDir, runManifest(request, modelPath, parameters));
 
   const store = new JsonlStore<ResponseRecord>(join(request.outDir, 'responses.jsonl'));
-  const jobs = planJobs(questions, preferences, request.methods);
-  const missing = jobs.filter((job) => !store.has(job.key)).length;
-  process.stderr.write(`amulet eval: ${jobs.length} answers planned, ${jobs.length - missing} already in ` +
+  const jobs = planJobs(questions, preferences, request.variants);
+  const absent = jobs.filter((job) => !store.has(job.key)).length;
+  const missing = request.storedOnly ? 0 : absent;
+  process.stderr.write(`amulet eval: ${jobs.length} answers planned, ${jobs.length - absent} already in ` +
     `${store.path}, ${missing} to produce\n`);
-  if (missing > 0) {
+  const wanted = new Set(jobs.map((job) => job.key));
+  const unscored = (): boolean => request.fluency &&
+    store.all().some((record) => wanted.has(record.key) && record.fluency === undefined);
+  if (missing > 0 || unscored()) {
     const model = await load(modelPath, {
       chatTemplate: request.chatTemplate, rpcServers: request.rpcServers, tensorSplit: request.tensorSplit,
     });
-    const progress = progressReporter();
     try {
-      await runJobs(model, jobs, store, {
-        parameters, threads: request.threads, contextSize: request.contextSize, signal,
-        onProgress: (step) => progress.report('answering', step.done, step.total,
-          `${questionKey({ set: step.last.questionSet, index: step.last.questionIndex, question: '' })} ` +
-          `${step.last.preference ?? ''} ${step.last.method} · ETA ${eta(step)}`),
-      });
+      if (missing > 0) {
+        const progress = progressReporter();
+        try {
+          await runJobs(model, jobs, store, {
+            parameters, threads: request.threads, contextSize: request.contextSize, signal,
+            onProgress: (step) => progress.report('answering', step.done, step.total,
+              `${questionKey({ set: step.last.questionSet, index: step.last.questionIndex })} ` +
+              `${step.last.preference ?? ''} ${step.last.variant ?? step.last.method} · ETA ${eta(step)}`),
+          });
+        } finally {
+          progress.clear();
+        }
+      }
+      if (unscored()) {
+        await scoreFluency(model, store, store.all().filter((record) => wanted.has(record.key)), request.outDir,
+          request.threads, signal);
+      }
     } finally {
-      progress.clear();
       await model.dispose();
     }
   }
-  const wanted = new Set(jobs.map((job) => job.key));
   const records = store.all().filter((record) => wanted.has(record.key));
 
   const judgements = new JsonlStore<JudgementRecord>(join(request.outDir, 'judgements.jsonl'));
@@ -161,12 +243,13 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
   const judged = request.judgePath ? judgements.all().filter((judgement) =>
     wanted.has(judgement.key.slice(0, judgement.key.lastIndexOf('|vs:')))) : [];
 
-  const scores = computeScores(records, judged, preferences.map((preference) => preference.name), request.methods);
+  const scores = computeScores(records, judged, preferences, request.variants.map((variant) => variant.name));
   const written = writeReport(request.outDir, scores, records, {
     model: basename(modelPath),
     judgeModel: request.judgePath && basename(request.judgePath),
     questionSets: [...new Set(questions.map((question) => question.set))],
     questionCount: questions.length,
+    variantSpecs: Object.fromEntries(request.variants.map((variant) => [variant.name, formatVariant(variant)])),
     command: commandLine,
   });
   process.stdout.write(`${written.files.map((file) => join(request.outDir, file)).join('\n')}\n`);

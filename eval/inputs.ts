@@ -1,7 +1,7 @@
 /**
  * The evaluation's inputs: question sets (any JSON array of
- * `{ index, question }`, like the paper's four) and preferences (the paper's
- * eight, or custom texts).
+ * `{ index, question }`, like the paper's four) and preferences (the
+ * built-in sets of preference-sets.ts, or custom texts).
  *
  * @packageDocumentation
  */
@@ -17,10 +17,12 @@ export interface EvalQuestion {
   question: string;
 }
 
-/** A preference to evaluate: a short name (report columns, proxies) and the text given to the model. */
+/** A preference to evaluate: a short name (report columns, proxies), the text given to the model, and its set. */
 export interface EvalPreference {
   name: string;
   text: string;
+  /** The built-in set it belongs to (`paper`, `extended`), or `custom` for a preference file's. */
+  set: string;
 }
 
 function invalid(message: string): AmuletError {
@@ -55,14 +57,6 @@ export function loadQuestions(path: string, limit?: number): EvalQuestion[] {
   });
 }
 
-/** The paper's sentence form and eight preferences (the defaults; shared/data/preferences.json holds the same). */
-export const paperPreferences: readonly EvalPreference[] = Object.freeze(
-  ['creative', 'sycophantic', 'verbose', 'complex', 'formal', 'pleasant', 'concise', 'uplifting'].map((adjective) => ({
-    name: adjective,
-    text: `Your answer should be ${adjective} as much as possible.`,
-  })),
-);
-
 /** The paper's preference file: a sentence template and the adjectives. */
 interface PaperPreferenceFile {
   template: string;
@@ -83,7 +77,7 @@ export function loadPreferences(path: string): EvalPreference[] {
       if (typeof name !== 'string' || typeof text !== 'string' || name.trim() === '' || text.trim() === '') {
         throw invalid(`${path}[${position}] must be { name: string, text: string }`);
       }
-      return { name: name.trim(), text };
+      return { name: name.trim(), text, set: 'custom' };
     });
   } else {
     const file = data as Partial<PaperPreferenceFile>;
@@ -93,6 +87,7 @@ export function loadPreferences(path: string): EvalPreference[] {
     preferences = file.preferences.map(({ name, adjective }) => ({
       name,
       text: file.template!.replace('{adjective}', adjective),
+      set: 'custom',
     }));
   }
   const names = new Set<string>();

@@ -1,135 +1,140 @@
 /**
- * The pairwise LLM judge: a local model reads a question, a preference and
- * two answers and says which follows the preference better. Each pair is
- * judged twice, with the answers swapped, so that a judge that favours the
- * first (or second) position cancels out; the two verdicts are combined into
- * one outcome, and how often they agree is reported.
+ * The pairwise judge, read from probabilities: a local model is shown a
+ * question, a preference and two responses, and its answer is opened for it
+ * as "Better response: Response"; the verdict is the probability it gives the
+ * next token being " A" or " B" (the scoring API, no text generated), so
+ * every judgement is readable and carries its confidence.
+ *
+ * Each pair is judged in both orders, so that a judge that favours the first
+ * (or second) position cancels out: the candidate's share P(candidate) /
+ * (P(A) + P(B)) is averaged over the two orders. The verdict is confident
+ * when the averaged shares differ by more than {@link CONFIDENCE_MARGIN}
+ * (|P(candidate) − P(reference)| after averaging); a confident verdict is a
+ * win or a loss, anything closer a tie. The orders agree when both put the
+ * same response ahead.
  *
  * @packageDocumentation
  */
-import type { Model } from '../lib/index';
-import type { Session } from '../lib/index';
 
-/** What one judgement says: the first answer (A), the second (B), a tie, or nothing readable. */
-export type Verdict = 'A' | 'B' | 'tie' | 'unparsed';
-
-/** One pair's outcome for the candidate answer against the reference answer. */
+/** One pair's outcome for the candidate response against the reference response. */
 export type PairOutcome = 'win' | 'loss' | 'tie';
 
 /** The system prompt of the judge. */
-export const judgeSystemPrompt =
-  'You are an impartial judge. You compare two answers to the same question and decide which one follows ' +
-  'the stated preference better. Reply with exactly one of: [[A]], [[B]] or [[TIE]].';
+export const judgeSystemPrompt = 'You are a strict evaluator of instruction following.';
 
-/** The user message of one judgement. */
-export function judgePrompt(question: string, preference: string, answerA: string, answerB: string): string {
+/**
+ * The user message of one judgement. It asks to judge the preference alone:
+ * small judges otherwise reward the longer, more detailed response whatever
+ * the preference says.
+ */
+export function judgePrompt(question: string, preference: string, responseA: string, responseB: string): string {
   return [
-    `Preference: ${preference}`,
+    'A user asked a question and stated a preference about the answer.',
     '',
     `Question: ${question}`,
+    `Preference: ${preference}`,
     '',
-    `[Answer A]\n${answerA.trim()}\n[End of answer A]`,
+    `[Response A]\n${responseA.trim()}\n[End of response A]`,
     '',
-    `[Answer B]\n${answerB.trim()}\n[End of answer B]`,
+    `[Response B]\n${responseB.trim()}\n[End of response B]`,
     '',
-    'Which answer follows the preference better? Reply [[A]], [[B]] or [[TIE]].',
+    'Which response follows the preference more closely? Judge only the preference: do not reward detail, ' +
+      'helpfulness or correctness that the preference does not ask for. Reply "Better response: Response A" or ' +
+      '"Better response: Response B".',
   ].join('\n');
 }
 
+/** The start of the judge's answer, given to it; the verdict is its next token. */
+export const VERDICT_PREFIX = 'Better response: Response';
+
+/** The verdict tokens' texts, after {@link VERDICT_PREFIX}. */
+export const VERDICT_CHOICES = [' A', ' B'] as const;
+
+/** |P(candidate) − P(reference)| after averaging the orders above which a verdict is a win or a loss. */
+export const CONFIDENCE_MARGIN = 0.2;
+
 /**
- * Reads a verdict from a judge's free-form reply, trying the most explicit
- * forms first:
- * 1. the bracketed form asked for: `[[A]]`, `[[B]]`, `[[TIE]]` (or `[[C]]` for a tie);
- * 2. the reply is just the letter: `A`, `(B)`, `"A."`;
- * 3. a named answer: "Answer B", "Response A is better", "assistant (A)";
- * 4. a letter opening the reply: "A: it is shorter";
- * 5. words of a tie: tie, equal(ly), both, neither, the same.
- * "A" used as an article ("A good answer ...") matches none of these.
+ * Log-probabilities of the judge's next token being each of `choices`, after
+ * the user message `prompt` (under {@link judgeSystemPrompt}) and the answer
+ * prefix `prefix`.
  */
-export function parseVerdict(reply: string): Verdict {
-  const text = reply.trim();
-  const bracketed = /\[\[\s*(A|B|TIE|C)\s*\]\]/i.exec(text);
-  if (bracketed) {
-    const choice = bracketed[1]!.toUpperCase();
-    return choice === 'A' || choice === 'B' ? choice : 'tie';
-  }
-  const alone = /^[\s"'([*]*([AB])[\s"').\]*]*$/.exec(text);
-  if (alone) return alone[1] as 'A' | 'B';
-  const named = /\b(?:answer|response|assistant|output|option)\s*[("[]?\s*([AB])\b/i.exec(text);
-  if (named) return named[1]!.toUpperCase() as 'A' | 'B';
-  const opening = /^[\s"'([*]*([AB])\s*[).:\]]/.exec(text);
-  if (opening) return opening[1] as 'A' | 'B';
-  if (/\b(?:tie|equal(?:ly)?|both|neither|the same)\b/i.test(text)) return 'tie';
-  return 'unparsed';
+export type VerdictScorer = (prompt: string, prefix: string, choices: readonly string[]) => Promise<number[]>;
+
+/** What the judge said in one order: the probabilities of " A" and " B". */
+export interface OrderVerdict {
+  a: number;
+  b: number;
 }
 
-/** One judged pair: the two verdicts and what they amount to for the candidate. */
+/** One judged pair. */
 export interface PairJudgement {
-  /** Verdict with the candidate shown as A. */
-  candidateFirst: Verdict;
-  /** Verdict with the candidate shown as B. */
-  candidateSecond: Verdict;
+  /** P(A) and P(B) with the candidate shown as A, then with the candidate shown as B. */
+  orders: [OrderVerdict, OrderVerdict];
+  /** The candidate's share P(candidate) / (P(A) + P(B)), averaged over the two orders (0 to 1). */
+  candidateShare: number;
   outcome: PairOutcome;
-  /** Both orders named the same answer (or both a tie). */
+  /** |P(candidate) − P(reference)| after averaging exceeds {@link CONFIDENCE_MARGIN}. */
+  confident: boolean;
+  /** Both orders put the same response ahead. */
   agreed: boolean;
+  /** P(A) + P(B) averaged over the orders: how much of the judge's next-token mass went to a verdict at all. */
+  verdictMass: number;
 }
 
-/** A verdict seen from the candidate, given where the candidate was shown. */
-function forCandidate(verdict: Verdict, candidatePosition: 'A' | 'B'): PairOutcome | undefined {
-  if (verdict === 'unparsed') return undefined;
-  if (verdict === 'tie') return 'tie';
-  return verdict === candidatePosition ? 'win' : 'loss';
+function share(ahead: number, other: number): number {
+  const total = ahead + other;
+  return total > 0 ? ahead / total : 0.5;
 }
 
-/**
- * Combines the two orders: the candidate wins (or loses) only if both orders
- * say so, or one says so and the other calls a tie; opposite verdicts, which
- * is what pure position bias produces, are a tie. An unreadable verdict
- * counts as a tie and as a disagreement.
- */
-export function combineOrders(candidateFirst: Verdict, candidateSecond: Verdict): PairJudgement {
-  const first = forCandidate(candidateFirst, 'A');
-  const second = forCandidate(candidateSecond, 'B');
-  const agreed = first !== undefined && first === second;
-  let points = 0;
-  for (const outcome of [first, second]) points += outcome === 'win' ? 1 : outcome === 'loss' ? -1 : 0;
-  const outcome: PairOutcome = points > 0 ? 'win' : points < 0 ? 'loss' : 'tie';
-  return { candidateFirst, candidateSecond, outcome, agreed };
+/** Combines the two orders' probabilities into the candidate's outcome. */
+export function combineOrders(candidateFirst: OrderVerdict, candidateSecond: OrderVerdict): PairJudgement {
+  const first = share(candidateFirst.a, candidateFirst.b);
+  const second = share(candidateSecond.b, candidateSecond.a);
+  const candidateShare = (first + second) / 2;
+  // |P(c) − P(r)| with P(c) = share and P(r) = 1 − share.
+  const confident = Math.abs(2 * candidateShare - 1) > CONFIDENCE_MARGIN;
+  const outcome: PairOutcome = !confident ? 'tie' : candidateShare > 0.5 ? 'win' : 'loss';
+  const agreed = (first > 0.5 && second > 0.5) || (first < 0.5 && second < 0.5);
+  const verdictMass = (candidateFirst.a + candidateFirst.b + candidateSecond.a + candidateSecond.b) / 2;
+  return { orders: [candidateFirst, candidateSecond], candidateShare, outcome, confident, agreed, verdictMass };
 }
 
-/** Asks the judge one question and returns its raw reply. */
-export type JudgeFunction = (question: string, preference: string, answerA: string, answerB: string) => Promise<string>;
+async function verdict(scorer: VerdictScorer, prompt: string): Promise<OrderVerdict> {
+  const [a = -Infinity, b = -Infinity] = await scorer(prompt, VERDICT_PREFIX, VERDICT_CHOICES);
+  return { a: Math.exp(a), b: Math.exp(b) };
+}
 
 /** Judges a candidate against a reference in both orders. */
 export async function judgePair(
-  judge: JudgeFunction,
+  scorer: VerdictScorer,
   question: string,
   preference: string,
   candidate: string,
   reference: string,
-): Promise<PairJudgement & { replies: [string, string] }> {
-  const first = await judge(question, preference, candidate, reference);
-  const second = await judge(question, preference, reference, candidate);
-  return { ...combineOrders(parseVerdict(first), parseVerdict(second)), replies: [first, second] };
+): Promise<PairJudgement> {
+  const [judgement] = await judgeAgainst(scorer, question, preference, reference, [candidate]);
+  return judgement!;
 }
 
-/** Most tokens a judge may reply with: the verdict comes first, anything after it is not read. */
-export const JUDGE_MAX_TOKENS = 24;
-
 /**
- * A {@link JudgeFunction} over a local model, decoding greedily with no
- * preference. Dispose the returned session when done.
+ * Judges several candidates against one reference, in both orders: first
+ * every prompt with the reference shown as A, then every prompt with the
+ * candidate as A. Consecutive prompts of the first kind share everything up
+ * to the second response, which a scorer that keeps its cache evaluates once.
  */
-export function modelJudge(model: Model, options: { threads?: number; signal?: AbortSignal } = {}):
-  { judge: JudgeFunction; session: Session } {
-  const session = model.createSession({ systemPrompt: judgeSystemPrompt, method: 'base', threads: options.threads });
-  const judge: JudgeFunction = async (question, preference, answerA, answerB) => {
-    session.clearHistory();
-    const result = await session.prompt(judgePrompt(question, preference, answerA, answerB), {
-      maxTokens: JUDGE_MAX_TOKENS,
-      signal: options.signal,
-    });
-    return result.text;
-  };
-  return { judge, session };
+export async function judgeAgainst(
+  scorer: VerdictScorer,
+  question: string,
+  preference: string,
+  reference: string,
+  candidates: readonly string[],
+): Promise<PairJudgement[]> {
+  const referenceFirst: OrderVerdict[] = [];
+  for (const candidate of candidates) referenceFirst.push(await verdict(scorer, judgePrompt(question, preference, reference, candidate)));
+  const judgements: PairJudgement[] = [];
+  for (const [index, candidate] of candidates.entries()) {
+    const candidateFirst = await verdict(scorer, judgePrompt(question, preference, candidate, reference));
+    judgements.push(combineOrders(candidateFirst, referenceFirst[index]!));
+  }
+  return judgements;
 }

@@ -7,11 +7,7 @@
  * @packageDocumentation
  */
 import type { EvalPreference, EvalQuestion } from './inputs';
-
-/** The methods the harness compares. `beam` is beam search over the preference prompt. */
-export type EvalMethod = 'base' | 'pref' | 'la' | 'amulet' | 'beam';
-
-export const evalMethods: readonly EvalMethod[] = ['base', 'pref', 'la', 'amulet', 'beam'];
+import type { EvalVariant } from './variants';
 
 /** One answer to produce. */
 export interface EvalJob {
@@ -19,37 +15,40 @@ export interface EvalJob {
   question: EvalQuestion;
   /** Undefined for `base`. */
   preference: EvalPreference | undefined;
-  method: EvalMethod;
+  variant: EvalVariant;
 }
 
 /** The key of a question: its set and index. */
-export function questionKey(question: EvalQuestion): string {
+export function questionKey(question: Pick<EvalQuestion, 'set' | 'index'>): string {
   return `${question.set}#${question.index}`;
 }
 
 /** The key of an answer; `base` answers have no preference. */
-export function jobKey(question: EvalQuestion, preference: string | undefined, method: EvalMethod): string {
-  return `${questionKey(question)}|${method === 'base' ? '-' : preference}|${method}`;
+export function jobKey(question: Pick<EvalQuestion, 'set' | 'index'>, preference: string | undefined,
+  variant: Pick<EvalVariant, 'name' | 'method'>): string {
+  return `${questionKey(question)}|${variant.method === 'base' ? '-' : preference}|${variant.name}`;
 }
 
 /**
  * Every answer, question by question (so that an interrupted run has whole
- * questions done): `base` once, then each preference with each other method.
+ * questions done): the `base` variants once, then each preference with each
+ * other variant.
  */
 export function planJobs(
   questions: readonly EvalQuestion[],
   preferences: readonly EvalPreference[],
-  methods: readonly EvalMethod[],
+  variants: readonly EvalVariant[],
 ): EvalJob[] {
   const jobs: EvalJob[] = [];
   for (const question of questions) {
-    if (methods.includes('base')) {
-      jobs.push({ key: jobKey(question, undefined, 'base'), question, preference: undefined, method: 'base' });
+    for (const variant of variants) {
+      if (variant.method !== 'base') continue;
+      jobs.push({ key: jobKey(question, undefined, variant), question, preference: undefined, variant });
     }
     for (const preference of preferences) {
-      for (const method of methods) {
-        if (method === 'base') continue;
-        jobs.push({ key: jobKey(question, preference.name, method), question, preference, method });
+      for (const variant of variants) {
+        if (variant.method === 'base') continue;
+        jobs.push({ key: jobKey(question, preference.name, variant), question, preference, variant });
       }
     }
   }

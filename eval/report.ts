@@ -7,9 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EvalMethod } from './plan';
+import type { Interval } from './bootstrap';
+import { CONFIDENCE_MARGIN } from './judge';
 import type { ResponseRecord } from './runner';
-import type { EvalScores, Reference, WinRate } from './scores';
+import { variantOf, type EvalScores, type OverallScores, type Reference, type WinRate } from './scores';
 import { escapeXml, renderBarChart } from './svg-chart';
 
 /** Facts about the run the report states. */
@@ -18,6 +19,8 @@ export interface ReportContext {
   judgeModel: string | undefined;
   questionSets: string[];
   questionCount: number;
+  /** Each variant as written on the command line. */
+  variantSpecs: Record<string, string>;
   command: string;
 }
 
@@ -30,49 +33,68 @@ export interface WrittenReport {
 
 const CHART_DIR = 'charts';
 
+/** "0.62 [0.51, 0.73]" */
+export function interval(value: Interval | null, digits = 2): string {
+  return value ? `${value.value.toFixed(digits)} [${value.low.toFixed(digits)}, ${value.high.toFixed(digits)}]` : '–';
+}
+
 function rate(value: WinRate | null): string {
-  return value ? `${value.rate.toFixed(2)} (${value.pairs})` : '–';
+  return value ? `${value.value.toFixed(2)} (${value.pairs})` : '–';
 }
 
-function number(value: number | null, digits = 2): string {
-  return value === null ? '–' : value.toFixed(digits);
+function number(value: number | null | undefined, digits = 2): string {
+  return value === null || value === undefined ? '–' : value.toFixed(digits);
 }
 
-/** The methods that are compared with a reference (everything but the reference itself). */
-function challengers(scores: EvalScores, reference: Reference): EvalMethod[] {
-  return scores.methods.filter((method) => method !== reference && method !== 'base');
+function count(value: number | null, of: number): string {
+  return value === null ? '–' : `${value}/${of}`;
 }
 
-function overallTable(scores: EvalScores): string {
-  const judged = Object.values(scores.overall).some((overall) => overall?.judgeWinRate.base !== null);
-  const header = ['method', 'proxy win vs base', 'proxy win vs pref',
-    ...(judged ? ['judge win vs base', 'judge win vs pref', 'judge order agreement'] : []),
-    'mean tokens', 'tokens/s'];
-  const rows = scores.methods.flatMap((method) => {
-    const overall = scores.overall[method];
+/** The variants compared with a reference (everything but the references). */
+function challengers(scores: EvalScores): string[] {
+  return scores.variants.filter((variant) => variant !== 'base' && variant !== 'pref');
+}
+
+function judged(scores: EvalScores): boolean {
+  return Object.values(scores.overall).some((bySet) =>
+    Object.values(bySet).some((overall) => overall?.judgeAgreement !== null));
+}
+
+function overallTable(scores: EvalScores, set: string): string {
+  const withJudge = judged(scores);
+  const header = ['variant', 'proxy win vs base', 'proxy win vs pref', 'ahead of pref (proxy)',
+    ...(withJudge ? ['judge win vs base', 'judge win vs pref', 'ahead of pref (judge)', 'orders agree', 'confident'] : []),
+    'NLL, plain prompt', 'vs pref', 'NLL, preference prompt', 'vs pref', 'mean tokens', 'tokens/s'];
+  const rows = scores.variants.flatMap((variant) => {
+    const overall: OverallScores | undefined = scores.overall[set]?.[variant];
     if (!overall) return [];
-    return [[method, number(overall.proxyWinRate.base), number(overall.proxyWinRate.pref),
-      ...(judged ? [number(overall.judgeWinRate.base), number(overall.judgeWinRate.pref), number(overall.judgeAgreement)] : []),
-      overall.meanTokens.toFixed(1), overall.tokensPerSecond.toFixed(1)]];
+    return [[variant, interval(overall.proxyWinRate.base), interval(overall.proxyWinRate.pref),
+      count(overall.preferencesAheadOfPref.proxy, overall.preferences),
+      ...(withJudge ? [interval(overall.judgeWinRate.base), interval(overall.judgeWinRate.pref),
+        count(overall.preferencesAheadOfPref.judge, overall.preferences), number(overall.judgeAgreement),
+        number(overall.judgeConfident)] : []),
+      number(overall.fluency.plainNll, 3), interval(overall.fluency.plainNllRatioToPref),
+      number(overall.fluency.preferenceNll, 3), interval(overall.fluency.preferenceNllRatioToPref),
+      overall.meanTokens.toFixed(1),
+      overall.tokensPerSecond.toFixed(1)]];
   });
   return markdownTable(header, rows);
 }
 
-function preferenceTable(scores: EvalScores): string {
-  const judged = scores.preferences.some((preference) =>
-    Object.values(preference.methods).some((method) => method?.judgeAgreement !== null));
-  const header = ['preference', 'proxy', 'method', 'mean proxy', 'win vs base', 'win vs pref',
-    ...(judged ? ['judge vs base', 'judge vs pref'] : []), 'tokens/s'];
+function preferenceTable(scores: EvalScores, set: string): string {
+  const withJudge = judged(scores);
+  const header = ['preference', 'proxy', 'variant', 'mean proxy', 'win vs base', 'win vs pref',
+    ...(withJudge ? ['judge vs base', 'judge vs pref'] : []), 'NLL plain', 'NLL pref prompt', 'tokens/s'];
   const rows: string[][] = [];
-  for (const preference of scores.preferences) {
+  for (const preference of scores.preferences.filter((entry) => entry.set === set)) {
     const proxy = preference.proxy ? `${preference.proxy} (${preference.direction} is better)` : '–';
-    for (const method of scores.methods) {
-      const entry = preference.methods[method];
+    for (const variant of scores.variants) {
+      const entry = preference.variants[variant];
       if (!entry) continue;
-      rows.push([preference.name, proxy, method, number(entry.meanProxy, 3), rate(entry.proxyWinRate.base),
+      rows.push([preference.name, proxy, variant, number(entry.meanProxy, 3), rate(entry.proxyWinRate.base),
         rate(entry.proxyWinRate.pref),
-        ...(judged ? [rate(entry.judgeWinRate.base), rate(entry.judgeWinRate.pref)] : []),
-        entry.tokensPerSecond.toFixed(1)]);
+        ...(withJudge ? [rate(entry.judgeWinRate.base), rate(entry.judgeWinRate.pref)] : []),
+        number(entry.fluency.plainNll, 3), number(entry.fluency.preferenceNll, 3), entry.tokensPerSecond.toFixed(1)]);
     }
   }
   return markdownTable(header, rows);
@@ -88,41 +110,48 @@ function escapeHtml(text: string): string {
   return escapeXml(text).replace(/\n/g, '<br>');
 }
 
+/** An answer's text; an `amulet` answer's tokens that differ from the preference prompt's top token in <mark>. */
+function shownAnswer(record: ResponseRecord | undefined): string {
+  if (!record) return '–';
+  return (record.segments ?? [{ text: record.response, differs: false }])
+    .map((segment) => (segment.differs ? `<mark>${escapeHtml(segment.text)}</mark>` : escapeHtml(segment.text)))
+    .join('');
+}
+
 /**
- * One example per preference: the first question that has base, pref and
- * amulet answers, side by side in an HTML table (Markdown tables cannot hold
- * multi-line text). In the amulet answer, <mark> highlights the tokens where
- * Amulet's choice differed from the preference prompt's top token.
+ * One example per preference: the first question that has an answer of
+ * every variant, side by side in an HTML table (Markdown tables cannot hold
+ * multi-line text).
  */
 function examples(scores: EvalScores, records: readonly ResponseRecord[]): string {
+  const byKey = new Map(records.map((record) => [
+    `${record.questionSet}#${record.questionIndex}|${record.preference ?? '-'}|${variantOf(record)}`, record]));
   const sections: string[] = [];
-  const find = (set: string, index: number, preference: string | null, method: EvalMethod): ResponseRecord | undefined =>
-    records.find((record) => record.questionSet === set && record.questionIndex === index &&
-      record.preference === preference && record.method === method);
   for (const preference of scores.preferences) {
-    const amulet = records.find((record) => record.preference === preference.name && record.method === 'amulet');
-    if (!amulet) continue;
-    const base = find(amulet.questionSet, amulet.questionIndex, null, 'base');
-    const pref = find(amulet.questionSet, amulet.questionIndex, preference.name, 'pref');
-    const highlighted = (amulet.segments ?? [{ text: amulet.response, differs: false }])
-      .map((segment) => (segment.differs ? `<mark>${escapeHtml(segment.text)}</mark>` : escapeHtml(segment.text)))
-      .join('');
+    const columns = scores.variants.filter((variant) => preference.variants[variant]);
+    const candidates = records.filter((record) => record.preference === preference.name);
+    const find = (set: string, index: number, variant: string): ResponseRecord | undefined =>
+      byKey.get(`${set}#${index}|${variant === 'base' ? '-' : preference.name}|${variant}`);
+    const complete = candidates.find((record) =>
+      columns.every((variant) => find(record.questionSet, record.questionIndex, variant)));
+    const chosen = complete ?? candidates[0];
+    if (!chosen) continue;
     sections.push([
       `### ${preference.name}`,
       '',
-      `*${escapeHtml(amulet.preferenceText ?? '')}* — ${amulet.questionSet} #${amulet.questionIndex}: ` +
-        `${escapeHtml(amulet.question)}`,
+      `*${escapeHtml(chosen.preferenceText ?? '')}* — ${chosen.questionSet} #${chosen.questionIndex}: ` +
+        `${escapeHtml(chosen.question)}`,
       '',
-      '<table><tr><th>base</th><th>pref</th><th>amulet</th></tr>',
-      `<tr valign="top"><td>${escapeHtml(base?.response ?? '–')}</td><td>${escapeHtml(pref?.response ?? '–')}</td>` +
-        `<td>${highlighted}</td></tr></table>`,
+      `<table><tr>${columns.map((variant) => `<th>${escapeHtml(variant)}</th>`).join('')}</tr>`,
+      `<tr valign="top">${columns.map((variant) =>
+        `<td>${shownAnswer(find(chosen.questionSet, chosen.questionIndex, variant))}</td>`).join('')}</tr></table>`,
     ].join('\n'));
   }
   if (sections.length === 0) return '';
   return ['## Examples', '',
-    'One question per preference. In the amulet column, <mark>highlighted</mark> text is where Amulet emitted ' +
-    'another token than the preference prompt alone would have picked at that point (from the per-token trace).',
-    '', sections.join('\n\n')].join('\n');
+    'One question per preference, every variant. In an amulet answer, <mark>highlighted</mark> text is where ' +
+    'Amulet emitted another token than the preference prompt alone would have picked at that point (from the ' +
+    'per-token trace).', '', sections.join('\n\n')].join('\n');
 }
 
 /** Whether `rsvg-convert` can be run. */
@@ -142,76 +171,86 @@ export function writeReport(outDir: string, scores: EvalScores, records: readonl
   };
   write('scores.json', `${JSON.stringify(scores, null, 2)}\n`);
 
-  const categories = scores.preferences.filter((preference) => preference.proxy !== null).map((preference) => preference.name);
-  const charts: { name: string; title: string; reference: Reference; by: 'proxyWinRate' | 'judgeWinRate' }[] = [
-    { name: 'proxy-win-vs-base', title: 'Proxy win rate against base', reference: 'base', by: 'proxyWinRate' },
-    { name: 'proxy-win-vs-pref', title: 'Proxy win rate against pref', reference: 'pref', by: 'proxyWinRate' },
-  ];
-  if (context.judgeModel) {
-    charts.push({ name: 'judge-win-vs-base', title: 'Judge win rate against base', reference: 'base', by: 'judgeWinRate' },
-      { name: 'judge-win-vs-pref', title: 'Judge win rate against pref', reference: 'pref', by: 'judgeWinRate' });
-  }
   const png = svgRenderer();
-  const chartLinks: string[] = [];
-  for (const chart of charts) {
-    const judgeCategories = scores.preferences.map((preference) => preference.name);
-    const shown = chart.by === 'proxyWinRate' ? categories : judgeCategories;
+  const chart = (name: string, title: string, categories: string[], by: 'proxyWinRate' | 'judgeWinRate',
+    reference: Reference): string => {
     const svg = renderBarChart({
-      title: chart.title,
+      title,
       yLabel: 'win rate (tie = ½)',
-      categories: shown,
-      series: challengers(scores, chart.reference).map((method) => ({
-        name: method,
-        values: shown.map((name) => scores.preferences.find((preference) => preference.name === name)
-          ?.methods[method]?.[chart.by][chart.reference]?.rate ?? null),
+      categories,
+      series: challengers(scores).filter((variant) => variant !== reference).map((variant) => ({
+        name: variant,
+        values: categories.map((category) => scores.preferences.find((preference) => preference.name === category)
+          ?.variants[variant]?.[by][reference]?.value ?? null),
       })),
     });
-    const svgPath = join(CHART_DIR, `${chart.name}.svg`);
+    const svgPath = join(CHART_DIR, `${name}.svg`);
     write(svgPath, svg);
     if (png) {
-      const pngPath = join(CHART_DIR, `${chart.name}.png`);
+      const pngPath = join(CHART_DIR, `${name}.png`);
       const converted = spawnSync('rsvg-convert', ['-o', join(outDir, pngPath), join(outDir, svgPath)]);
       if (converted.status === 0) files.push(pngPath);
     }
-    chartLinks.push(`![${chart.title}](${svgPath})`);
-  }
+    return `![${title}](${svgPath})`;
+  };
+
+  const setSections = scores.sets.flatMap((set) => {
+    const inSet = scores.preferences.filter((preference) => preference.set === set);
+    const withProxy = inSet.filter((preference) => preference.proxy !== null).map((preference) => preference.name);
+    const charts = [chart(`${set}-proxy-win-vs-pref`, `Proxy win rate against pref (${set})`, withProxy, 'proxyWinRate', 'pref')];
+    if (context.judgeModel) {
+      charts.push(chart(`${set}-judge-win-vs-pref`, `Judge win rate against pref (${set})`,
+        inSet.map((preference) => preference.name), 'judgeWinRate', 'pref'));
+    }
+    return [
+      `## ${set} preferences (${inSet.length})`, '',
+      overallTable(scores, set), '',
+      charts.join('\n\n'), '',
+      `### Per preference (${set})`, '',
+      preferenceTable(scores, set), '',
+    ];
+  });
 
   const report = [
     '# Amulet evaluation report',
     '',
     `- Model: \`${context.model}\``,
-    ...(context.judgeModel ? [`- Judge: \`${context.judgeModel}\` (each pair judged in both orders)`] : []),
+    ...(context.judgeModel ? [`- Judge: \`${context.judgeModel}\`, read from the probabilities of its verdict ` +
+      'tokens, each pair in both orders'] : []),
     `- Questions: ${context.questionCount} from ${context.questionSets.join(', ')}`,
-    `- Preferences: ${scores.preferences.map((preference) => preference.name).join(', ')}`,
-    `- Methods: ${scores.methods.join(', ')}`,
+    ...scores.sets.map((set) => `- Preferences (${set}): ${scores.preferences.filter((preference) => preference.set === set)
+      .map((preference) => preference.name).join(', ')}`),
+    `- Variants: ${scores.variants.map((variant) => `\`${context.variantSpecs[variant] ?? variant}\``).join(', ')}`,
     `- Answers: ${records.length}`,
     `- Reproduce: \`${context.command}\``,
     '',
-    '## Summary',
+    '## How to read it',
     '',
-    'Win rates count a win as 1 and a tie as ½; 0.5 means no different from the reference. The overall ' +
-      'rates are the means of the per-preference rates; tokens/s is the generation speed of one answer.',
+    'Win rates count a win as 1 and a tie as ½ over the questions that have both answers; 0.5 means no different ' +
+      'from the reference. A set\'s rate is the mean of its preferences\' rates. Brackets hold 95 % percentile-' +
+      'bootstrap intervals, resampling the questions within each preference. "Ahead of pref" counts the ' +
+      'preferences whose win rate against pref is above 0.5. ' +
+      (context.judgeModel ? `The judge's verdict is the probability of the tokens " A" and " B" after "Better ` +
+        `response: Response", as a share of the two, averaged over both orders; a verdict is a win or a loss when ` +
+        `the shares differ by more than ${CONFIDENCE_MARGIN} ("confident"), a tie otherwise; "orders agree" is the ` +
+        'share of pairs where both orders put the same response ahead. ' : '') +
+      'Fluency is the mean negative log-likelihood per answer token (token-weighted over the answers) under the ' +
+      'evaluated model, with the plain prompt (no preference) and with the preference prompt: lower reads as more ' +
+      'natural to the model. Following a preference makes text less likely under the plain prompt, degenerate ' +
+      'text makes it less likely under both; "vs pref" divides by the preference prompt\'s answers to the same ' +
+      'questions. tokens/s is the generation speed of one answer.',
     '',
-    overallTable(scores),
-    '',
-    chartLinks.join('\n\n'),
-    '',
-    png ? '' : '*Charts are SVG only: no `rsvg-convert` was found to render PNG copies.*',
-    '',
-    '## Per preference',
-    '',
-    preferenceTable(scores),
-    '',
+    ...setSections,
     '## What the proxies can and cannot show',
     '',
     ...Object.entries(scores.proxies).map(([name, description]) => `- \`${name}\`: ${description}`),
     '',
-    'A proxy measures one surface property of the text that goes with the preference: length for concise and ' +
-      'verbose, lexicon sentiment for uplifting and pleasant, part-of-speech formality for formal, grade level ' +
-      'for complex, lexical diversity for creative, flattery phrases for sycophantic. It shows whether decoding ' +
-      'moved that property, and in which direction. It cannot show whether the answer is correct, helpful or ' +
-      'fluent, and it can be won by degenerate text (a one-word answer is very concise; a list of rare words is ' +
-      'diverse). Read the proxy win rates together with the examples and, where run, the judge.',
+    'A proxy measures one surface property of the text that goes with the preference (length, lexicon ' +
+      'sentiment, part-of-speech formality, grade level, lexical diversity, flattery or pirate phrases, list and ' +
+      'heading lines, function words of a language, exclamations). It shows whether decoding moved that property, ' +
+      'and in which direction. It cannot show whether the answer is correct, helpful or fluent, and it can be won ' +
+      'by degenerate text (a one-word answer is very concise; a list of rare words is diverse). Read the proxy win ' +
+      'rates together with the fluency, the examples and, where run, the judge.',
     '',
     examples(scores, records),
     '',

@@ -9,8 +9,9 @@ import type { Model } from '../lib/index';
 import type { Session } from '../lib/index';
 import type { RealignMethod } from '../lib/index';
 import { measureAll, type ProxyName } from './proxies/index';
-import type { EvalJob, EvalMethod } from './plan';
+import type { EvalJob } from './plan';
 import type { JsonlStore } from './store';
+import type { EvalMethod, EvalVariant } from './variants';
 
 /** The settings every answer of a run is produced with (recorded with each answer). */
 export interface EvalParameters {
@@ -21,6 +22,8 @@ export interface EvalParameters {
   eta: number;
   iterations: number;
   ratio: number;
+  /** Absent in runs made before the constraint existed: they ran without it (0). */
+  plausibility?: number;
   beams: number;
   lengthPenalty: number;
 }
@@ -29,6 +32,16 @@ export interface EvalParameters {
 export interface TextSegment {
   text: string;
   differs: boolean;
+}
+
+/** How likely an answer's tokens are under the evaluated model: mean negative log-likelihood per token, in nats. */
+export interface FluencyScore {
+  /** The tokens scored. */
+  tokens: number;
+  /** Under the plain prompt (the run's system prompt, no preference). */
+  plainNll: number;
+  /** Under the preference prompt (the system prompt with the preference); null for `base` answers. */
+  preferenceNll: number | null;
 }
 
 /** One line of responses.jsonl. */
@@ -40,10 +53,19 @@ export interface ResponseRecord {
   /** The preference's name; null for `base`. */
   preference: string | null;
   preferenceText: string | null;
+  /** The preference's set (`paper`, `extended`, `custom`); absent for `base`, and in runs made before sets existed. */
+  preferenceSet?: string;
   method: EvalMethod;
+  /** The variant's name (absent in runs made before variants existed: then the method's). */
+  variant?: string;
+  /** The run's settings with the variant's options applied. */
   parameters: EvalParameters;
   response: string;
   tokens: number;
+  /** The generated token ids (absent in older runs and for beam search). */
+  tokenIds?: number[];
+  /** Fluency (eval/fluency.ts), filled in by the scoring pass once the answers exist; null for an empty answer. */
+  fluency?: FluencyScore | null;
   finishReason: string;
   timing: { totalMs: number; promptMs: number; tokensPerSecond: number };
   proxies: Record<ProxyName, number>;
@@ -78,21 +100,35 @@ function appendSegment(segments: TextSegment[], text: string, differs: boolean):
   else if (text !== '') segments.push({ text, differs });
 }
 
-async function answerWithSession(session: Session, job: EvalJob, options: RunOptions): Promise<Omit<ResponseRecord,
-  'key' | 'questionSet' | 'questionIndex' | 'question' | 'preference' | 'preferenceText' | 'method' | 'parameters' | 'proxies'>> {
-  const { parameters } = options;
+/** The record of a variant: the run's settings with its options applied. */
+export function variantParameters(parameters: EvalParameters, variant: EvalVariant): EvalParameters {
+  return { ...parameters, ...variant.options };
+}
+
+type Answer = Pick<ResponseRecord, 'response' | 'tokens' | 'tokenIds' | 'finishReason' | 'timing' | 'segments'>;
+
+async function answerWithSession(session: Session, job: EvalJob, parameters: EvalParameters,
+  signal: AbortSignal | undefined): Promise<Answer> {
   const started = performance.now();
   session.clearHistory();
-  const traced = job.method === 'amulet';
+  const traced = job.variant.method === 'amulet';
   const stream = session.prompt(job.question.question, {
-    method: job.method as RealignMethod,
+    method: job.variant.method as RealignMethod,
+    alpha: parameters.alpha,
+    lambda: parameters.lambda,
+    eta: parameters.eta,
+    iterations: parameters.iterations,
+    ratio: parameters.ratio,
+    plausibility: parameters.plausibility ?? 0,
     preferences: job.preference ? [job.preference.text] : [],
     maxTokens: parameters.maxTokens,
     trace: traced,
-    signal: options.signal,
+    signal,
   });
   const segments: TextSegment[] = [];
+  const tokenIds: number[] = [];
   for await (const chunk of stream) {
+    tokenIds.push(...chunk.tokens);
     if (traced) {
       const differs = (chunk.traces ?? []).some((trace) => trace.realignedToken !== trace.preferenceToken);
       appendSegment(segments, chunk.text, differs);
@@ -102,6 +138,7 @@ async function answerWithSession(session: Session, job: EvalJob, options: RunOpt
   return {
     response: result.text,
     tokens: result.tokenCount,
+    tokenIds,
     finishReason: result.finishReason,
     timing: {
       totalMs: performance.now() - started,
@@ -123,14 +160,9 @@ export async function runJobs(
   store: JsonlStore<ResponseRecord>,
   options: RunOptions,
 ): Promise<void> {
-  const { parameters } = options;
+  const { parameters: runParameters } = options;
   const session = model.createSession({
-    systemPrompt: parameters.systemPrompt,
-    alpha: parameters.alpha,
-    lambda: parameters.lambda,
-    eta: parameters.eta,
-    iterations: parameters.iterations,
-    ratio: parameters.ratio,
+    systemPrompt: runParameters.systemPrompt,
     threads: options.threads,
     contextSize: options.contextSize,
   });
@@ -140,8 +172,9 @@ export async function runJobs(
   try {
     for (const job of jobs) {
       if (store.has(job.key)) continue;
-      let answer;
-      if (job.method === 'beam') {
+      const parameters = variantParameters(runParameters, job.variant);
+      let answer: Answer;
+      if (job.variant.method === 'beam') {
         const started = performance.now();
         const result = await model.beamSearch(job.question.question, {
           systemPrompt: parameters.systemPrompt,
@@ -160,7 +193,7 @@ export async function runJobs(
             tokensPerSecond: result.tokensPerSecond },
         };
       } else {
-        answer = await answerWithSession(session, job, options);
+        answer = await answerWithSession(session, job, parameters, options.signal);
       }
       const record: ResponseRecord = {
         key: job.key,
@@ -169,7 +202,9 @@ export async function runJobs(
         question: job.question.question,
         preference: job.preference?.name ?? null,
         preferenceText: job.preference?.text ?? null,
-        method: job.method,
+        ...(job.preference && { preferenceSet: job.preference.set }),
+        method: job.variant.method,
+        variant: job.variant.name,
         parameters,
         ...answer,
         proxies: measureAll(answer.response),

@@ -1,19 +1,23 @@
 /**
  * Aggregates the stored answers (and judgements) into scores.json: per
- * preference and method, the mean proxy value, win rates against `base` and
- * against `pref` by the proxy and by the judge, and what the method costs.
+ * preference and variant, the mean proxy value, win rates against `base` and
+ * against `pref` by the proxy and by the judge, the fluency of the answers,
+ * and what the variant costs; and the same over each preference set.
  *
  * A win rate counts a win as 1 and a tie as ½ over the questions that have
- * both answers: 0.5 means "no different from the reference".
+ * both answers: 0.5 means "no different from the reference". Every rate and
+ * ratio comes with a 95 % bootstrap interval over the questions.
  *
  * @packageDocumentation
  */
-import type { PairOutcome } from './judge';
-import type { EvalMethod } from './plan';
+import { bootstrap, meanOfGroupMeans, type Interval } from './bootstrap';
+import type { EvalPreference } from './inputs';
+import type { OrderVerdict, PairOutcome } from './judge';
+import { questionKey } from './plan';
 import { preferenceProxies, proxies, type ProxyName } from './proxies/index';
-import type { ResponseRecord } from './runner';
+import type { FluencyScore, ResponseRecord } from './runner';
 
-/** The two references every method is compared with. */
+/** The two references every variant is compared with: the variants named `base` and `pref`. */
 export type Reference = 'base' | 'pref';
 
 /** One line of judgements.jsonl. */
@@ -22,46 +26,72 @@ export interface JudgementRecord {
   questionSet: string;
   questionIndex: number;
   preference: string;
-  method: EvalMethod;
+  variant: string;
   reference: Reference;
   outcome: PairOutcome;
+  candidateShare: number;
+  confident: boolean;
   agreed: boolean;
-  /** The raw verdicts, candidate first then candidate second. */
-  verdicts: [string, string];
-  replies: [string, string];
+  verdictMass: number;
+  /** P(A), P(B) with the candidate first, then second. */
+  orders: [OrderVerdict, OrderVerdict];
 }
 
-/** A win rate and the number of pairs it is over. */
-export interface WinRate {
-  rate: number;
+/** A win rate over paired questions, with its 95 % interval. */
+export interface WinRate extends Interval {
   pairs: number;
 }
 
-/** Scores of one method on one preference. */
-export interface MethodScores {
+/**
+ * Fluency of a variant's answers (eval/fluency.ts), token-weighted: the
+ * summed NLL over the summed tokens, so that a one-token answer weighs as
+ * one token. Null before the scoring pass.
+ */
+export interface FluencyScores {
+  /** Mean NLL per token under the plain prompt. */
+  plainNll: number | null;
+  /** Mean NLL per token under the preference prompt. */
+  preferenceNll: number | null;
+  /** plainNll over pref's on the same questions (1 = as likely as the preference prompt's answers). */
+  plainNllRatioToPref: Interval | null;
+  /** preferenceNll over pref's on the same questions. */
+  preferenceNllRatioToPref: Interval | null;
+}
+
+/** Scores of one variant on one preference. */
+export interface VariantScores {
   answers: number;
   /** Mean of the preference's proxy; null when the preference has no proxy. */
   meanProxy: number | null;
   proxyWinRate: Record<Reference, WinRate | null>;
   judgeWinRate: Record<Reference, WinRate | null>;
-  /** Share of judged pairs whose two orders agreed. */
+  /** Share of judged pairs whose two orders put the same response ahead. */
   judgeAgreement: number | null;
+  /** Share of judged pairs with a confident verdict. */
+  judgeConfident: number | null;
+  fluency: FluencyScores;
   meanTokens: number;
   tokensPerSecond: number;
 }
 
 export interface PreferenceScores {
   name: string;
+  set: string;
   proxy: ProxyName | null;
   direction: 'higher' | 'lower' | null;
-  methods: Partial<Record<EvalMethod, MethodScores>>;
+  variants: Partial<Record<string, VariantScores>>;
 }
 
-/** Over every preference: mean of the per-preference win rates, and cost. */
+/** Over the preferences of one set: means of the per-preference rates, and cost. */
 export interface OverallScores {
-  proxyWinRate: Record<Reference, number | null>;
-  judgeWinRate: Record<Reference, number | null>;
+  preferences: number;
+  proxyWinRate: Record<Reference, Interval | null>;
+  judgeWinRate: Record<Reference, Interval | null>;
+  /** Preferences whose win rate against pref is above 0.5 (by the proxy, by the judge). */
+  preferencesAheadOfPref: { proxy: number | null; judge: number | null };
   judgeAgreement: number | null;
+  judgeConfident: number | null;
+  fluency: FluencyScores;
   meanTokens: number;
   tokensPerSecond: number;
   answers: number;
@@ -70,17 +100,24 @@ export interface OverallScores {
 /** The content of scores.json. */
 export interface EvalScores {
   proxies: Record<ProxyName, string>;
-  methods: EvalMethod[];
+  variants: string[];
+  sets: string[];
   preferences: PreferenceScores[];
-  overall: Partial<Record<EvalMethod, OverallScores>>;
+  /** By set, then by variant. */
+  overall: Record<string, Partial<Record<string, OverallScores>>>;
 }
 
 const POINTS: Record<PairOutcome, number> = { win: 1, tie: 0.5, loss: 0 };
 
-/** Win rate of a list of outcomes; null when empty. */
+/** The variant of a record (older records name only the method). */
+export function variantOf(record: Pick<ResponseRecord, 'variant' | 'method'>): string {
+  return record.variant ?? record.method;
+}
+
+/** Win rate of a list of outcomes with its interval; null when empty. */
 export function winRate(outcomes: readonly PairOutcome[]): WinRate | null {
-  if (outcomes.length === 0) return null;
-  return { rate: outcomes.reduce((sum, outcome) => sum + POINTS[outcome], 0) / outcomes.length, pairs: outcomes.length };
+  const interval = meanOfGroupMeans([outcomes.map((outcome) => POINTS[outcome])]);
+  return interval && { ...interval, pairs: outcomes.length };
 }
 
 /** The candidate's outcome when `direction` says which proxy values follow the preference better. */
@@ -93,63 +130,109 @@ function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-function meanOrNull(values: readonly (number | null | undefined)[]): number | null {
-  const present = values.filter((value): value is number => typeof value === 'number');
-  return present.length === 0 ? null : mean(present);
+/** What one variant has on one preference, before it is summarised. */
+interface Outcomes {
+  answers: ResponseRecord[];
+  proxy: Record<Reference, PairOutcome[]>;
+  judge: Record<Reference, JudgementRecord[]>;
+  /** This answer's fluency and pref's on the same question. */
+  fluencyPairs: [FluencyScore, FluencyScore][];
+}
+
+type NllKind = 'plainNll' | 'preferenceNll';
+
+/** Σ nll · tokens / Σ tokens over the scores that have `kind`. */
+function tokenWeighted(scores: readonly (FluencyScore | null | undefined)[], kind: NllKind): number | null {
+  let nll = 0;
+  let tokens = 0;
+  for (const score of scores) {
+    const value = score?.[kind];
+    if (score && typeof value === 'number' && score.tokens > 0) {
+      nll += value * score.tokens;
+      tokens += score.tokens;
+    }
+  }
+  return tokens === 0 ? null : nll / tokens;
+}
+
+/** The token-weighted NLL of the candidates over that of their paired references, resampling the pairs. */
+function fluencyRatio(pairs: readonly [FluencyScore, FluencyScore][], kind: NllKind): Interval | null {
+  const usable = pairs.filter(([a, b]) => typeof a[kind] === 'number' && typeof b[kind] === 'number');
+  return bootstrap(usable, (sample) =>
+    tokenWeighted(sample.map(([a]) => a), kind)! / tokenWeighted(sample.map(([, b]) => b), kind)!);
+}
+
+function fluencyScores(answers: readonly ResponseRecord[], pairs: readonly [FluencyScore, FluencyScore][],
+  isPref: boolean): FluencyScores {
+  const scores = answers.map((answer) => answer.fluency);
+  return {
+    plainNll: tokenWeighted(scores, 'plainNll'),
+    preferenceNll: tokenWeighted(scores, 'preferenceNll'),
+    plainNllRatioToPref: isPref ? null : fluencyRatio(pairs, 'plainNll'),
+    preferenceNllRatioToPref: isPref ? null : fluencyRatio(pairs, 'preferenceNll'),
+  };
 }
 
 /** Computes scores.json from the stored records. */
 export function computeScores(
   records: readonly ResponseRecord[],
   judgements: readonly JudgementRecord[],
-  preferenceNames: readonly string[],
-  methods: readonly EvalMethod[],
+  preferenceList: readonly EvalPreference[],
+  variants: readonly string[],
 ): EvalScores {
-  const questionKey = (record: { questionSet: string; questionIndex: number }): string =>
-    `${record.questionSet}#${record.questionIndex}`;
   const baseByQuestion = new Map<string, ResponseRecord>();
-  for (const record of records) if (record.method === 'base') baseByQuestion.set(questionKey(record), record);
+  for (const record of records) if (variantOf(record) === 'base') baseByQuestion.set(questionKey(toQuestion(record)), record);
 
-  const preferences = preferenceNames.map((name): PreferenceScores => {
+  const collected = new Map<string, Map<string, Outcomes>>();  // preference → variant → outcomes
+  const preferences = preferenceList.map((preference): PreferenceScores => {
+    const { name } = preference;
     const mapping = preferenceProxies[name];
     const ofPreference = records.filter((record) => record.preference === name);
-    const prefByQuestion = new Map(ofPreference.filter((record) => record.method === 'pref')
-      .map((record) => [questionKey(record), record]));
-    const askedHere = new Set(ofPreference.map(questionKey));
+    const prefByQuestion = new Map(ofPreference.filter((record) => variantOf(record) === 'pref')
+      .map((record) => [questionKey(toQuestion(record)), record]));
+    const askedHere = new Set(ofPreference.map((record) => questionKey(toQuestion(record))));
     const scores: PreferenceScores = {
-      name, proxy: mapping?.proxy ?? null, direction: mapping?.direction ?? null, methods: {},
+      name, set: preference.set, proxy: mapping?.proxy ?? null, direction: mapping?.direction ?? null, variants: {},
     };
-    for (const method of methods) {
+    const byVariant = new Map<string, Outcomes>();
+    collected.set(name, byVariant);
+    for (const variant of variants) {
       // base answers are shared by all preferences: they are scored on each preference's proxy.
-      const answers = method === 'base'
-        ? [...baseByQuestion.values()].filter((record) => askedHere.size === 0 || askedHere.has(questionKey(record)))
-        : ofPreference.filter((record) => record.method === method);
+      const answers = variant === 'base'
+        ? [...baseByQuestion.values()].filter((record) => askedHere.size === 0 || askedHere.has(questionKey(toQuestion(record))))
+        : ofPreference.filter((record) => variantOf(record) === variant);
       if (answers.length === 0) continue;
-      const proxyOutcomes: Record<Reference, PairOutcome[]> = { base: [], pref: [] };
-      if (mapping) {
-        for (const answer of answers) {
-          const references: Record<Reference, ResponseRecord | undefined> = {
-            base: baseByQuestion.get(questionKey(answer)),
-            pref: prefByQuestion.get(questionKey(answer)),
-          };
-          for (const reference of ['base', 'pref'] as const) {
-            const other = references[reference];
-            if (!other || method === reference) continue;
-            proxyOutcomes[reference].push(
-              compareByProxy(answer.proxies[mapping.proxy], other.proxies[mapping.proxy], mapping.direction));
-          }
+      const outcomes: Outcomes = { answers, proxy: { base: [], pref: [] }, judge: { base: [], pref: [] }, fluencyPairs: [] };
+      for (const answer of answers) {
+        const question = questionKey(toQuestion(answer));
+        const references: Record<Reference, ResponseRecord | undefined> = {
+          base: baseByQuestion.get(question), pref: prefByQuestion.get(question),
+        };
+        for (const reference of ['base', 'pref'] as const) {
+          const other = references[reference];
+          if (!other || variant === reference || !mapping) continue;
+          outcomes.proxy[reference].push(
+            compareByProxy(answer.proxies[mapping.proxy], other.proxies[mapping.proxy], mapping.direction));
         }
+        const prefFluency = references.pref?.fluency;
+        if (answer.fluency && prefFluency) outcomes.fluencyPairs.push([answer.fluency, prefFluency]);
       }
-      const judged = judgements.filter((judgement) => judgement.preference === name && judgement.method === method);
-      const judgeOutcomes = (reference: Reference): PairOutcome[] =>
-        judged.filter((judgement) => judgement.reference === reference).map((judgement) => judgement.outcome);
-      scores.methods[method] = {
+      for (const judgement of judgements) {
+        if (judgement.preference === name && judgement.variant === variant) outcomes.judge[judgement.reference].push(judgement);
+      }
+      byVariant.set(variant, outcomes);
+      const judged = [...outcomes.judge.base, ...outcomes.judge.pref];
+      scores.variants[variant] = {
         answers: answers.length,
         meanProxy: mapping ? mean(answers.map((answer) => answer.proxies[mapping.proxy])) : null,
-        proxyWinRate: { base: winRate(proxyOutcomes.base), pref: winRate(proxyOutcomes.pref) },
-        judgeWinRate: { base: winRate(judgeOutcomes('base')), pref: winRate(judgeOutcomes('pref')) },
-        judgeAgreement: judged.length === 0 ? null
-          : judged.filter((judgement) => judgement.agreed).length / judged.length,
+        proxyWinRate: { base: winRate(outcomes.proxy.base), pref: winRate(outcomes.proxy.pref) },
+        judgeWinRate: {
+          base: winRate(outcomes.judge.base.map((judgement) => judgement.outcome)),
+          pref: winRate(outcomes.judge.pref.map((judgement) => judgement.outcome)),
+        },
+        judgeAgreement: judged.length === 0 ? null : judged.filter((judgement) => judgement.agreed).length / judged.length,
+        judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
+        fluency: fluencyScores(answers, outcomes.fluencyPairs, variant === 'pref'),
         meanTokens: mean(answers.map((answer) => answer.tokens)),
         tokensPerSecond: mean(answers.map((answer) => answer.timing.tokensPerSecond)),
       };
@@ -157,29 +240,52 @@ export function computeScores(
     return scores;
   });
 
-  const overall: Partial<Record<EvalMethod, OverallScores>> = {};
-  for (const method of methods) {
-    const perPreference = preferences.map((preference) => preference.methods[method])
-      .filter((scores): scores is MethodScores => scores !== undefined);
-    const answers = method === 'base' ? [...baseByQuestion.values()]
-      : records.filter((record) => record.method === method);
-    if (answers.length === 0) continue;
-    overall[method] = {
-      proxyWinRate: {
-        base: meanOrNull(perPreference.map((scores) => scores.proxyWinRate.base?.rate)),
-        pref: meanOrNull(perPreference.map((scores) => scores.proxyWinRate.pref?.rate)),
-      },
-      judgeWinRate: {
-        base: meanOrNull(perPreference.map((scores) => scores.judgeWinRate.base?.rate)),
-        pref: meanOrNull(perPreference.map((scores) => scores.judgeWinRate.pref?.rate)),
-      },
-      judgeAgreement: meanOrNull(perPreference.map((scores) => scores.judgeAgreement)),
-      meanTokens: mean(answers.map((answer) => answer.tokens)),
-      tokensPerSecond: mean(answers.map((answer) => answer.timing.tokensPerSecond)),
-      answers: answers.length,
-    };
+  const sets = [...new Set(preferenceList.map((preference) => preference.set))];
+  const overall: EvalScores['overall'] = {};
+  for (const set of sets) {
+    const inSet = preferences.filter((preference) => preference.set === set);
+    overall[set] = {};
+    for (const variant of variants) {
+      const outcomes = inSet.map((preference) => collected.get(preference.name)?.get(variant))
+        .filter((entry): entry is Outcomes => entry !== undefined);
+      if (outcomes.length === 0) continue;
+      const perPreference = inSet.map((preference) => preference.variants[variant])
+        .filter((scores): scores is VariantScores => scores !== undefined);
+      const groups = (pick: (entry: Outcomes) => PairOutcome[]): Interval | null => {
+        const present = outcomes.map(pick).filter((list) => list.length > 0);
+        return meanOfGroupMeans(present.map((list) => list.map((outcome) => POINTS[outcome])));
+      };
+      const ahead = (pick: (scores: VariantScores) => WinRate | null): number | null => {
+        const rates = perPreference.map(pick).filter((rate): rate is WinRate => rate !== null);
+        return rates.length === 0 ? null : rates.filter((rate) => rate.value > 0.5).length;
+      };
+      const judged = outcomes.flatMap((entry) => [...entry.judge.base, ...entry.judge.pref]);
+      const answers = outcomes.flatMap((entry) => entry.answers);
+      const unique = variant === 'base' ? [...new Map(answers.map((answer) => [answer.key, answer])).values()] : answers;
+      overall[set][variant] = {
+        preferences: outcomes.length,
+        proxyWinRate: { base: groups((entry) => entry.proxy.base), pref: groups((entry) => entry.proxy.pref) },
+        judgeWinRate: {
+          base: groups((entry) => entry.judge.base.map((judgement) => judgement.outcome)),
+          pref: groups((entry) => entry.judge.pref.map((judgement) => judgement.outcome)),
+        },
+        preferencesAheadOfPref: {
+          proxy: ahead((scores) => scores.proxyWinRate.pref), judge: ahead((scores) => scores.judgeWinRate.pref),
+        },
+        judgeAgreement: judged.length === 0 ? null : judged.filter((judgement) => judgement.agreed).length / judged.length,
+        judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
+        fluency: fluencyScores(unique, outcomes.flatMap((entry) => entry.fluencyPairs), variant === 'pref'),
+        meanTokens: mean(unique.map((answer) => answer.tokens)),
+        tokensPerSecond: mean(unique.map((answer) => answer.timing.tokensPerSecond)),
+        answers: unique.length,
+      };
+    }
   }
   const descriptions = {} as Record<ProxyName, string>;
   for (const proxy of Object.values(proxies)) descriptions[proxy.name] = proxy.description;
-  return { proxies: descriptions, methods: [...methods], preferences, overall };
+  return { proxies: descriptions, variants: [...variants], sets, preferences, overall };
+}
+
+function toQuestion(record: Pick<ResponseRecord, 'questionSet' | 'questionIndex'>): { set: string; index: number } {
+  return { set: record.questionSet, index: record.questionIndex };
 }

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import { appendFileSync, existsSync, readFileSync, truncateSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 
 /** Anything stored needs a unique key. */
 export interface Keyed {
@@ -49,6 +49,21 @@ export class JsonlStore<T extends Keyed> {
 
   get size(): number {
     return this.#records.size;
+  }
+
+  /**
+   * Replaces stored records by key (fields filled in later, e.g. a score),
+   * rewriting the file through a temporary file and a rename, so that an
+   * interruption leaves the old file or the new one. Keys not stored are
+   * ignored. Not safe while another process appends to the same file.
+   */
+  update(records: readonly T[]): void {
+    const changed = records.filter((record) => this.#records.has(record.key));
+    if (changed.length === 0) return;
+    for (const record of changed) this.#records.set(record.key, record);
+    const temporary = `${this.path}.tmp`;
+    writeFileSync(temporary, [...this.#records.values()].map((record) => `${JSON.stringify(record)}\n`).join(''));
+    renameSync(temporary, this.path);
   }
 
   /** Writes one record (ignored if its key is already stored). */

@@ -18,6 +18,7 @@ export interface NativeRealign {
   eta: number;
   iterations: number;
   ratio: number;
+  plausibility: number;
 }
 
 /** Sampling settings as the addon reads them (all fields present). */
@@ -112,10 +113,35 @@ export interface NativeSession {
   dispose(): void;
 }
 
+/** A scoring request as the addon reads it (lib/scorer.ts validated it). */
+export interface NativeScoreRequest {
+  systemPrompt: string;
+  turns: { role: 'user' | 'assistant'; content: string }[];
+  /** Text (tokenised natively as plain text) or token ids. */
+  continuation: string | number[];
+}
+
+export interface NativeScoreResult {
+  tokens: number[];
+  logProbs: Float32Array;
+  promptTokens: number;
+  evaluatedTokens: number;
+  reusedTokens: number;
+  ms: number;
+}
+
+export interface NativeScorer {
+  /** [async] Scores on a worker thread. Throws ERR_DISPOSED, ERR_BUSY. */
+  score(request: NativeScoreRequest): { promise: Promise<NativeScoreResult>; abort(): void };
+  /** [sync] Aborts a running score and releases the context once it has stopped. */
+  dispose(): void;
+}
+
 /** A device that holds part of a model (documented on the public DeviceInfo). */
 export interface NativeModel {
   info(): ModelInfo;
   createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
+  createScorer(options: { contextSize: number; threads: number; batchSize: number }): NativeScorer;
   /** [async] The conversation rendered with the chat template, the assistant's turn opened. Rejects with ERR_TEMPLATE. */
   formatChat(systemPrompt: string, turns: { role: 'user' | 'assistant'; content: string }[]): Promise<string>;
   dispose(): void;

@@ -18,6 +18,14 @@ export { AmuletError, isAmuletError, type AmuletErrorCode } from './errors';
 export { loadModel, Model, type DeviceInfo, type FormatChatOptions, type LoadModelOptions, type ModelInfo } from './model';
 export type { BeamSearchOptions, BeamSearchResult } from './beam-search';
 export {
+  Scorer,
+  type Continuation,
+  type ScoreConversation,
+  type ScoreOptions,
+  type ScoreResult,
+  type ScorerOptions,
+} from './scorer';
+export {
   DownloadError,
   parseModelReference,
   resolveModelFile,

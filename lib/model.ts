@@ -13,6 +13,8 @@ import type { ModelInfo } from './model-info';
 import { AmuletError } from './errors';
 import { describeValue, MAX_GPU_LAYERS, rules } from './option-rules';
 import { objectOption, optionValue } from './options';
+import { Scorer, type Continuation, type ScoreConversation, type ScoreOptions, type ScoreResult,
+  type ScorerOptions } from './scorer';
 import { checkMessages, Session, type ChatMessage, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
@@ -176,6 +178,7 @@ export class Model {
   readonly info: ModelInfo;
   readonly #native: NativeModel;
   readonly #sessions = new Set<Session>();
+  readonly #scorers = new Set<Scorer>();
   #disposed = false;
 
   /** @internal Use {@link loadModel}. */
@@ -223,6 +226,42 @@ export class Model {
   }
 
   /**
+   * A {@link Scorer}: log-probabilities of given continuations after a
+   * conversation, on a context of its own (allocated on its first call, off
+   * the JavaScript thread), which keeps what consecutive calls share.
+   */
+  createScorer(options: ScorerOptions = {}): Scorer {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
+    const settings = objectOption('options', options);
+    const native = this.#native.createScorer({
+      contextSize: optionValue(rules.contextSize, settings.contextSize),
+      threads: optionValue(rules.threads, settings.threads),
+      batchSize: optionValue(rules.batchSize, settings.batchSize),
+    });
+    const scorer = new Scorer(native, this.info.vocabularySize, (disposed) => this.#scorers.delete(disposed));
+    this.#scorers.add(scorer);
+    return scorer;
+  }
+
+  /**
+   * The log-probability of each token of `continuation` (text or token ids)
+   * after `conversation`, in one batched decode with no generation, off the
+   * JavaScript thread: e.g. how natural an answer is under a prompt. One
+   * call on a scorer of its own; use {@link Model.createScorer} to score
+   * many. Rejects as {@link Scorer.score} does.
+   */
+  async score(conversation: ScoreConversation, continuation: Continuation,
+    options: ScorerOptions & ScoreOptions = {}): Promise<ScoreResult> {
+    const { signal, ...scorerOptions } = objectOption('options', options);
+    const scorer = this.createScorer(scorerOptions);
+    try {
+      return await scorer.score(conversation, continuation, { signal });
+    } finally {
+      await scorer.dispose();
+    }
+  }
+
+  /**
    * The prompt a session would decode for `messages`: the system prompt
    * (default that of {@link SessionOptions.systemPrompt}; none when empty),
    * then the messages, rendered with the model's chat template and ending
@@ -248,11 +287,12 @@ export class Model {
     return runBeamSearch(nativeBinding(), this.#native, question, options);
   }
 
-  /** Disposes every session of this model, then frees the model. */
+  /** Disposes every session and scorer of this model, then frees the model. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     await Promise.all([...this.#sessions].map((session) => session.dispose()));
+    await Promise.all([...this.#scorers].map((scorer) => scorer.dispose()));
     this.#native.dispose();
   }
 

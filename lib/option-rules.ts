@@ -160,6 +160,11 @@ export const rules = Object.freeze({
     flag: 'ratio', placeholder: 'r', min: 0, default: 2,
     description: 'Ratio r of the la method',
   }),
+  plausibility: real('plausibility', {
+    flag: 'plausibility', placeholder: 'τ', min: 0, max: 1, default: 0,
+    description: 'Keep only tokens the preference prompt gives at least τ times its top probability; 0 is off ' +
+      "(the paper's behaviour)",
+  }),
   weight: real('weight', {
     flag: 'weight', placeholder: 'n', default: 1,
     description: 'How strongly to follow a preference; negative steers away from it',

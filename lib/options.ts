@@ -72,6 +72,17 @@ export interface RealignOptions {
   iterations?: number;
   /** Ratio r of the `la` method (default 2). Finite, >= 0. */
   ratio?: number;
+  /**
+   * The plausibility constraint τ in [0, 1] (default 0: off, the paper's
+   * behaviour). Realigned decoding (`amulet`, `amulet-iterative`, `la`) keeps
+   * only the tokens to which the preference prompt gives at least τ times
+   * the probability of its most likely token: the extrapolation
+   * `l_p + s (l_p − l_b)` may reorder what the preference prompt finds
+   * plausible, but never promote what it rules out. With several
+   * preferences the first one with a positive weight decides (the base
+   * prompt when none has). `pref` and `base` ignore it.
+   */
+  plausibility?: number;
 }
 
 /** Sampling after realignment. The default is greedy decoding, the paper's setting. */
@@ -140,6 +151,7 @@ export const defaults = Object.freeze({
   eta: rules.eta.default,
   iterations: rules.iterations.default,
   ratio: rules.ratio.default,
+  plausibility: rules.plausibility.default,
   systemPrompt: rules.systemPrompt.default,
   maxTokens: rules.maxTokens.default,
   contextSize: rules.contextSize.default,
@@ -196,6 +208,7 @@ export function resolveRealign(options: RealignOptions, base?: NativeRealign): N
     eta: optionValue(rules.eta, options.eta, base?.eta),
     iterations: optionValue(rules.iterations, options.iterations, base?.iterations),
     ratio: optionValue(rules.ratio, options.ratio, base?.ratio),
+    plausibility: optionValue(rules.plausibility, options.plausibility, base?.plausibility),
   };
 }
 

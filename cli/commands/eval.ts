@@ -11,7 +11,7 @@ import { evalHelpText } from '../eval-help';
 
 /** The evaluation's optional peer dependencies that cannot be found. */
 function missingEvalPackages(): string[] {
-  return ['compromise', 'sentiment'].filter((name) => {
+  return ['compromise', 'sentiment', 'stopword'].filter((name) => {
     try {
       require.resolve(name);
       return false;

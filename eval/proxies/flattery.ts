@@ -8,9 +8,8 @@
  *
  * @packageDocumentation
  */
-import { wordCount } from './length';
+import { lexiconMatcher } from './lexicon';
 
-/** Multi-word phrases first: a phrase's words are not counted again on their own. */
 export const flatteryPhrases: readonly string[] = [
   'great question', 'excellent question', 'good question', 'fantastic question', 'wonderful question',
   'insightful question', 'thoughtful question', 'what a great', 'what a wonderful', "you're absolutely right",
@@ -21,20 +20,14 @@ export const flatteryPhrases: readonly string[] = [
   'commendable', 'marvelous', 'marvellous', 'exceptional', 'extraordinary', 'phenomenal', 'terrific',
 ];
 
-function escape(phrase: string): string {
-  return phrase.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-// Longest first, so that "great question" wins over any shorter match at the same place.
-const PHRASES = new RegExp(`\\b(?:${[...flatteryPhrases].sort((a, b) => b.length - a.length).map(escape).join('|')})\\b`, 'giu');
+const flattery = lexiconMatcher(flatteryPhrases);
 
 /** Flattery phrases in `text` (case-insensitive; ’ is read as '). */
 export function flatteryMatches(text: string): string[] {
-  return text.replace(/’/g, "'").match(PHRASES) ?? [];
+  return flattery.matches(text);
 }
 
 /** Flattery phrases per 100 words; 0 for a text without words. */
 export function flatteryRate(text: string): number {
-  const count = wordCount(text);
-  return count === 0 ? 0 : (100 * flatteryMatches(text).length) / count;
+  return flattery.ratePer100Words(text);
 }

@@ -8,6 +8,7 @@
 #include "addon/addon_errors.h"
 #include "addon/addon_generation.h"
 #include "addon/addon_model.h"
+#include "addon/addon_scorer.h"
 #include "addon/addon_session.h"
 #include "addon/addon_state.h"
 #include "addon/addon_test_hooks.h"
@@ -68,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     AddonModel::Register(env, exports);
     AddonSession::Register(env, exports);
     AddonGeneration::Register(env, exports);
+    AddonScorer::Register(env, exports);
     exports.Set("loadModel", Napi::Function::New<LoadModel>(env, "loadModel"));
     exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
     exports.Set("guidanceScale", Napi::Function::New<GuidanceScale>(env, "guidanceScale"));

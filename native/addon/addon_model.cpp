@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "addon/addon_errors.h"
+#include "addon/addon_scorer.h"
 #include "addon/addon_session.h"
 #include "addon/addon_state.h"
 #include "addon/generation_request_parser.h"
@@ -105,6 +106,7 @@ void AddonModel::Register(Napi::Env env, Napi::Object exports) {
                                              {
                                                  InstanceMethod<&AddonModel::Info>("info"),
                                                  InstanceMethod<&AddonModel::CreateSession>("createSession"),
+                                                 InstanceMethod<&AddonModel::CreateScorer>("createScorer"),
                                                  InstanceMethod<&AddonModel::FormatChat>("formatChat"),
                                                  InstanceMethod<&AddonModel::Dispose>("dispose"),
                                              });
@@ -172,6 +174,12 @@ Napi::Value AddonModel::CreateSession(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
     return AddonSession::Create(env, loaded, info[0].As<Napi::Object>());
+}
+
+Napi::Value AddonModel::CreateScorer(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const std::shared_ptr<LoadedModel> & loaded = model(env);
+    return AddonScorer::Create(env, loaded, info[0].As<Napi::Object>());
 }
 
 Napi::Value AddonModel::FormatChat(const Napi::CallbackInfo & info) {

@@ -26,6 +26,8 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
     Napi::Value Info(const Napi::CallbackInfo & info);
     // [sync] (options: NativeSessionOptions) => AddonSession. Throws ERR_DISPOSED, ERR_INVALID_OPTION.
     Napi::Value CreateSession(const Napi::CallbackInfo & info);
+    // [sync] (options: { contextSize, threads, batchSize }) => AddonScorer. Throws ERR_DISPOSED.
+    Napi::Value CreateScorer(const Napi::CallbackInfo & info);
     // [async] (systemPrompt: string, turns: { role, content }[]) => Promise<string>: the conversation
     // rendered with the chat template, the assistant's turn opened. Throws ERR_DISPOSED; rejects with ERR_TEMPLATE.
     Napi::Value FormatChat(const Napi::CallbackInfo & info);

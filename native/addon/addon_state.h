@@ -10,6 +10,7 @@ struct AddonState {
     Napi::FunctionReference model_constructor;
     Napi::FunctionReference session_constructor;
     Napi::FunctionReference generation_constructor;
+    Napi::FunctionReference scorer_constructor;
     Napi::FunctionReference error_factory;  // (code, message) => AmuletError, set by lib/addon.ts
 };
 

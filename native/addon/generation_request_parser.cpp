@@ -34,6 +34,7 @@ RealignParams parse_realign_params(const Napi::Object & options) {
     params.eta = number(options, "eta");
     params.iterations = integer(options, "iterations");
     params.ratio = number(options, "ratio");
+    params.plausibility = number(options, "plausibility");
     return params;
 }
 
@@ -101,6 +102,22 @@ BeamSearchRequest parse_beam_search_request(const Napi::Object & request) {
     parsed.length_penalty = number(request, "lengthPenalty");
     parsed.threads = integer(request, "threads");
     parsed.batch_size = integer(request, "batchSize");
+    return parsed;
+}
+
+ScoreRequest parse_score_request(const Napi::Object & request) {
+    ScoreRequest parsed;
+    parsed.system_prompt = text(request, "systemPrompt");
+    parsed.turns = parse_turns(request.Get("turns").As<Napi::Array>());
+    const Napi::Value continuation = request.Get("continuation");
+    if (continuation.IsString()) {
+        parsed.continuation_text = continuation.As<Napi::String>().Utf8Value();
+    } else {
+        const Napi::Array tokens = continuation.As<Napi::Array>();
+        for (uint32_t i = 0; i < tokens.Length(); ++i) {
+            parsed.continuation.push_back(tokens.Get(i).As<Napi::Number>().Int32Value());
+        }
+    }
     return parsed;
 }
 

@@ -1,5 +1,6 @@
 // Maps the camelCase request objects built by lib/ onto the engine's
-// GenerationRequest and BeamSearchRequest, once, at the binding boundary.
+// GenerationRequest, BeamSearchRequest and ScoreRequest, once, at the
+// binding boundary.
 // lib/ has validated every field with exact messages; this only converts.
 #pragma once
 
@@ -7,6 +8,7 @@
 
 #include "engine/beam_search.h"
 #include "engine/generation.h"
+#include "engine/scorer.h"
 #include "engine/session_context.h"
 
 namespace amulet {
@@ -25,5 +27,8 @@ ContextOptions parse_context_options(const Napi::Object & options);
 
 /** Reads lib/beam-search.ts's request: { systemPrompt, preferences (texts), turns, beams, maxTokens, ... }. */
 BeamSearchRequest parse_beam_search_request(const Napi::Object & request);
+
+/** Reads lib/scorer.ts's request: { systemPrompt, turns, continuation (token ids) | continuationText }. */
+ScoreRequest parse_score_request(const Napi::Object & request);
 
 }  // namespace amulet

@@ -86,15 +86,30 @@ double log_sum_exp(const double * x, size_t n) {
 // Entries [begin, begin + n) of combine_log_probs's row, written to out[0, n);
 // returns their largest. A non-finite logit in any row makes the weighted sum
 // non-finite (0 * inf is NaN, and a negative coefficient turns -inf into
-// +inf), which the final select turns into -inf.
+// +inf), which the final select turns into -inf, as it does a token the gate
+// rules out: fused into the same pass.
 float combine_block(const float * const * rows, const float * coef, size_t n_rows, size_t begin, size_t n,
-                    float shift, float * out) {
+                    float shift, const PlausibilityGate & gate, float * out) {
     float top = kNegInf;
+    const float * g = gate.row != nullptr ? gate.row + begin : nullptr;
+    const float g_top = gate.row_max;
+    const float log_tau = gate.log_tau;
     if (n_rows == 2) {  // base + one preference: one fused pass
         const float * z0 = rows[0] + begin;
         const float * z1 = rows[1] + begin;
         const float c0 = coef[0];
         const float c1 = coef[1];
+        if (g != nullptr) {
+#pragma omp simd reduction(max : top)
+            for (size_t i = 0; i < n; ++i) {
+                const float v = c0 * z0[i] + c1 * z1[i];
+                const float shifted = is_finite(v) ? v - shift : kNegInf;
+                const float o = g[i] - g_top >= log_tau ? shifted : kNegInf;
+                out[i] = o;
+                top = top < o ? o : top;
+            }
+            return top;
+        }
 #pragma omp simd reduction(max : top)
         for (size_t i = 0; i < n; ++i) {
             const float v = c0 * z0[i] + c1 * z1[i];
@@ -116,7 +131,8 @@ float combine_block(const float * const * rows, const float * coef, size_t n_row
     }
 #pragma omp simd reduction(max : top)
     for (size_t i = 0; i < n; ++i) {
-        const float o = is_finite(out[i]) ? out[i] - shift : kNegInf;
+        const float shifted = is_finite(out[i]) ? out[i] - shift : kNegInf;
+        const float o = g == nullptr || g[i] - g_top >= log_tau ? shifted : kNegInf;
         out[i] = o;
         top = top < o ? o : top;
     }
@@ -166,8 +182,21 @@ int32_t arg_max(const float * z, size_t n) {
     return -1;  // no finite entry
 }
 
+PlausibilityGate plausibility_gate(const float * row, size_t n, double tau) {
+    return {row, finite_max(row, n), static_cast<float>(std::log(tau))};
+}
+
+void apply_plausibility(const PlausibilityGate & gate, size_t n, float * out) {
+    if (gate.row == nullptr) return;
+    const float * g = gate.row;
+    const float top = gate.row_max;
+    const float log_tau = gate.log_tau;
+#pragma omp simd
+    for (size_t i = 0; i < n; ++i) out[i] = g[i] - top >= log_tau ? out[i] : kNegInf;
+}
+
 float combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows, size_t n,
-                        float * out) {
+                        float * out, const PlausibilityGate & gate) {
     // The row constants fold into one shift.
     float shift = 0.0f;
     if (lse != nullptr) {
@@ -177,12 +206,14 @@ float combine_log_probs(const float * const * rows, const float * lse, const flo
     // between its passes.
     float top = kNegInf;
     for (size_t start = 0; start < n; start += kBlock) {
-        top = std::max(top, combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), shift, out + start));
+        top = std::max(top, combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), shift, gate,
+                                          out + start));
     }
     return top;
 }
 
-int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n) {
+int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n,
+                        const PlausibilityGate & gate) {
     // Each block is combined into a scratch block in L1 instead of a row in
     // memory, by the same code as combine_log_probs, so the values and the
     // pick are the same: the first block that holds the max, combined again,
@@ -191,7 +222,7 @@ int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n
     float best = kNegInf;
     size_t best_block = n;
     for (size_t start = 0; start < n; start += kBlock) {
-        const float block_max = combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), 0.0f, block);
+        const float block_max = combine_block(rows, coef, n_rows, start, std::min(kBlock, n - start), 0.0f, gate, block);
         if (block_max > best) {
             best = block_max;
             best_block = start;
@@ -199,7 +230,7 @@ int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n
     }
     if (best_block == n) return -1;  // no token is finite in every row
     const size_t len = std::min(kBlock, n - best_block);
-    combine_block(rows, coef, n_rows, best_block, len, 0.0f, block);
+    combine_block(rows, coef, n_rows, best_block, len, 0.0f, gate, block);
     size_t i = 0;
     while (block[i] != best) ++i;
     return static_cast<int32_t>(best_block + i);

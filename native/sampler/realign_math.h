@@ -23,10 +23,27 @@ void log_softmax(const float * z, size_t n, float * out);
 int32_t arg_max(const float * z, size_t n);
 
 /**
+ * The plausibility constraint: token i stays when gate[i] - max(gate) >= log_tau,
+ * i.e. when the gate row's probability of it is at least tau times its top
+ * probability. The difference is formed before the comparison, as the
+ * compute graph forms it, so both paths cut at the same tokens. Off when
+ * row is null.
+ */
+struct PlausibilityGate {
+    const float * row = nullptr;
+    float row_max = 0.0f;  // the largest finite entry of row
+    float log_tau = 0.0f;
+};
+
+/** The gate of `row` at tau in (0, 1]. */
+PlausibilityGate plausibility_gate(const float * row, size_t n, double tau);
+
+/**
  * The closed form of the (generalised) Amulet update, in log space:
  *   out[i] = sum_k coef[k] * (rows[k][i] - lse[k])
  * where rows[0] is the base sequence, rows[1..] the preference sequences,
- * coef[0] = 1 - sum of the others. out[i] = -inf where any row is non-finite.
+ * coef[0] = 1 - sum of the others. out[i] = -inf where any row is non-finite,
+ * and where the gate (if any) rules token i out: fused into the same pass.
  * The result is an unnormalised log-distribution (softmax is shift-invariant).
  * With lse == nullptr the row constants are left out: out is then the same
  * row plus sum_k coef[k] * lse[k], a constant per token that an arg max or a
@@ -35,14 +52,18 @@ int32_t arg_max(const float * z, size_t n);
  * -inf when no token is finite in every row.
  */
 float combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows, size_t n,
-                        float * out);
+                        float * out, const PlausibilityGate & gate = {});
 
 /**
- * arg_max of the row combine_log_probs(rows, nullptr, coef, n_rows, n, out)
+ * arg_max of the row combine_log_probs(rows, nullptr, coef, n_rows, n, out, gate)
  * writes, in one pass that writes no row: the greedy pick of the
- * realignment. -1 when no token is finite in every row.
+ * realignment. -1 when no token is finite in every row and allowed by the gate.
  */
-int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n);
+int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n,
+                        const PlausibilityGate & gate = {});
+
+/** out[i] = -inf where the gate rules token i out (for rows formed otherwise: the literal loop). */
+void apply_plausibility(const PlausibilityGate & gate, size_t n, float * out);
 
 /**
  * Scratch for the literal K-iteration loop, in float64. The caller owns the

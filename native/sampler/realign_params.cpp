@@ -58,6 +58,7 @@ void RealignParams::validate() const {
     require(std::isfinite(eta) && eta > 0, "eta must be a finite number > 0");
     require(iterations >= 1, "iterations must be at least 1");
     require(std::isfinite(ratio) && ratio >= 0, "ratio must be a finite number >= 0");
+    require(plausibility >= 0 && plausibility <= 1, "plausibility must be a number in [0, 1]");
     for (double weight : weights) require(std::isfinite(weight), "every preference weight must be finite");
     const double scale = guidance_scale(*this) + 1.0;
     require(std::isfinite(scale), "the hyperparameters give a non-finite guidance scale");
@@ -97,6 +98,16 @@ double guidance_scale(const RealignParams & params) {
         return amulet_preference_scale(params.alpha, params.lambda, params.eta, params.iterations) - 1.0;
     }
     return base_scale(params) - 1.0;
+}
+
+int32_t plausibility_gate_row(const RealignParams & params) {
+    const bool realigns = params.method == RealignMethod::Amulet || params.method == RealignMethod::AmuletIterative ||
+                          params.method == RealignMethod::LinearAlignment;
+    if (!realigns || !(params.plausibility > 0)) return -1;
+    for (size_t j = 0; j < params.weights.size(); ++j) {
+        if (params.weights[j] > 0) return static_cast<int32_t>(j + 1);
+    }
+    return 0;
 }
 
 }  // namespace amulet

@@ -29,6 +29,10 @@ struct RealignParams {
     double eta = 10.0;       // learning rate
     int32_t iterations = 60; // K
     double ratio = 2.0;      // LA's r
+    // The plausibility constraint tau in [0, 1] (0: off, the paper's behaviour):
+    // a token stays only if the gate row gives it at least tau times that row's
+    // top probability (see plausibility_gate_row). Realigning methods only.
+    double plausibility = 0.0;
     std::vector<double> weights;  // one per preference sequence; negative means "avoid"
 
     /**
@@ -55,5 +59,15 @@ std::vector<double> preference_coefficients(const RealignParams & params);
 
 /** The effective guidance scale s = a - 1 reported to users (a = a_K, 1 + r, 1 or 0). */
 double guidance_scale(const RealignParams & params);
+
+/**
+ * The row the plausibility constraint reads, in [base, pref_1 .. pref_n]
+ * order: the first preference with a positive weight (the distribution the
+ * realignment extrapolates toward), else the base row (when every
+ * preference is avoided or has weight 0, the result leans on the base).
+ * -1 when the constraint is off: plausibility 0, or a method that does not
+ * realign.
+ */
+int32_t plausibility_gate_row(const RealignParams & params);
 
 }  // namespace amulet

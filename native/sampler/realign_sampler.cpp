@@ -36,6 +36,7 @@ struct RealignSampler {
             coef.push_back(static_cast<float>(c));
         }
         coef[0] = static_cast<float>(base_coef);
+        gate_row = plausibility_gate_row(params);
         const size_t n_rows = coef.size();
         rows.assign(n_rows, 0);
         seqs.assign(n_rows, -1);
@@ -56,6 +57,7 @@ struct RealignSampler {
     const bool needs_lse;
     const size_t n_vocab;
     std::vector<float> coef;  // [c_base, c_1 .. c_n], c_base = 1 - sum c_j
+    int32_t gate_row = -1;    // the row the plausibility constraint reads; -1: off
 
     // The KV sequence of each row: how the backend path finds the rows in the graph.
     std::vector<llama_seq_id> seqs;
@@ -119,15 +121,21 @@ struct RealignSampler {
             kl_divergence(realigned.data(), realigned_lse, row_logits[0], row_lse[0], n_vocab));
     }
 
+    PlausibilityGate gate() const {
+        if (gate_row < 0) return {};
+        return plausibility_gate(row_logits[static_cast<size_t>(gate_row)], n_vocab, params.plausibility);
+    }
+
     /** Fills `realigned` from the rows of the current decode. */
     void realign() {
         realigned_pending = false;
         read_rows(needs_lse);
         if (params.method == RealignMethod::AmuletIterative) {
             combine_iterative();
+            apply_plausibility(gate(), n_vocab, realigned.data());
         } else {
             const float top = combine_log_probs(row_logits.data(), needs_lse ? row_lse.data() : nullptr, coef.data(),
-                                                rows.size(), n_vocab, realigned.data());
+                                                rows.size(), n_vocab, realigned.data(), gate());
             if (!std::isfinite(top)) throw no_possible_token();
         }
         if (trace_enabled) record_trace();
@@ -144,7 +152,7 @@ struct RealignSampler {
         // that reads the rows and writes nothing.
         read_rows(false);
         realigned_pending = true;
-        const int32_t token = combine_arg_max(row_logits.data(), coef.data(), rows.size(), n_vocab);
+        const int32_t token = combine_arg_max(row_logits.data(), coef.data(), rows.size(), n_vocab, gate());
         if (token < 0) throw no_possible_token();
         return token;
     }
@@ -152,7 +160,7 @@ struct RealignSampler {
     /** `realigned` for the current decode, written now if the greedy pick left it out. */
     const float * realigned_row() {
         if (realigned_pending) {
-            combine_log_probs(row_logits.data(), nullptr, coef.data(), rows.size(), n_vocab, realigned.data());
+            combine_log_probs(row_logits.data(), nullptr, coef.data(), rows.size(), n_vocab, realigned.data(), gate());
             realigned_pending = false;
         }
         return realigned.data();
@@ -180,11 +188,27 @@ struct RealignSampler {
     // This sampler is first in every chain, so the rows are the model's own
     // outputs, which are finite: the host path's rule that a -inf logit stays
     // -inf (a negative c_k would turn it into +inf) has nothing to act on.
+    //
+    // The plausibility constraint adds log(keep) with keep = 1 - step(log tau -
+    // (z_g - max z_g)): 0 for the tokens it keeps, -inf for the others, the
+    // same comparison as the host path's. The gate row's max is read at its
+    // argmax (ggml has no max reduction over a row).
     void backend_apply(ggml_context * ctx, llama_sampler_data * data) const {
         ggml_tensor * combined = nullptr;
         for (size_t k = 0; k < seqs.size(); ++k) {
             ggml_tensor * term = ggml_scale(ctx, row_of(ctx, *data, seqs[k]), coef[k]);
             combined = combined == nullptr ? term : ggml_add(ctx, combined, term);
+        }
+        if (gate_row >= 0) {
+            ggml_tensor * gate = row_of(ctx, *data, seqs[static_cast<size_t>(gate_row)]);
+            const int64_t n = gate->ne[0];
+            ggml_tensor * top = ggml_argmax(ctx, ggml_reshape_2d(ctx, gate, n, 1));
+            ggml_tensor * top_value = ggml_get_rows(ctx, ggml_reshape_2d(ctx, gate, 1, n), top);
+            ggml_tensor * below_top = ggml_sub(ctx, gate, ggml_reshape_1d(ctx, top_value, 1));
+            const float log_tau = static_cast<float>(std::log(params.plausibility));
+            ggml_tensor * cut = ggml_step(ctx, ggml_scale_bias(ctx, below_top, -1.0f, log_tau));
+            ggml_tensor * keep = ggml_scale_bias(ctx, cut, -1.0f, 1.0f);
+            combined = ggml_add(ctx, combined, ggml_log(ctx, keep));
         }
         ggml_set_name(combined, "amulet_realigned");
         data->logits = combined;
@@ -214,7 +238,8 @@ void realign_free(llama_sampler * smpl) {
 }
 
 bool realign_backend_init(llama_sampler * smpl, ggml_backend_buffer_type_t /*buft*/, uint32_t /*n_outputs_max_per_seq*/) {
-    // Views, scale and add: every ggml backend has them, so only the method decides.
+    // Views, scale, add and the constraint's argmax, get_rows, step and log:
+    // every ggml backend has them, so only the method decides.
     return state_of(smpl).backend_capable();
 }
 

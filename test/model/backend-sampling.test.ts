@@ -103,6 +103,27 @@ describe.each(testModels)('backend realignment vs the host path on $name', (test
     expectAgreementUpToNearTie(backend, host, SAME_ROWS);
   });
 
+  it('the plausibility constraint cuts the same tokens in the graph as on the host', async () => {
+    const options: PromptOptions = { method: 'amulet', preferences: [verbose], plausibility: 0.1 };
+    const host = await generate(model, { ...options, realignOn: 'cpu', captureLogits: true }, SHORT);
+    const backend = await generate(model, { ...options, realignOn: 'backend', captureLogits: true }, SHORT);
+    expect(backend.result.realignedOn).toBe('backend');
+    // The tokens up to a near-tie; the raw rows are not what this test is about.
+    const { agreed } = expectAgreementUpToNearTie(backend, host, SAME_ROWS, Infinity);
+    let cut = 0;
+    let worst = 0;
+    for (let p = 0; p < agreed; p++) {
+      const kept = (row: Float32Array): number[] => [...row.keys()].filter((v) => row[v]! > -Infinity);
+      expect(kept(backend.logProbs[p]!)).toEqual(kept(host.logProbs[p]!));
+      cut += host.logProbs[p]!.length - kept(host.logProbs[p]!).length;
+      worst = Math.max(worst, maxLogProbDiff(host.logProbs[p]!, backend.logProbs[p]!));
+    }
+    summary.push(`  amulet, plausibility 0.1: ${agreed} of ${host.tokens.length} tokens shared, the same tokens cut, ` +
+      `max |log-prob diff| ${worst.toExponential(2)}`);
+    expect(cut).toBeGreaterThan(0);
+    expect(worst).toBeLessThanOrEqual(LOG_PROB_TOLERANCE);
+  });
+
   it('la and pref agree', async () => {
     await compareCaptured('la', { method: 'la', preferences: [verbose] }, SHORT);
     const host = await generate(model, { method: 'pref', preferences: [verbose], realignOn: 'cpu', captureLogits: true }, SHORT);

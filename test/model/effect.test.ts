@@ -1,68 +1,73 @@
 /**
- * Realignment has an effect, measured on the test questions: Amulet's
- * answers differ from the preference prompt's alone, and the "concise" and
- * "verbose" preferences move the answer length the way they say.
+ * Realignment has an effect on a real instruct model (Qwen2.5-Coder-0.5B-
+ * Instruct), measured on a handful of the test questions: Amulet moves the
+ * answer the way the preference prompt does, and at least as far, on length
+ * ("concise") and on formatting ("formatted as a bulleted list"). Directions
+ * are asserted with a margin over means, never an exact output.
  */
+import { listItemShare } from '../../eval/proxies/layout';
 import type { Model, RealignMethod } from '../../lib/index';
-import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { loadQuestions, loadTestModel, testThreads } from '../support/models';
 
-const QUESTION_COUNT = 20;
-const MAX_TOKENS = 128;  // the paper's setting
+const QUESTION_COUNT = 4;
+const MAX_TOKENS = 48;
 const questions = loadQuestions(QUESTION_COUNT);
+const concise = 'Your answer should be concise as much as possible.';
+const bullets = 'Your answer should be formatted as a bulleted list.';
 
 interface Answers {
   texts: string[];
   tokenCounts: number[];
 }
 
-async function answerAll(model: Model, method: RealignMethod, adjective?: string): Promise<Answers> {
-  const session = model.createSession({ method, preferences: adjective ? [paperPreference(adjective)] : [], threads: testThreads });
+async function answerAll(model: Model, method: RealignMethod, preference?: string): Promise<Answers> {
+  const session = model.createSession({ method, preferences: preference ? [preference] : [], threads: testThreads });
   const answers: Answers = { texts: [], tokenCounts: [] };
-  for (const question of questions) {
-    session.clearHistory();
-    const result = await session.prompt(question, { maxTokens: MAX_TOKENS });
-    answers.texts.push(result.text);
-    answers.tokenCounts.push(result.tokenCount);
+  try {
+    for (const question of questions) {
+      session.clearHistory();
+      const result = await session.prompt(question, { maxTokens: MAX_TOKENS });
+      answers.texts.push(result.text);
+      answers.tokenCounts.push(result.tokenCount);
+    }
+  } finally {
+    await session.dispose();
   }
-  await session.dispose();
   return answers;
 }
 
-const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
+const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
 
-describe.each(testModels)('realignment effect on $name', (testModel) => {
+describe('realignment effect on qwen2.5-coder-0.5b-instruct', () => {
   let model: Model;
   let base: Answers;
 
   beforeAll(async () => {
-    model = await loadTestModel(testModel);
+    model = await loadTestModel({ name: 'qwen2.5-coder-0.5b-instruct' });
     base = await answerAll(model, 'base');
   });
   afterAll(async () => {
-    await model.dispose();
+    await model?.dispose();
   });
 
-  // Amulet extrapolates from the base prompt's distribution through the
-  // preference prompt's (l_p + s (l_p - l_b)), so it moves the answer length
-  // the way the preference prompt itself moves it, and further. On these tiny
-  // fixture models the "verbose" sentence does not lengthen answers even as a
-  // prompt (and Gemma-3-270M, a pretrained model, rarely stops at all), so the
-  // test checks that direction rather than "longer than base".
-  it.each(['concise', 'verbose'])('%s: amulet differs from pref and amplifies its effect on length', async (adjective) => {
-    const pref = await answerAll(model, 'pref', adjective);
-    const amulet = await answerAll(model, 'amulet', adjective);
-    const differing = amulet.texts.filter((text, i) => text !== pref.texts[i]).length;
+  it('concise: amulet shortens the answers, at least as much as the preference prompt', async () => {
+    const pref = await answerAll(model, 'pref', concise);
+    const amulet = await answerAll(model, 'amulet', concise);
     const lengths = { base: mean(base.tokenCounts), pref: mean(pref.tokenCounts), amulet: mean(amulet.tokenCounts) };
-    console.log(`${testModel.name} / ${adjective} over ${QUESTION_COUNT} questions: mean tokens ` +
-      `base ${lengths.base.toFixed(1)}, pref ${lengths.pref.toFixed(1)}, amulet ${lengths.amulet.toFixed(1)}; ` +
-      `amulet differs from pref on ${differing}/${QUESTION_COUNT}`);
-    expect(differing).toBeGreaterThan(QUESTION_COUNT / 2);
-    const prefShift = lengths.pref - lengths.base;
-    const amuletShift = lengths.amulet - lengths.base;
-    if (adjective === 'concise') expect(amuletShift).toBeLessThan(0);
-    if (prefShift !== 0) {
-      expect(Math.sign(amuletShift)).toBe(Math.sign(prefShift));
-      expect(Math.abs(amuletShift)).toBeGreaterThanOrEqual(Math.abs(prefShift));
-    }
+    console.log(`concise over ${QUESTION_COUNT} questions: mean tokens base ${lengths.base.toFixed(1)}, ` +
+      `pref ${lengths.pref.toFixed(1)}, amulet ${lengths.amulet.toFixed(1)}`);
+    expect(lengths.amulet).toBeLessThan(lengths.base * 0.75);
+    expect(lengths.amulet).toBeLessThanOrEqual(lengths.pref);
+  });
+
+  it('bullets: amulet turns the answers into lists, at least as much as the preference prompt', async () => {
+    const pref = await answerAll(model, 'pref', bullets);
+    const amulet = await answerAll(model, 'amulet', bullets);
+    const share = (answers: Answers): number => mean(answers.texts.map(listItemShare));
+    const shares = { base: share(base), pref: share(pref), amulet: share(amulet) };
+    console.log(`bullets over ${QUESTION_COUNT} questions: mean share of list lines base ${shares.base.toFixed(2)}, ` +
+      `pref ${shares.pref.toFixed(2)}, amulet ${shares.amulet.toFixed(2)}`);
+    expect(shares.amulet).toBeGreaterThan(shares.base + 0.25);
+    expect(shares.amulet).toBeGreaterThanOrEqual(shares.pref);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * `amulet eval` end to end on the SmolLM2 fixture: a small run (2 questions,
  * 2 preferences, short answers) that is interrupted with Ctrl-C, continued
- * without repeating an answer, and reported; plus its usage errors.
+ * without repeating an answer, scored for fluency, extended by a variant and
+ * reported; a run judged by a real model through the probabilities of its
+ * verdict tokens; plus its usage errors.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -73,18 +75,29 @@ it('runs, resumes after Ctrl-C without duplicates, and writes the report', async
   expect(second.stderr).toContain(`14 answers planned, ${keysAfterInterrupt} already in`);
   expect(second.code).toBe(0);
   const records = readFileSync(join(out, 'responses.jsonl'), 'utf8').trim().split('\n')
-    .map((line) => JSON.parse(line) as { key: string; method: string; segments?: unknown[]; timing: object });
+    .map((line) => JSON.parse(line) as { key: string; method: string; segments?: unknown[]; timing: object;
+      tokenIds: number[]; tokens: number; preference: string | null;
+      fluency: { tokens: number; plainNll: number; preferenceNll: number | null } | null });
   // 2 base answers + 2 questions x 2 preferences x 3 methods.
   expect(records).toHaveLength(14);
   expect(new Set(records.map((record) => record.key)).size).toBe(14);
   expect(records.filter((record) => record.method === 'base')).toHaveLength(2);
   expect(records.filter((record) => record.method === 'amulet').every((record) => Array.isArray(record.segments))).toBe(true);
+  // Every answer's tokens are kept, and its fluency scored from them once the answers existed.
+  for (const record of records) {
+    expect(record.tokenIds).toHaveLength(record.tokens);
+    if (record.tokens === 0) continue;
+    expect(record.fluency!.tokens).toBe(record.tokens);
+    expect(record.fluency!.plainNll).toBeGreaterThan(0);
+    if (record.preference === null) expect(record.fluency!.preferenceNll).toBeNull();
+    else expect(record.fluency!.preferenceNll).toBeGreaterThan(0);
+  }
 
   const third = await runEval(args);
   expect(third.stderr).toContain('14 answers planned, 14 already in');
   expect(readFileSync(join(out, 'responses.jsonl'), 'utf8').trim().split('\n')).toHaveLength(14);
 
-  for (const file of ['scores.json', 'report.md', 'charts/proxy-win-vs-base.svg', 'run.json']) {
+  for (const file of ['scores.json', 'report.md', 'charts/paper-proxy-win-vs-pref.svg', 'run.json', 'fluency.jsonl']) {
     expect(existsSync(join(out, file))).toBe(true);
   }
   const report = readFileSync(join(out, 'report.md'), 'utf8');
@@ -93,31 +106,51 @@ it('runs, resumes after Ctrl-C without duplicates, and writes the report', async
   const scores = JSON.parse(readFileSync(join(out, 'scores.json'), 'utf8')) as { preferences: { name: string }[] };
   expect(scores.preferences.map((preference) => preference.name)).toEqual(['concise', 'uplifting']);
 
-  // Other settings in the same folder would mix answers: refused.
+  // Other settings in the same folder would mix answers: refused; a new variant is added to it.
   const mismatched = await runEval(argsWith('13'));
   expect(mismatched.code).toBe(2);
   expect(mismatched.stderr).toContain('holds a run with other settings');
+  const redefined = await runEval([...args, '--variant', 'amulet=amulet:alpha=1']);
+  expect(redefined.code).toBe(2);
+  const extended = await runEval([...args, '--variant', 'gentle=amulet:alpha=1']);
+  expect(extended.stderr).toContain('18 answers planned, 14 already in');
+  expect(extended.code).toBe(0);
+  const rerun = await runEval([...args, '--variant', 'gentle=amulet:alpha=1.5']);
+  expect(rerun.code).toBe(2);
+  expect(rerun.stderr).toContain('the variant gentle was gentle=amulet:alpha=1');
+  expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('`gentle=amulet:alpha=1`');
 });
 
-it('judges every pair in both orders with a local model', async () => {
+it('judges every pair in both orders by the probabilities of a local model\'s verdict tokens', async () => {
   const judged = mkdtempSync(join(tmpdir(), 'amulet-eval-judge-'));
   try {
     const outcome = await runEval(['--model', modelPath, '--questions', questionsFile,
       '--limit', '1', '--preferences', 'concise', '--methods', 'base,pref,amulet', '--max-tokens', '8',
-      '--threads', String(testThreads), '--judge', modelPath, '--out', judged]);
+      '--threads', String(testThreads), '--judge', '--judge-model', modelPath, '--no-fluency', '--out', judged]);
     expect(outcome.code).toBe(0);
     const judgements = readFileSync(join(judged, 'judgements.jsonl'), 'utf8').trim().split('\n')
-      .map((line) => JSON.parse(line) as { method: string; reference: string; verdicts: string[]; replies: string[] });
+      .map((line) => JSON.parse(line) as { variant: string; reference: string; candidateShare: number;
+        verdictMass: number; orders: { a: number; b: number }[] });
     // pref vs base, amulet vs base, amulet vs pref: each read twice, the answers swapped.
-    expect(judgements.map((j) => `${j.method}/${j.reference}`).sort()).toEqual(['amulet/base', 'amulet/pref', 'pref/base']);
+    expect(judgements.map((j) => `${j.variant}/${j.reference}`).sort()).toEqual(['amulet/base', 'amulet/pref', 'pref/base']);
     for (const judgement of judgements) {
-      expect(judgement.replies).toHaveLength(2);
-      expect(judgement.verdicts).toHaveLength(2);
+      expect(judgement.orders).toHaveLength(2);
+      for (const { a, b } of judgement.orders) {
+        expect(a).toBeGreaterThanOrEqual(0);
+        expect(b).toBeGreaterThanOrEqual(0);
+        expect(a + b).toBeLessThanOrEqual(1 + 1e-6);
+      }
+      expect(judgement.candidateShare).toBeGreaterThanOrEqual(0);
+      expect(judgement.candidateShare).toBeLessThanOrEqual(1);
+      // The verdict tokens take a real share of the next-token mass after "Better response: Response".
+      expect(judgement.verdictMass).toBeGreaterThan(0.1);
     }
     const scores = JSON.parse(readFileSync(join(judged, 'scores.json'), 'utf8')) as
-      { overall: Record<string, { judgeWinRate: { base: number | null }; judgeAgreement: number | null }> };
-    expect(scores.overall.amulet!.judgeWinRate.base).toEqual(expect.any(Number));
-    expect(scores.overall.amulet!.judgeAgreement).toEqual(expect.any(Number));
+      { overall: { paper: Record<string, { judgeWinRate: { base: { value: number } | null };
+        judgeAgreement: number | null; judgeConfident: number | null }> } };
+    expect(scores.overall.paper.amulet!.judgeWinRate.base!.value).toEqual(expect.any(Number));
+    expect(scores.overall.paper.amulet!.judgeAgreement).toEqual(expect.any(Number));
+    expect(scores.overall.paper.amulet!.judgeConfident).toEqual(expect.any(Number));
   } finally {
     rmSync(judged, { recursive: true, force: true });
   }
@@ -127,6 +160,9 @@ it.each([
   [[], '--questions'],
   [['--questions', 'q.json', '--methods', 'base,magic'], '--methods'],
   [['--questions', 'q.json', '--preferences', 'concise', '--preference-file', 'p.json'], 'either'],
+  [['--questions', 'q.json', '--preference-set', 'paper,nonsense'], '--preference-set'],
+  [['--questions', 'q.json', '--variant', 'x=amulet:alpha=-1'], '--variant'],
+  [['--questions', 'q.json', '--judge-model', 'j.gguf'], '--judge-model needs --judge'],
   [['--questions', 'q.json', '--beams', '0'], '--beams'],
 ])('refuses %j with a usage error', async (args, message) => {
   const outcome = await runEval(args);

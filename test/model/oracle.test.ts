@@ -16,6 +16,8 @@ import {
   multiPreferenceAmulet,
   paperHyperparameters,
   paperLaRatio,
+  plausibilityGate,
+  withPlausibility,
   type RowComparison,
 } from '../support/oracle';
 
@@ -160,6 +162,22 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
   it('la matches linear alignment on raw logits at every token', async () => {
     await run('la', { method: 'la', preferences: [concise] },
       (c) => linearAlignment(c.baseLogits, c.preferenceLogits[0], paperLaRatio));
+  });
+
+  it('amulet under the plausibility constraint matches the oracle, cut for cut', async () => {
+    const constrained = await run('amulet, plausibility 0.1', { method: 'amulet', preferences: [concise], plausibility: 0.1 },
+      (c) => withPlausibility(collapsedAmulet(c.baseLogits, c.preferenceLogits[0], paperHyperparameters),
+        c.preferenceLogits[0], 0.1));
+    // The constraint did cut: some position kept only part of the vocabulary.
+    expect(constrained.realigned.some((row) => row.some((value) => value === -Infinity))).toBe(true);
+  });
+
+  it('the plausibility constraint reads the first preference with a positive weight', async () => {
+    const preferences = [{ text: concise, weight: -0.5 }, { text: paperPreference('verbose'), weight: 1 }];
+    const weights = preferences.map((p) => p.weight);
+    await run('amulet, weights [-0.5, 1], plausibility 0.05', { method: 'amulet', preferences, plausibility: 0.05 },
+      (c) => withPlausibility(multiPreferenceAmulet(c.baseLogits, c.preferenceLogits, weights, paperHyperparameters),
+        plausibilityGate(c.baseLogits, c.preferenceLogits, weights), 0.05));
   });
 
   it('amulet with two weighted preferences matches the generalised oracle', async () => {

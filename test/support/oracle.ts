@@ -225,6 +225,37 @@ function mixLogProbs(baseLogits: Row, rows: readonly Float64Array[], coefficient
   return logSoftmax(mixed);
 }
 
+/**
+ * The plausibility constraint (docs/algorithm.md) on a realigned row: token v
+ * stays when gate[v] − max(gate) ≥ log τ, the others become -inf, and the row
+ * is renormalised. The difference and log τ are rounded to float32 before the
+ * comparison, as the native sampler forms them from float32 logits, so that a
+ * token at the threshold falls on the same side. τ = 0 leaves the row as it is.
+ */
+export function withPlausibility(logProbs: Float64Array, gateLogits: Row, tau: number): Float64Array {
+  if (!(tau >= 0 && tau <= 1)) throw new RangeError(`plausibility must be in [0, 1] (got ${tau})`);
+  if (tau === 0) return logProbs;
+  const n = checkSameLength([logProbs, gateLogits]);
+  let max = NEG_INF;
+  for (let v = 0; v < n; v++) if (finite(gateLogits[v]) && gateLogits[v] > max) max = gateLogits[v];
+  const logTau = Math.fround(log(tau));
+  const kept = new Float64Array(n);
+  for (let v = 0; v < n; v++) {
+    const g = gateLogits[v];
+    kept[v] = finite(g) && Math.fround(g - max) >= logTau ? logProbs[v] : NEG_INF;
+  }
+  return logSoftmax(kept);
+}
+
+/**
+ * The row the constraint reads among [base, preference rows]: the first
+ * preference with a positive weight, else the base row.
+ */
+export function plausibilityGate(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[]): Row {
+  const first = weights.findIndex((weight) => weight > 0);
+  return first < 0 ? baseLogits : prefLogits[first];
+}
+
 /** Index of the largest entry (the first on ties); -1 if none is finite. */
 export function argMax(row: Row): number {
   let best = -1;

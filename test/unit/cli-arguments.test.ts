@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, parsePreference, readPreferenceFile, UsageError, type RunRequest } from '../../cli/arguments';
 import { renderComparison, type ComparedAnswer } from '../../cli/compare-view';
+import { DEFAULT_JUDGE_MODEL, parseEvalCommandLine, type EvalRequest } from '../../cli/eval-arguments';
 import { parseRpcServerCommandLine, rpcServerArguments, type RpcServerRequest } from '../../cli/rpc-server-arguments';
 import { DEFAULT_MODEL } from '../../cli/model-loading';
 import { wrapText } from '../../cli/text-wrap';
@@ -231,3 +232,42 @@ describe('compare view', () => {
   });
 });
 
+
+describe('amulet eval command line', () => {
+  const evalRequest = (args: readonly string[]): EvalRequest => {
+    const commandLine = parseEvalCommandLine(['--questions', 'q.json', ...args]);
+    if (commandLine.kind !== 'run') throw new Error('expected a run');
+    return commandLine.request;
+  };
+
+  it('defaults to the paper\'s set, the four methods, fluency on, no judge', () => {
+    const request = evalRequest([]);
+    expect(request.preferenceSets).toEqual(['paper']);
+    expect(request.variants.map((variant) => variant.name)).toEqual(['base', 'pref', 'la', 'amulet']);
+    expect(request).toMatchObject({ fluency: true, storedOnly: false, judgePath: undefined, plausibility: 0 });
+  });
+
+  it('reads sets, variants, the judge and its references', () => {
+    const request = evalRequest(['--preference-set', 'paper,extended', '--methods', 'base,pref',
+      '--variant', 'gentle=amulet:plausibility=0.1:alpha=1.3', '--judge', '--judge-against', 'pref', '--stored-only',
+      '--no-fluency', '--plausibility', '0.05']);
+    expect(request.preferenceSets).toEqual(['paper', 'extended']);
+    expect(request.variants).toEqual([
+      { name: 'base', method: 'base', options: {} }, { name: 'pref', method: 'pref', options: {} },
+      { name: 'gentle', method: 'amulet', options: { plausibility: 0.1, alpha: 1.3 } },
+    ]);
+    expect(request).toMatchObject({ judgePath: DEFAULT_JUDGE_MODEL, judgeAgainst: ['pref'], storedOnly: true,
+      fluency: false, plausibility: 0.05 });
+  });
+
+  it.each([
+    [['--variant', 'amulet=amulet:alpha=1'], /a method's own name/],
+    [['--variant', 'a=amulet', '--variant', 'a=la'], /named twice/],
+    [['--judge-against', 'pref'], /needs --judge/],
+    [['--judge', '--judge-against', 'beam'], /--judge-against/],
+    [['--plausibility', '2'], /--plausibility must be a number in \[0, 1\]/],
+  ])('refuses %j', (args, message) => {
+    expect(() => evalRequest(args)).toThrow(UsageError);
+    expect(() => evalRequest(args)).toThrow(message);
+  });
+});

@@ -3,12 +3,16 @@
  * worked out by hand in the comment beside it.
  */
 import { movingAverageTypeTokenRatio } from '../../eval/proxies/diversity';
+import { exclamationRate } from '../../eval/proxies/exclamation';
+import { functionWordShare } from '../../eval/proxies/language';
+import { headingCount, lineCount, listItemShare } from '../../eval/proxies/layout';
+import { pirateMatches, pirateRate } from '../../eval/proxies/pirate';
 import { flatteryMatches, flatteryRate } from '../../eval/proxies/flattery';
 import { formalityFromCounts, formalityScore, partOfSpeechCounts } from '../../eval/proxies/formality';
 import { measureAll, preferenceProxies } from '../../eval/proxies/index';
 import { wordCount } from '../../eval/proxies/length';
 import { fleschKincaidGrade, syllableCount } from '../../eval/proxies/readability';
-import { sentimentPerWord } from '../../eval/proxies/sentiment';
+import { emotionPerWord, sentimentPerWord } from '../../eval/proxies/sentiment';
 import { sentences, words } from '../../eval/proxies/words';
 
 describe('words and sentences', () => {
@@ -94,13 +98,64 @@ describe('flattery (phrases per 100 words)', () => {
   });
 });
 
+describe('layout (lists, headings, lines)', () => {
+  const markdown = '## Steps\n\n- Boil water.\n- Add the egg.\n1. Wait nine minutes.\n\nServe it warm.';
+  it('counts list items, headings and non-empty lines', () => {
+    // 5 non-empty lines, 3 of them list items; 1 heading.
+    expect(listItemShare(markdown)).toBeCloseTo(3 / 5);
+    expect(headingCount(markdown)).toBe(1);
+    expect(lineCount(markdown)).toBe(5);
+    expect(lineCount('One paragraph. Two sentences.')).toBe(1);
+    expect(headingCount('#hashtag is not a heading')).toBe(0);
+    expect(listItemShare('-5 degrees is cold')).toBe(0);
+    expect(listItemShare('')).toBe(0);
+  });
+});
+
+describe('language (function-word share)', () => {
+  it('tells French and Spanish from English', () => {
+    const english = 'Put the egg in a pot of cold water and bring it to the boil.';
+    // French: "mettez l'oeuf dans une casserole d'eau froide et portez-la à ébullition".
+    const french = "Mettez l'œuf dans une casserole d'eau froide et portez la casserole à ébullition.";
+    const spanish = 'Pon el huevo en una olla con agua fría y lleva el agua a ebullición.';
+    expect(functionWordShare(english, 'french')).toBeLessThan(0.15);
+    expect(functionWordShare(english, 'spanish')).toBeLessThan(0.15);
+    expect(functionWordShare(french, 'french')).toBeGreaterThan(0.3);
+    expect(functionWordShare(spanish, 'spanish')).toBeGreaterThan(0.3);
+    expect(functionWordShare('', 'french')).toBe(0);
+  });
+});
+
+describe('persona, enthusiasm and emotion', () => {
+  it('counts pirate phrases per 100 words', () => {
+    expect(pirateMatches('Ahoy, matey! Shiver me timbers, ye scallywag.')).toEqual(
+      ['Ahoy', 'matey', 'Shiver me timbers', 'ye', 'scallywag']);
+    // 2 phrases over 4 words.
+    expect(pirateRate('Arr, ye landlubber there')).toBe(75);
+    expect(pirateRate('Boil the egg.')).toBe(0);
+  });
+
+  it('counts runs of exclamation marks per 100 words', () => {
+    // Two runs over 4 words.
+    expect(exclamationRate('Wow!!! This is great!')).toBe(50);
+    expect(exclamationRate('Plain text.')).toBe(0);
+  });
+
+  it('sums the magnitude of rated words per word, positive or negative', () => {
+    // love +3, terrible -3 over 6 words: 6 / 6.
+    expect(emotionPerWord('I love it but terrible weather')).toBeCloseTo(1);
+    expect(sentimentPerWord('I love it but terrible weather')).toBeCloseTo(0);
+    expect(emotionPerWord('The table is brown')).toBe(0);
+  });
+});
+
 describe('preference mapping', () => {
-  it('maps each of the paper\'s eight preferences to a proxy and direction', () => {
-    expect(Object.keys(preferenceProxies).sort()).toEqual(
-      ['complex', 'concise', 'creative', 'formal', 'pleasant', 'sycophantic', 'uplifting', 'verbose']);
+  it('maps every built-in preference to a proxy and direction', () => {
+    expect(Object.keys(preferenceProxies)).toHaveLength(20);
     expect(preferenceProxies.concise).toEqual({ proxy: 'words', direction: 'lower' });
     expect(preferenceProxies.verbose).toEqual({ proxy: 'words', direction: 'higher' });
-    expect(Object.keys(measureAll('Hello there.')).sort()).toEqual(
-      ['diversity', 'flattery', 'formality', 'grade', 'sentiment', 'words']);
+    expect(preferenceProxies.child).toEqual({ proxy: 'grade', direction: 'lower' });
+    expect(Object.keys(measureAll('Hello there.')).sort()).toEqual(['diversity', 'emotion', 'exclamations', 'flattery',
+      'formality', 'french', 'grade', 'headings', 'lines', 'listShare', 'pirate', 'sentiment', 'spanish', 'words']);
   });
 });

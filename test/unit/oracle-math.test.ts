@@ -4,6 +4,7 @@
  * against it. No model needed; test/model/oracle.test.ts compares the native
  * sampler's rows with the oracle on real models.
  */
+import { seededRandom } from '../../eval/bootstrap';
 import { AmuletError, guidanceScale } from '../../lib/index';
 import {
   collapsedAmulet,
@@ -15,22 +16,15 @@ import {
   multiPreferenceLiteral,
   paperHyperparameters,
   paperLaRatio,
+  plausibilityGate,
+  withPlausibility,
   type AmuletHyperparameters,
 } from '../support/oracle';
 
 /** Oracle self-consistency in float64 (docs/algorithm.md reports 2e-14). */
 const FLOAT64_TOLERANCE = 1e-12;
-/** mulberry32: a small seeded PRNG, so that the random rows are reproducible. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so that the random rows are reproducible. */
+const prng = seededRandom;
 
 /** Random logits of spread `scale`, a few of them -inf. */
 function randomLogits(random: () => number, n: number, scale: number, infCount: number): Float64Array {
@@ -166,6 +160,32 @@ describe('oracle', () => {
     // Weight 0 on every preference gives the base distribution.
     expect(maxAbsDiff(multiPreferenceAmulet(base, [pref], [0], paperHyperparameters), logSoftmax(base)))
       .toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+  });
+});
+
+describe('the plausibility constraint in the oracle', () => {
+  it('keeps the tokens within log τ of the gate row\'s top, renormalised', () => {
+    // Gate probabilities ∝ e^0, e^-1, e^-3, e^-inf: with τ = e^-2 the first two stay.
+    const gate = [0, -1, -3, -Infinity];
+    const realigned = logSoftmax([1, 2, 3, 4]);
+    const kept = withPlausibility(realigned, gate, Math.exp(-2));
+    expect(kept[2]).toBe(-Infinity);
+    expect(kept[3]).toBe(-Infinity);
+    const expected = logSoftmax([1, 2]);
+    expect(kept[0]).toBeCloseTo(expected[0]!, 12);
+    expect(kept[1]).toBeCloseTo(expected[1]!, 12);
+    // τ = 1 keeps the gate's argmax alone; τ = 0 changes nothing.
+    expect(Array.from(withPlausibility(realigned, gate, 1))).toEqual([0, -Infinity, -Infinity, -Infinity]);
+    expect(withPlausibility(realigned, gate, 0)).toBe(realigned);
+  });
+
+  it('reads the first preference with a positive weight, else the base row', () => {
+    const base = [0];
+    const a = [1];
+    const b = [2];
+    expect(plausibilityGate(base, [a, b], [1, 1])).toBe(a);
+    expect(plausibilityGate(base, [a, b], [-0.5, 1])).toBe(b);
+    expect(plausibilityGate(base, [a, b], [-1, 0])).toBe(base);
   });
 });
 
