@@ -4,7 +4,7 @@
 // compiles the TypeScript. Options:
 //   --native-only / --ts-only   one half only
 //   --cuda                      build llama.cpp with CUDA (AMULET_CUDA_ARCHITECTURES picks the archs)
-//   --portable                  a baseline x86-64 CPU (AVX2) and no OpenMP, as the prebuild uses
+//   --portable                  a baseline x86-64 CPU (AVX2), as the prebuild uses
 //   --out <dir>                 cmake-js build folder (default build/, where
 //                               node-gyp-build looks; the prebuild uses build-portable/)
 // In a checkout, the build folder also gets amulet_test.node, the addon with
@@ -48,10 +48,13 @@ function buildNative() {
     `--CDAMULET_NATIVE=${portable ? 'OFF' : 'ON'}`,
     `--CDAMULET_CUDA=${args.has('--cuda') ? 'ON' : 'OFF'}`,
     `--CDAMULET_CUDA_ARCHITECTURES=${process.env.AMULET_CUDA_ARCHITECTURES ?? ''}`,
-    // The prebuild does without libgomp (absent from slim images; ggml's own
-    // thread pool replaces OpenMP). libstdc++ stays shared: linked in, it
-    // would raise the glibc it needs from 2.34 to 2.36 (arc4random).
-    `--CDGGML_OPENMP=${portable ? 'OFF' : 'ON'}`,
+    // ggml's own thread pool, not OpenMP, in every build: on a 2-core machine
+    // OpenMP's threads, spinning at the graph's barriers while the Node.js
+    // thread takes a core, decoded 2.5 times slower than the pool, and a
+    // build without it needs no libgomp (absent from slim images).
+    // libstdc++ stays shared: linked in, it would raise the glibc it needs
+    // from 2.34 to 2.36 (arc4random).
+    '--CDGGML_OPENMP=OFF',
     `--CDAMULET_TEST_ADDON=${isCheckout ? 'ON' : 'OFF'}`,
     `--CDAMULET_BUILD_TESTS=${tests ? 'ON' : 'OFF'}`,
     ...argv.filter((arg) => arg.startsWith('--CD')),
