@@ -56,7 +56,7 @@ void RealignParams::validate() const {
     require(std::isfinite(alpha) && alpha > 0, "alpha must be a finite number > 0");
     require(std::isfinite(lambda) && lambda > 0, "lambda must be a finite number > 0");
     require(std::isfinite(eta) && eta > 0, "eta must be a finite number > 0");
-    require(iterations >= 1, "iterations must be at least 1");
+    require(iterations >= 1 && iterations <= 10000, "iterations must be an integer in [1, 10000]");
     require(std::isfinite(ratio) && ratio >= 0, "ratio must be a finite number >= 0");
     require(plausibility >= 0 && plausibility <= 1, "plausibility must be a number in [0, 1]");
     for (double weight : weights) require(std::isfinite(weight), "every preference weight must be finite");
