@@ -38,7 +38,7 @@ export async function evalMain(args: readonly string[]): Promise<number> {
   const { request } = commandLine;
   const missing = missingEvalPackages();
   if (missing.length > 0) {
-    printError(`amulet eval scores answers with ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} ` +
+    printError(`amulet eval scores answers with ${listed(missing)}, which ${missing.length > 1 ? 'are' : 'is'} ` +
       `not installed: npm install ${missing.join(' ')}`);
     return EXIT_FAILURE;
   }
@@ -49,3 +49,7 @@ export async function evalMain(args: readonly string[]): Promise<number> {
     (error) => error instanceof EvalSetupError);
 }
 
+/** "a", "a and b", "a, b and c". */
+function listed(names: readonly string[]): string {
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names.join('');
+}

@@ -286,7 +286,7 @@ describe('npm pack', () => {
     const evaluation = spawnSync(process.execPath, [path.join(installed, 'dist', 'cli', 'amulet.js'), 'eval',
       '--questions', 'q.json'], { cwd: dir, encoding: 'utf8', env: userEnv({}) });
     expect(evaluation.status).toBe(1);
-    expect(evaluation.stderr).toMatch(/amulet eval scores answers with compromise and sentiment, which are not installed: npm install compromise sentiment/);
+    expect(evaluation.stderr).toMatch(/amulet eval scores answers with compromise, sentiment and stopword, which are not installed: npm install compromise sentiment stopword/);
 
     // The same without any install script, as npm does for a denied package or with --ignore-scripts.
     fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
