@@ -102,14 +102,17 @@ async function runAmulet({ ceiling = false } = {}) {
 
 /**
  * The peer: plain generation of the preference prompt with node-llama-cpp
- * (bench/package.json pins it), its prebuilt CPU binary, the same GGUF,
+ * (bench/package.json pins it), its prebuilt CPU binary or its build from
+ * source for this CPU (job.peerBuild, made by run.mjs), the same GGUF,
  * threads, context size and greedy decoding. Two ways: its chat session, as
  * an application uses it ('chat'), and its lowest-level generation loop,
  * LlamaContextSequence.evaluate over the rendered prompt's tokens ('raw').
  */
 async function runNodeLlamaCpp(mode) {
   const nlc = await import(path.join(root, 'bench', 'node_modules', 'node-llama-cpp', 'dist', 'index.js'));
-  const llama = await nlc.getLlama({ gpu: false, build: 'never', logLevel: 'error' });
+  const llama = await nlc.getLlama(job.peerBuild === 'source'
+    ? { gpu: false, usePrebuiltBinaries: false, build: 'never', logLevel: 'error' }
+    : { gpu: false, build: 'never', logLevel: 'error' });
   const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
   const context = await model.createContext({
     contextSize: job.contextSize,
