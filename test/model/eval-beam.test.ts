@@ -1,7 +1,9 @@
 /**
  * Beam search on the SmolLM2 fixture: one beam is greedy decoding of the
- * preference prompt (the `pref` method), more beams find a sequence at least
- * as likely, and the search validates its options and can be aborted.
+ * preference prompt (the `pref` method), more beams search several
+ * hypotheses per step, and the search validates its options and can be
+ * aborted. More beams need not find a likelier sequence than greedy decoding
+ * (the greedy prefix can drop out of the beam), so that is not asserted.
  */
 import { isAmuletError, type Model } from '../../lib/index';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
@@ -29,12 +31,12 @@ it('with one beam, equals greedy decoding with the preference prompt', async () 
   expect(beam.sumLogProb).toBeLessThan(0);
 });
 
-it('with four beams, finds a sequence at least as likely as greedy decoding (raw sum, lengthPenalty 0)', async () => {
-  const options = { preferences, maxTokens, lengthPenalty: 0, threads: testThreads };
-  const greedy = await model.beamSearch(question, { ...options, beams: 1 });
-  const beam = await model.beamSearch(question, { ...options, beams: 4 });
-  expect(beam.sumLogProb).toBeGreaterThanOrEqual(greedy.sumLogProb - 1e-6);
+it('with four beams, decodes several hypotheses per step and ranks by the raw sum (lengthPenalty 0)', async () => {
+  const beam = await model.beamSearch(question, { preferences, maxTokens, lengthPenalty: 0, beams: 4, threads: testThreads });
+  expect(beam.sumLogProb).toBeLessThan(0);
   expect(beam.score).toBeCloseTo(beam.sumLogProb);
+  expect(beam.tokenCount).toBeGreaterThan(0);
+  expect(beam.tokenCount).toBeLessThanOrEqual(maxTokens);
   expect(beam.decodedTokenCount).toBeGreaterThan(beam.tokenCount);  // several beams were decoded per step
   expect(beam.beams).toBe(4);
 });
