@@ -10,7 +10,7 @@ import { ACROSS_SHAPES, captureRun, expectAgreementUpToNearTie, SAME_ROWS, type 
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 
 const LONG_QUESTION = 'Write a detailed essay about the history of the Roman Empire, from its founding to its fall.';
-const TOKENS = 64;
+const TOKENS = 24;
 
 async function generate(model: Model, options: PromptOptions): Promise<CapturedRun> {
   const session = model.createSession({ threads: testThreads });

@@ -60,7 +60,7 @@ function describeComparison(c: RowComparison, actual: ArrayLike<number>, oracle:
 describe.each(testModels)('native realignment vs the oracle on $name', (testModel) => {
   // Gemma's vocabulary is 262k: every captured row is ~1 MB and the literal
   // loop oracle costs ~0.4 s a token there, so it decodes fewer tokens.
-  const maxTokens = testModel.name === 'gemma3-270m' ? 12 : 24;
+  const maxTokens = testModel.name === 'gemma3-270m' ? 8 : 16;
   const questions = loadQuestions(2);
   const concise = paperPreference('concise');
   const summary: string[] = [];

@@ -20,7 +20,7 @@ import { useTestAddon } from '../support/test-addon';
 import { paperPreference, testThreads } from '../support/models';
 import { fakeServer, freePort, helloReply, startWorker, type RpcWorker } from '../support/rpc-workers';
 
-const TOKENS = 48;
+const TOKENS = 24;
 const questions = [
   'Explain in detail how a refrigerator keeps food cold, step by step.',
   'Describe the water cycle to a ten-year-old.',

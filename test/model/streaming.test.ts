@@ -15,7 +15,7 @@ import {
   type SessionOptions,
   type TextChunk,
 } from '../../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { concurrentThreads, loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 import { TIMED_OUT, within } from '../support/timing';
 
 /** One thread per context: the test machine's cores are shared. */
@@ -298,9 +298,9 @@ describe.each(testModels)('streaming on $name', (testModel) => {
       const prompts = ['Give me one tip for sleeping well.', 'What is the capital of France?'];
       const options: PromptOptions = { maxTokens: 16 };
       const sequential: string[] = [];
-      for (const prompt of prompts) sequential.push((await runOnce(prompt, options)).result.text);
+      for (const prompt of prompts) sequential.push((await runOnce(prompt, options, { threads: concurrentThreads })).result.text);
 
-      const sessions = prompts.map(() => newSession());
+      const sessions = prompts.map(() => newSession({ threads: concurrentThreads }));
       try {
         const concurrent = await Promise.all(sessions.map((session, i) => collect(session.prompt(prompts[i], options))));
         concurrent.forEach((collected, i) => expectChunksMatchResult(collected, `concurrent ${i}`));

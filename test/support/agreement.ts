@@ -96,9 +96,18 @@ export function divergence(a: CapturedRun, b: CapturedRun): Divergence {
   return { agreed, identical, margin: Math.min(...margins) };
 }
 
-/** The ten largest entries' indices of a row. */
+/** The ten largest entries' indices of a row, largest first, in one pass (a sort of 262k indices takes a second). */
 function topTen(row: Float32Array): number[] {
-  return [...row.keys()].sort((i, j) => row[j]! - row[i]!).slice(0, 10);
+  const top: number[] = [];
+  for (let index = 0; index < row.length; index++) {
+    const value = row[index]!;
+    if (top.length === 10 && !(value > row[top[9]!]!)) continue;
+    let at = top.length === 10 ? 9 : top.length;
+    while (at > 0 && value > row[top[at - 1]!]!) at--;
+    top.splice(at, 0, index);
+    if (top.length > 10) top.pop();
+  }
+  return top;
 }
 
 /** log(sum(exp(row))), stably. */

@@ -43,6 +43,14 @@ function selectTestModels(list: string | undefined): readonly TestModel[] {
  */
 export const testThreads = Number(process.env.AMULET_TEST_THREADS ?? availableParallelism());
 
+/**
+ * CPU threads per session in tests where several sessions decode at once:
+ * one. A session's thread pool spins at the graph's barriers, so sessions
+ * with a thread per core each would mostly wait for each other's preempted
+ * threads; these tests check what runs, not how fast.
+ */
+export const concurrentThreads = 1;
+
 /** Layers to offload (AMULET_TEST_GPU_LAYERS, default 0): bench/gpu-check.sh runs tests on a GPU with it. */
 export const testGpuLayers = Number(process.env.AMULET_TEST_GPU_LAYERS ?? 0);
 

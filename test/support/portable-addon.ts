@@ -1,7 +1,8 @@
 /**
  * The model-portable project's setup: every test file of it loads the
  * portable addon (build-portable/Release/amulet.node, AVX2, what the prebuild
- * ships) instead of the one built for this CPU.
+ * ships) instead of the one built for this CPU, on SmolLM2 unless
+ * AMULET_TEST_MODELS names other fixture models.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,3 +13,4 @@ if (!existsSync(portable)) {
     '--portable --out build-portable)');
 }
 process.env['AMULET_ADDON'] = portable;
+process.env['AMULET_TEST_MODELS'] ??= 'smollm2-135m-instruct';

@@ -17,7 +17,7 @@ import { ensureFixtureModel } from '../../support/fixtures';
 import { AmuletError, loadModel, type Model, type Session } from '../../../lib/index';
 import { testModels, testThreads } from '../../support/models';
 
-const CYCLES = 100;
+const CYCLES = 30;
 const CHECK_EVERY = 10;
 
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;

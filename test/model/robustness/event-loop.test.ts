@@ -7,7 +7,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { loadModel, type Model } from '../../../lib/index';
 import { ensureFixtureModel } from '../../support/fixtures';
-import { paperPreference, testModels, testThreads } from '../../support/models';
+import { concurrentThreads, paperPreference, testModels } from '../../support/models';
 
 const ms = (nanoseconds: number): number => nanoseconds / 1e6;
 
@@ -37,7 +37,7 @@ it('loading a model and streaming generations leave the event loop free (p99 lag
   const load = await measure(() => loadModel({ path, onProgress: () => undefined }));
   model = load.value;
   const sessions = [paperPreference('concise'), paperPreference('creative')].map((preference) =>
-    model.createSession({ preferences: [preference], contextSize: 512, threads: testThreads }));
+    model.createSession({ preferences: [preference], contextSize: 512, threads: concurrentThreads }));
   try {
     const streaming = await measure(() => Promise.all(sessions.map(async (session) => {
       let tokens = 0;

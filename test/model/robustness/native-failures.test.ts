@@ -77,7 +77,7 @@ describe.each([
     const session = newSession();
     const reference = newSession();
     try {
-      const expected = await captureRun(reference, question, { maxTokens: 32 });
+      const expected = await captureRun(reference, question, { maxTokens: 16 });
       setTestHooks({ fault: { kind, atToken: 5 } });
       const { chunks, error, rejection } = await streamUntilFailure(session, {});
       expect(chunks.length).toBeGreaterThan(0);
@@ -90,7 +90,7 @@ describe.each([
       expect(session.history).toEqual([]);
       // The cache of the failed turn is reused, minus what the failure left out: the answer of a fresh
       // session, up to the rounding of the other batch shapes.
-      const after = await captureRun(session, question, { maxTokens: 32 });
+      const after = await captureRun(session, question, { maxTokens: 16 });
       expectAgreementUpToNearTie(after, expected, acrossShapesRealigned(after.result.guidanceScale), ACROSS_SHAPES);
       expect(after.result.reusedPromptTokenCount).toBeGreaterThan(0);
     } finally {

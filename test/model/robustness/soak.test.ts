@@ -1,5 +1,5 @@
 /**
- * Soak: 300 generations across three concurrent sessions of one model, most
+ * Soak: generations across three concurrent sessions of one model, most
  * of them cut short at a random point (an AbortSignal fired after some
  * chunks or after some milliseconds, possibly during prompt evaluation;
  * breaking out of the loop; a signal aborted before the prompt starts), with
@@ -18,11 +18,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ensureFixtureModel } from '../../support/fixtures';
 import { AmuletError, loadModel, type Model, type Session } from '../../../lib/index';
-import { paperPreference, testModels, testThreads } from '../../support/models';
+import { concurrentThreads, paperPreference, testModels } from '../../support/models';
 
-const GENERATIONS = 300;
+const GENERATIONS = 120;
 const SESSIONS = 3;
-const WARM_UP = 75;
+const WARM_UP = 30;
 const seed = Number(process.env.SOAK_SEED ?? 20250227);
 
 setFlagsFromString('--expose-gc');
@@ -69,7 +69,7 @@ it(`${GENERATIONS} generations with random aborts on ${SESSIONS} sessions: RSS g
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   };
   const newSession = (index: number): Session => model.createSession({
-    preferences: [preferences[index % preferences.length]], contextSize: 256, batchSize: 32, threads: testThreads,
+    preferences: [preferences[index % preferences.length]], contextSize: 256, batchSize: 32, threads: concurrentThreads,
     contextOverflow: 'dropOldestTurns',
   });
 
