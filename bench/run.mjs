@@ -504,7 +504,7 @@ function printTable(output) {
       ...(rpc ? [format(r.rpc?.sentBytesPerStep, 0), format(r.rpc?.receivedBytesPerStep, 0)] : [])]);
   }
   process.stdout.write(`\n${output.model.name} · ${output.machine.cpu} · ${output.threads} threads · ` +
-    `${output.settings.addon} addon · ` +
+    `${output.machine.addon} addon · ` +
     `load average ${output.machine.loadAverageBefore.join(' ')} → ${output.machine.loadAverageAfter.join(' ')}\n\n`);
   process.stdout.write(`${markdownTable(rows)}\n\n`);
   if (output.samplerMath) printMathTable(output.samplerMath);
