@@ -234,9 +234,16 @@ export class FakeHub {
     for (let offset = 0; offset < body.length && !response.destroyed; offset += CHUNK) {
       const piece = body.subarray(offset, offset + CHUNK);
       if (!response.write(piece)) {
-        await new Promise((resolve) => {
-          response.once('drain', resolve);
-          response.once('close', resolve);
+        // Whichever comes first; the other listener goes too, or a slow
+        // client would leave one 'close' listener per chunk.
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            response.off('drain', done);
+            response.off('close', done);
+            resolve();
+          };
+          response.on('drain', done);
+          response.on('close', done);
         });
       }
       if (this.cdn.delayPerChunkMs > 0) await new Promise((resolve) => setTimeout(resolve, this.cdn.delayPerChunkMs));
