@@ -31,6 +31,7 @@ import {
   type CompletionHeader,
 } from './chat-response';
 import type { Conversation, SlotPool } from './slot-pool';
+import { drained } from './drained';
 
 /** What the server uses where a request says nothing. */
 export interface ChatDefaults {
@@ -88,19 +89,6 @@ function promptSettings(request: ChatRequest, defaults: ChatDefaults): {
     },
     method,
   };
-}
-
-/** Resolves once the response can take more data, or is gone. */
-function drained(response: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      response.off('drain', done);
-      response.off('close', done);
-      resolve();
-    };
-    response.on('drain', done);
-    response.on('close', done);
-  });
 }
 
 /** Writes one server-sent event, waiting while the client is slower than the model. */

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { drained } from '../../lib/server/drained';
 
 /** A file in a fake repository. */
 export interface FakeRepoFile {
@@ -234,17 +235,7 @@ export class FakeHub {
     for (let offset = 0; offset < body.length && !response.destroyed; offset += CHUNK) {
       const piece = body.subarray(offset, offset + CHUNK);
       if (!response.write(piece)) {
-        // Whichever comes first; the other listener goes too, or a slow
-        // client would leave one 'close' listener per chunk.
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            response.off('drain', done);
-            response.off('close', done);
-            resolve();
-          };
-          response.on('drain', done);
-          response.on('close', done);
-        });
+        await drained(response);
       }
       if (this.cdn.delayPerChunkMs > 0) await new Promise((resolve) => setTimeout(resolve, this.cdn.delayPerChunkMs));
     }
