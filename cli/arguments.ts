@@ -17,7 +17,7 @@ export { UsageError } from './flags';
 
 /** The library options `amulet` takes as flags, in help order. */
 export const realignFlags: readonly RuleName[] = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio',
-  'plausibility'];
+  'plausibility', 'klBudget'];
 export const samplingFlags: readonly RuleName[] = [
   'maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty',
   'presencePenalty', 'seed',
@@ -61,6 +61,7 @@ export interface RealignParameters {
   iterations: number;
   ratio: number;
   plausibility: number;
+  klBudget: number;
 }
 
 /** What the flags of {@link sessionCommandLineOptions} ask for. */
@@ -264,6 +265,7 @@ export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof
       iterations: number('iterations') ?? rules.iterations.default,
       ratio: number('ratio') ?? rules.ratio.default,
       plausibility: number('plausibility') ?? rules.plausibility.default,
+      klBudget: number('klBudget') ?? rules.klBudget.default,
     },
     // Only the sampling flags given: the library fills in the rest.
     sampling,

@@ -15,8 +15,8 @@ import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageErr
 
 /** The library options `amulet eval` takes as flags, in help order. */
 export const evalRuleFlags: readonly RuleName[] = [
-  'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'beams',
-  'lengthPenalty', 'threads', 'contextSize', 'rpcServers', 'tensorSplit',
+  'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget',
+  'beams', 'lengthPenalty', 'threads', 'contextSize', 'rpcServers', 'tensorSplit',
 ];
 
 export const evalOptions = {
@@ -188,6 +188,7 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     iterations: number('iterations'),
     ratio: number('ratio'),
     plausibility: number('plausibility'),
+    klBudget: number('klBudget'),
     beams: number('beams'),
     lengthPenalty: number('lengthPenalty'),
     threads: given('threads') === undefined ? undefined : number('threads'),

@@ -82,9 +82,9 @@ function checkManifest(outDir: string, manifest: RunManifest): void {
   }
   const previous = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunManifest>;
   const sorted = (value: object | undefined): string => JSON.stringify(Object.entries(value ?? {}).sort());
-  // A folder made before the plausibility constraint existed ran without it.
+  // A folder made before the plausibility constraint or the KL budget existed ran without them.
   const same = (a: EvalParameters | undefined, b: EvalParameters): boolean =>
-    sorted(a && { plausibility: 0, ...a }) === sorted(b);
+    sorted(a && { plausibility: 0, klBudget: 0, ...a }) === sorted(b);
   const known = previous.variants ?? {};
   const conflicts = Object.entries(manifest.variants).filter(([name, spec]) => name in known && known[name] !== spec);
   if (previous.model !== manifest.model || (previous.chatTemplate ?? null) !== manifest.chatTemplate ||
@@ -195,7 +195,7 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
   const parameters: EvalParameters = {
     systemPrompt: request.systemPrompt, maxTokens: request.maxTokens, alpha: request.alpha, lambda: request.lambda,
     eta: request.eta, iterations: request.iterations, ratio: request.ratio, plausibility: request.plausibility,
-    beams: request.beams,
+    klBudget: request.klBudget, beams: request.beams,
     lengthPenalty: request.lengthPenalty,
   };
   mkdirSync(request.outDir, { recursive: true });

@@ -50,7 +50,7 @@ Methods (--methods, comma-separated; default ${EVAL_DEFAULT_METHODS.join(',')}):
                               own, compared beside the methods; repeat for
                               several. <spec> is name=method:option=value:...
                               with options alpha, lambda, eta, iterations,
-                              ratio, plausibility, e.g.
+                              ratio, plausibility, klBudget, e.g.
                               amulet-t0.1=amulet:plausibility=0.1.
 
 ${helpSection(`Decoding (greedy; --max-tokens defaults to ${EVAL_MAX_TOKENS} here, the paper's length)`,

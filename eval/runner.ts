@@ -24,6 +24,8 @@ export interface EvalParameters {
   ratio: number;
   /** Absent in runs made before the constraint existed: they ran without it (0). */
   plausibility?: number;
+  /** Absent in runs made before the budget existed: they ran without it (0). */
+  klBudget?: number;
   beams: number;
   lengthPenalty: number;
 }
@@ -120,6 +122,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
     iterations: parameters.iterations,
     ratio: parameters.ratio,
     plausibility: parameters.plausibility ?? 0,
+    klBudget: parameters.klBudget ?? 0,
     preferences: job.preference ? [job.preference.text] : [],
     maxTokens: parameters.maxTokens,
     trace: traced,

@@ -6,7 +6,7 @@
  *
  * Written `name=method:option=value:...` on the command line, e.g.
  * `amulet-s1.5=amulet:alpha=1.3`; the options are the library's (alpha,
- * lambda, eta, iterations, ratio, plausibility), checked against the rules
+ * lambda, eta, iterations, ratio, plausibility, klBudget), checked against the rules
  * table.
  *
  * @packageDocumentation
@@ -20,10 +20,10 @@ export type EvalMethod = 'base' | 'pref' | 'la' | 'amulet' | 'beam';
 export const evalMethods: readonly EvalMethod[] = ['base', 'pref', 'la', 'amulet', 'beam'];
 
 /** The realignment options a variant may set. */
-export type VariantOptionName = 'alpha' | 'lambda' | 'eta' | 'iterations' | 'ratio' | 'plausibility';
+export type VariantOptionName = 'alpha' | 'lambda' | 'eta' | 'iterations' | 'ratio' | 'plausibility' | 'klBudget';
 
 export const variantOptionNames: readonly VariantOptionName[] = ['alpha', 'lambda', 'eta', 'iterations', 'ratio',
-  'plausibility'];
+  'plausibility', 'klBudget'];
 
 /** A named setting of a method. */
 export interface EvalVariant {

@@ -19,6 +19,7 @@ export interface NativeRealign {
   iterations: number;
   ratio: number;
   plausibility: number;
+  klBudget: number;
 }
 
 /** Sampling settings as the addon reads them (all fields present). */
@@ -74,7 +75,7 @@ export interface NativeToken {
   token: number;
   text: string;
   trace?: NativeTrace;
-  capture?: { rows: Float32Array[]; realignedLogProbs: Float32Array };
+  capture?: { rows: Float32Array[]; realignedLogProbs: Float32Array; guidanceScale: number };
 }
 
 export interface NativeOutcome {

@@ -50,6 +50,12 @@ export interface LogitCapture {
   baseLogits: Float32Array;
   preferenceLogits: Float32Array[];
   realignedLogProbs: Float32Array;
+  /**
+   * The guidance scale s this token was realigned with: the method's own
+   * (`guidanceScale` of the result), or less where a `klBudget` capped it;
+   * 0 for a prompt that decodes one sequence.
+   */
+  guidanceScale: number;
 }
 
 /** A piece of streamed text: always valid UTF-8 (whole characters). */
@@ -130,7 +136,10 @@ function traceOf(token: NativeToken): TokenTrace | undefined {
 function captureOf(token: NativeToken): LogitCapture | undefined {
   if (!token.capture) return undefined;
   const [baseLogits, ...preferenceLogits] = token.capture.rows;
-  return { token: token.token, baseLogits, preferenceLogits, realignedLogProbs: token.capture.realignedLogProbs };
+  return {
+    token: token.token, baseLogits, preferenceLogits, realignedLogProbs: token.capture.realignedLogProbs,
+    guidanceScale: token.capture.guidanceScale,
+  };
 }
 
 function abortedError(): AmuletError {

@@ -165,6 +165,11 @@ export const rules = Object.freeze({
     description: 'Keep only tokens the preference prompt gives at least τ times its top probability; 0 is off ' +
       "(the paper's behaviour)",
   }),
+  klBudget: real('klBudget', {
+    flag: 'kl-budget', placeholder: 'nats', min: 0, default: 0,
+    description: 'Cap each token\'s guidance scale so that the realigned distribution stays within this KL ' +
+      '(nats) of the preference prompt\'s; 0 is off (the paper\'s behaviour)',
+  }),
   weight: real('weight', {
     flag: 'weight', placeholder: 'n', default: 1,
     description: 'How strongly to follow a preference; negative steers away from it',

@@ -83,6 +83,17 @@ export interface RealignOptions {
    * prompt when none has). `pref` and `base` ignore it.
    */
   plausibility?: number;
+  /**
+   * A per-token budget, in nats, on how far realignment moves the
+   * distribution from where it starts (default 0: off, the paper's
+   * behaviour). With one preference that start is the preference prompt's
+   * distribution: each token's guidance scale is the largest value up to the
+   * method's own for which KL(realigned ‖ preference prompt) fits the
+   * budget. `amulet` and `la`; `pref` and `base` ignore it;
+   * `amulet-iterative` rejects it. Computed on the host (a prompt with a
+   * budget does not realign in the compute graph).
+   */
+  klBudget?: number;
 }
 
 /** Sampling after realignment. The default is greedy decoding, the paper's setting. */
@@ -152,6 +163,7 @@ export const defaults = Object.freeze({
   iterations: rules.iterations.default,
   ratio: rules.ratio.default,
   plausibility: rules.plausibility.default,
+  klBudget: rules.klBudget.default,
   systemPrompt: rules.systemPrompt.default,
   maxTokens: rules.maxTokens.default,
   contextSize: rules.contextSize.default,
@@ -209,6 +221,7 @@ export function resolveRealign(options: RealignOptions, base?: NativeRealign): N
     iterations: optionValue(rules.iterations, options.iterations, base?.iterations),
     ratio: optionValue(rules.ratio, options.ratio, base?.ratio),
     plausibility: optionValue(rules.plausibility, options.plausibility, base?.plausibility),
+    klBudget: optionValue(rules.klBudget, options.klBudget, base?.klBudget),
   };
 }
 

@@ -66,7 +66,7 @@ const samplingFields: readonly (readonly [string, keyof SamplingOptions])[] = [
 ];
 
 /** Fields of the `amulet` extension object, each a library realignment option of the same name. */
-const realignFields = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio'] as const;
+const realignFields = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget'] as const;
 
 /** Every other field the server reads. */
 const readFields = [
@@ -222,7 +222,7 @@ function parseResponseFormat(value: unknown): JsonSchema | undefined {
 
 function parseRealign(value: unknown): RealignOptions {
   if (!given(value)) return {};
-  if (!isObject(value)) throw invalidField('amulet', 'amulet must be an object: { method, alpha, lambda, eta, iterations, ratio }');
+  if (!isObject(value)) throw invalidField('amulet', `amulet must be an object: { ${realignFields.join(', ')} }`);
   const realign: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(value)) {
     if (!(realignFields as readonly string[]).includes(key)) {

@@ -62,6 +62,7 @@ Napi::Object token_object(Napi::Env env, const GeneratedToken & token) {
         Napi::Object capture = Napi::Object::New(env);
         capture.Set("rows", rows);
         capture.Set("realignedLogProbs", float_array(env, token.captured_log_probs));
+        capture.Set("guidanceScale", token.captured_scale);
         object.Set("capture", capture);
     }
     return object;

@@ -35,6 +35,7 @@ RealignParams parse_realign_params(const Napi::Object & options) {
     params.iterations = integer(options, "iterations");
     params.ratio = number(options, "ratio");
     params.plausibility = number(options, "plausibility");
+    params.kl_budget = number(options, "klBudget");
     return params;
 }
 

@@ -279,6 +279,7 @@ void Generation::capture(GeneratedToken & generated, int32_t primary_row) const 
         generated.captured_log_probs.resize(n_vocab);
         log_softmax(generated.captured_rows[0].data(), n_vocab, generated.captured_log_probs.data());
     }
+    if (realign_ != nullptr) generated.captured_scale = realign_sampler_last_scale(realign_);
 }
 
 #if defined(AMULET_TEST_HOOKS)

@@ -139,6 +139,63 @@ float combine_block(const float * const * rows, const float * coef, size_t n_row
     return top;
 }
 
+// The tilted distribution of the KL budget at scale s: softmax(x) with
+// x = (A - a_max) + s (D - d_ref). Returns log sum exp(x), and the mean and
+// variance of D - d_ref under softmax(x).
+struct TiltMoments {
+    double log_mass, mean, variance;
+};
+
+TiltMoments tilted_moments(const float * anchor, const float * direction, size_t n, float a_max, float d_ref, float s) {
+    float x[kBlock];
+    float w[kBlock];
+    float dd[kBlock];
+    double m = kNegInfD, m0 = 0.0, m1 = 0.0, m2 = 0.0;
+    for (size_t start = 0; start < n; start += kBlock) {
+        const size_t len = std::min(kBlock, n - start);
+        const float * a = anchor + start;
+        const float * d = direction + start;
+#pragma omp simd
+        for (size_t i = 0; i < len; ++i) {
+            dd[i] = d[i] - d_ref;
+            x[i] = is_finite(a[i]) ? (a[i] - a_max) + s * dd[i] : kNegInf;
+        }
+        const float block_max = finite_max(x, len);
+        if (!is_finite(block_max)) continue;
+        if (block_max > m) {
+            if (is_finite(m)) {
+                const double rescale = std::exp(m - block_max);
+                m0 *= rescale;
+                m1 *= rescale;
+                m2 *= rescale;
+            }
+            m = block_max;
+        }
+        const float shift = static_cast<float>(m);
+#pragma omp simd
+        for (size_t i = 0; i < len; ++i) {
+            const bool possible = is_finite(x[i]);
+            w[i] = possible ? exp_non_positive(x[i] - shift) : 0.0f;
+            dd[i] = possible ? dd[i] : 0.0f;
+        }
+        // In double: the KL is a difference of two such sums' logarithms.
+        double b0 = 0.0, b1 = 0.0, b2 = 0.0;
+#pragma omp simd reduction(+ : b0, b1, b2)
+        for (size_t i = 0; i < len; ++i) {
+            const double wi = w[i];
+            const double di = dd[i];
+            b0 += wi;
+            b1 += wi * di;
+            b2 += wi * di * di;
+        }
+        m0 += b0;
+        m1 += b1;
+        m2 += b2;
+    }
+    const double mean = m1 / m0;
+    return {m + std::log(m0), mean, std::max(0.0, m2 / m0 - mean * mean)};
+}
+
 }  // namespace
 
 float log_sum_exp(const float * z, size_t n) {
@@ -234,6 +291,67 @@ int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n
     size_t i = 0;
     while (block[i] != best) ++i;
     return static_cast<int32_t>(best_block + i);
+}
+
+double kl_budgeted_scale(float * anchor, float * direction, size_t n, double scale, double budget) {
+    if (!(budget > 0) || !(scale > 0)) return scale;
+    const int32_t top = arg_max(anchor, n);
+    if (top < 0) return scale;
+    const float a_max = anchor[top];
+    const float d_ref = direction[top];  // D is centred here so that its moments do not cancel away
+    // At any scale s' <= reach the top token keeps x >= 0, so a token whose
+    // x stays below -kNegligible for every such s' carries less than e^-40 of
+    // the mass: it moves neither the KL nor its derivative. Only the others
+    // are kept, at the front of the rows; again each time the bracket's upper
+    // end halves.
+    constexpr float kNegligible = 40.0f;
+    double reach = scale;
+    const auto compact = [&]() {
+        const float r = static_cast<float>(reach);
+        size_t kept = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const float a = anchor[i];
+            const float d = direction[i];
+            if (!is_finite(a) || (a - a_max) + r * std::max(0.0f, d - d_ref) < -kNegligible) continue;
+            anchor[kept] = a;
+            direction[kept] = d;
+            ++kept;
+        }
+        n = kept;
+    };
+    compact();
+    const auto tilt = [&](double s) {
+        return tilted_moments(anchor, direction, n, a_max, d_ref, static_cast<float>(s));
+    };
+    const TiltMoments at_zero = tilt(0.0);
+    // KL(q_s || q_0) = s E_s[D] - (log Z_s - log Z_0), the centring constants cancelling.
+    const auto kl_minus_budget = [&](double s, TiltMoments & t) {
+        t = tilt(s);
+        return s * t.mean - (t.log_mass - at_zero.log_mass) - budget;
+    };
+    TiltMoments t{};
+    if (kl_minus_budget(scale, t) <= 0.0) return scale;
+    // The tolerance sits above the float32 rounding of the exponents.
+    const double tolerance = 1e-6 + 1e-5 * budget;
+    double lo = 0.0, hi = scale;
+    // Start from the second-order estimate s^2 Var_0(D) / 2 = budget.
+    double s = at_zero.variance > 0.0 ? std::sqrt(2.0 * budget / at_zero.variance) : 0.5 * scale;
+    if (!(s > lo && s < hi)) s = 0.5 * (lo + hi);
+    for (int32_t step = 0; step < 60; ++step) {
+        const double f = kl_minus_budget(s, t);
+        if (std::fabs(f) <= tolerance) return s;
+        (f > 0.0 ? hi : lo) = s;
+        if (hi - lo <= 1e-7 * scale) break;
+        if (hi < 0.5 * reach) {
+            reach = hi;
+            compact();
+        }
+        const double slope = s * t.variance;  // d KL / ds
+        double next = slope > 0.0 ? s - f / slope : 0.5 * (lo + hi);
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        s = next;
+    }
+    return lo;  // within the budget
 }
 
 void amulet_literal_loop(const float * base, float base_lse, const float * pref, float pref_lse, double alpha,

@@ -62,6 +62,22 @@ float combine_log_probs(const float * const * rows, const float * lse, const flo
 int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n_rows, size_t n,
                         const PlausibilityGate & gate = {});
 
+/**
+ * The KL budget (docs/algorithm.md): the largest s' in [0, scale] with
+ *   KL(softmax(A + s' D) || softmax(A)) <= budget
+ * for the anchor row A (the realignment at scale 0) and the direction row D
+ * (what the scale multiplies), both as combine_log_probs forms them (-inf
+ * for a token impossible in any row). The KL grows with s' (its derivative
+ * is s' times D's variance under the tilted distribution), so the root is
+ * bracketed and found by Newton steps that fall back to bisection, each one
+ * pass over the rows; the answer never exceeds the budget by more than the
+ * stopping tolerance. Returns scale when it fits the budget, and for a
+ * budget or a scale <= 0. The rows are scratch: the tokens that can carry
+ * mass at some scale in [0, scale] are moved to their front, so that the
+ * root finding reads those only.
+ */
+double kl_budgeted_scale(float * anchor, float * direction, size_t n, double scale, double budget);
+
 /** out[i] = -inf where the gate rules token i out (for rows formed otherwise: the literal loop). */
 void apply_plausibility(const PlausibilityGate & gate, size_t n, float * out);
 

@@ -59,6 +59,9 @@ void RealignParams::validate() const {
     require(iterations >= 1 && iterations <= 10000, "iterations must be an integer in [1, 10000]");
     require(std::isfinite(ratio) && ratio >= 0, "ratio must be a finite number >= 0");
     require(plausibility >= 0 && plausibility <= 1, "plausibility must be a number in [0, 1]");
+    require(std::isfinite(kl_budget) && kl_budget >= 0, "klBudget must be a finite number >= 0");
+    require(kl_budget == 0 || method != RealignMethod::AmuletIterative,
+            "klBudget applies to the closed-form methods (amulet, la), not to amulet-iterative");
     for (double weight : weights) require(std::isfinite(weight), "every preference weight must be finite");
     const double scale = guidance_scale(*this) + 1.0;
     require(std::isfinite(scale), "the hyperparameters give a non-finite guidance scale");
@@ -91,6 +94,21 @@ std::vector<double> preference_coefficients(const RealignParams & params) {
     coefficients.reserve(params.weights.size());
     for (double weight : params.weights) coefficients.push_back(scale * weight);
     return coefficients;
+}
+
+GuidanceTerms guidance_terms(const RealignParams & params) {
+    GuidanceTerms terms;
+    double total = 0.0;
+    terms.anchor.push_back(0.0);
+    terms.direction.push_back(0.0);
+    for (double weight : params.weights) {
+        total += weight;
+        terms.anchor.push_back(weight);
+        terms.direction.push_back(weight);
+    }
+    terms.anchor[0] = 1.0 - total;
+    terms.direction[0] = -total;
+    return terms;
 }
 
 double guidance_scale(const RealignParams & params) {

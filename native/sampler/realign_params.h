@@ -33,6 +33,11 @@ struct RealignParams {
     // a token stays only if the gate row gives it at least tau times that row's
     // top probability (see plausibility_gate_row). Realigning methods only.
     double plausibility = 0.0;
+    // A per-token budget, in nats, on KL(realigned || the realignment at
+    // scale 0) (with one preference: the preference prompt's distribution);
+    // 0 is off, the paper's behaviour. See kl_budgeted_scale. Closed-form
+    // methods only.
+    double kl_budget = 0.0;
     std::vector<double> weights;  // one per preference sequence; negative means "avoid"
 
     /**
@@ -56,6 +61,19 @@ double amulet_preference_scale(double alpha, double lambda, double eta, int32_t 
  * iterates already carry a_K), 1 for Pref, 0 for Base.
  */
 std::vector<double> preference_coefficients(const RealignParams & params);
+
+/**
+ * The realignment as  l = sum_k (anchor[k] + s * direction[k]) z_k  in
+ * [base, pref_1 .. pref_n] order: anchor is the mix at scale 0 (w_j for
+ * preference j, 1 - sum w for the base), direction what the scale multiplies
+ * (w_j, and -sum w for the base). With s = guidance_scale(params) these are
+ * the coefficients of preference_coefficients.
+ */
+struct GuidanceTerms {
+    std::vector<double> anchor;
+    std::vector<double> direction;
+};
+GuidanceTerms guidance_terms(const RealignParams & params);
 
 /** The effective guidance scale s = a - 1 reported to users (a = a_K, 1 + r, 1 or 0). */
 double guidance_scale(const RealignParams & params);

@@ -37,6 +37,15 @@ struct RealignSampler {
         }
         coef[0] = static_cast<float>(base_coef);
         gate_row = plausibility_gate_row(params);
+        scale = guidance_scale(params);
+        token_scale = static_cast<float>(scale);
+        if (budgeted()) {
+            const GuidanceTerms terms = guidance_terms(params);
+            anchor.assign(terms.anchor.begin(), terms.anchor.end());
+            direction.assign(terms.direction.begin(), terms.direction.end());
+            anchor_row.resize(n_vocab);
+            direction_row.resize(n_vocab);
+        }
         const size_t n_rows = coef.size();
         rows.assign(n_rows, 0);
         seqs.assign(n_rows, -1);
@@ -58,6 +67,12 @@ struct RealignSampler {
     const size_t n_vocab;
     std::vector<float> coef;  // [c_base, c_1 .. c_n], c_base = 1 - sum c_j
     int32_t gate_row = -1;    // the row the plausibility constraint reads; -1: off
+    double scale = 0.0;       // the guidance scale s; under a KL budget, the most a token gets
+    float token_scale = 0.0f;  // the scale of the last token
+    // Under a KL budget: coef = anchor + s_t * direction, s_t chosen per
+    // token from the rows A and D these coefficients form.
+    std::vector<float> anchor, direction;
+    std::vector<float> anchor_row, direction_row;
 
     // The KV sequence of each row: how the backend path finds the rows in the graph.
     std::vector<llama_seq_id> seqs;
@@ -83,6 +98,20 @@ struct RealignSampler {
             row_lse[k] = log_sum_exp(row_logits[k], n_vocab);
             if (!std::isfinite(row_lse[k])) throw no_possible_token();
         }
+    }
+
+    bool budgeted() const {
+        return params.kl_budget > 0 && scale > 0 && params.method != RealignMethod::AmuletIterative;
+    }
+
+    // Under a KL budget, this token's coefficients from its rows (see kl_budgeted_scale).
+    void budget_coefficients() {
+        if (!budgeted()) return;
+        combine_log_probs(row_logits.data(), nullptr, anchor.data(), rows.size(), n_vocab, anchor_row.data());
+        combine_log_probs(row_logits.data(), nullptr, direction.data(), rows.size(), n_vocab, direction_row.data());
+        token_scale = static_cast<float>(
+            kl_budgeted_scale(anchor_row.data(), direction_row.data(), n_vocab, scale, params.kl_budget));
+        for (size_t k = 0; k < coef.size(); ++k) coef[k] = anchor[k] + token_scale * direction[k];
     }
 
     static std::runtime_error no_possible_token() {
@@ -130,6 +159,7 @@ struct RealignSampler {
     void realign() {
         realigned_pending = false;
         read_rows(needs_lse);
+        budget_coefficients();
         if (params.method == RealignMethod::AmuletIterative) {
             combine_iterative();
             apply_plausibility(gate(), n_vocab, realigned.data());
@@ -151,6 +181,7 @@ struct RealignSampler {
         // the pick needs no lse, and no realigned row in memory: one pass
         // that reads the rows and writes nothing.
         read_rows(false);
+        budget_coefficients();
         realigned_pending = true;
         const int32_t token = combine_arg_max(row_logits.data(), coef.data(), rows.size(), n_vocab, gate());
         if (token < 0) throw no_possible_token();
@@ -166,8 +197,11 @@ struct RealignSampler {
         return realigned.data();
     }
 
-    // The literal loop has no ggml form and the trace reads the rows on the host.
-    bool backend_capable() const { return params.method != RealignMethod::AmuletIterative && !trace_enabled; }
+    // The literal loop and the KL budget's root finding have no ggml form, and
+    // the trace reads the rows on the host.
+    bool backend_capable() const {
+        return params.method != RealignMethod::AmuletIterative && !budgeted() && !trace_enabled;
+    }
 
     // The output row of `seq` in the graph being built, or the sampler's own
     // row when the graph has none: the probe graph that sizes a chain, a
@@ -338,6 +372,8 @@ llama_token greedy_token(const float * row, size_t n_vocab) {
 llama_token realign_sampler_sample_greedy(llama_sampler * smpl) { return state_of(smpl).sample_greedy(); }
 
 const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl) { return state_of(smpl).trace; }
+
+float realign_sampler_last_scale(const llama_sampler * smpl) { return state_of(smpl).token_scale; }
 
 const float * realign_sampler_last_log_probs(llama_sampler * smpl) {
     RealignSampler & state = state_of(smpl);

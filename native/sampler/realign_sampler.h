@@ -10,7 +10,7 @@
 // rows to the compute graph (vendor/patches/0002 hands it the other
 // sequences' rows), on whichever backend holds the logits, and the chain's
 // greedy or dist link samples there too. Closed-form methods only (amulet,
-// la, pref), without a trace.
+// la, pref), without a trace or a KL budget.
 #pragma once
 
 #include <cstddef>
@@ -72,7 +72,7 @@ llama_token realign_sampler_sample_greedy(llama_sampler * smpl);
  */
 void realign_sampler_set_sequences(llama_sampler * smpl, const llama_seq_id * seqs, size_t n_seqs);
 
-/** True when the sampler can run in the compute graph: a closed-form method and no trace. */
+/** True when the sampler can run in the compute graph: a closed-form method, no KL budget and no trace. */
 bool realign_sampler_backend_capable(const llama_sampler * smpl);
 
 /**
@@ -91,6 +91,9 @@ llama_token greedy_token(const float * row, size_t n_vocab);
 
 /** The trace of the last apply (only filled when created with trace = true). */
 const TokenTrace & realign_sampler_last_trace(const llama_sampler * smpl);
+
+/** The guidance scale the last token was realigned with: the method's, or less under a KL budget. */
+float realign_sampler_last_scale(const llama_sampler * smpl);
 
 /** The realigned, normalised log-probabilities of the last apply (n_vocab floats). */
 const float * realign_sampler_last_log_probs(llama_sampler * smpl);

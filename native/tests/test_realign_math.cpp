@@ -315,6 +315,78 @@ void literal_loop_equals_collapsed_scale() {
     }
 }
 
+/** KL(softmax(A + s D) || softmax(A)) in float64 over the entries finite in A. */
+double reference_guidance_kl(const Row & anchor, const Row & direction, double s) {
+    const size_t n = anchor.size();
+    std::vector<double> from(n), to(n);
+    for (size_t i = 0; i < n; ++i) {
+        const bool possible = std::isfinite(anchor[i]);
+        from[i] = possible ? anchor[i] : -INFINITY;
+        to[i] = possible ? anchor[i] + s * direction[i] : -INFINITY;
+    }
+    const auto normalise = [](std::vector<double> & x) {
+        double m = -INFINITY;
+        for (double v : x) m = std::max(m, v);
+        double sum = 0.0;
+        for (double v : x) sum += std::isfinite(v) ? std::exp(v - m) : 0.0;
+        for (double & v : x) v -= m + std::log(sum);
+    };
+    normalise(from);
+    normalise(to);
+    double kl = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        if (std::isfinite(to[i])) kl += std::exp(to[i]) * (to[i] - from[i]);
+    }
+    return kl;
+}
+
+/**
+ * kl_budgeted_scale against float64 on model-like rows with impossible
+ * tokens: a capped scale puts the KL on the budget, an uncapped one within
+ * it; a loose budget, no budget, and rows that agree keep the scale.
+ */
+void kl_budget_finds_the_scale() {
+    const double scale = 4.6487;
+    for (size_t n : kLengths) {
+        Row base = model_like_row(n, 61 + static_cast<uint32_t>(n));
+        Row pref = model_like_row(n, 62 + static_cast<uint32_t>(n));
+        if (n > 3) {
+            base[1] = -kInf;
+            pref[2] = kNaN;
+        }
+        const float * rows[] = {base.data(), pref.data()};
+        const float anchor_coef[] = {0.0f, 1.0f};
+        const float direction_coef[] = {-1.0f, 1.0f};
+        Row anchor(n), direction(n);
+        combine_log_probs(rows, nullptr, anchor_coef, 2, n, anchor.data());
+        combine_log_probs(rows, nullptr, direction_coef, 2, n, direction.data());
+        // The function reorders its rows: each call gets copies.
+        const auto budgeted = [&](double budget) {
+            Row a = anchor, d = direction;
+            return kl_budgeted_scale(a.data(), d.data(), n, scale, budget);
+        };
+        for (double budget : {0.05, 0.5, 2.0}) {
+            const double s = budgeted(budget);
+            const double kl = reference_guidance_kl(anchor, direction, s);
+            EXPECT(s >= 0.0 && s <= scale);
+            if (s < scale) {
+                EXPECT_NEAR(kl, budget, 1e-4);
+            } else {
+                EXPECT(kl <= budget + 1e-4);
+            }
+        }
+        EXPECT(budgeted(0.0) == scale);
+        EXPECT(budgeted(1e9) == scale);
+    }
+    // The prompts agree up to a constant (D is that constant): no KL at any scale.
+    Row base = model_like_row(3001, 71);
+    Row constant(base.size(), 3.0f);
+    EXPECT(kl_budgeted_scale(base.data(), constant.data(), base.size(), scale, 0.1) == scale);
+    // No possible token: nothing to cap.
+    Row none(8, -kInf), none_direction(8, -kInf);
+    EXPECT(kl_budgeted_scale(none.data(), none_direction.data(), none.size(), scale, 0.1) == scale);
+}
+
 }  // namespace
 
 void realign_math_tests() {
@@ -326,6 +398,7 @@ void realign_math_tests() {
     combine_arg_max_takes_the_first_of_a_tie();
     kl_is_non_negative_and_matches_float64();
     literal_loop_equals_collapsed_scale();
+    kl_budget_finds_the_scale();
 }
 
 }  // namespace amulet::tests

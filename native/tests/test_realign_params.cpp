@@ -52,6 +52,19 @@ void coefficients_follow_the_method() {
     EXPECT_NEAR(guidance_scale(params), -1.0, 1e-12);
 }
 
+void guidance_terms_give_the_coefficients() {
+    RealignParams params;
+    params.weights = {1.0, -0.5};
+    const GuidanceTerms terms = guidance_terms(params);
+    const double s = guidance_scale(params);
+    const std::vector<double> c = preference_coefficients(params);
+    for (size_t j = 0; j < c.size(); ++j) EXPECT_NEAR(terms.anchor[j + 1] + s * terms.direction[j + 1], c[j], 1e-12);
+    // Base: 1 - sum of the others, at every scale.
+    EXPECT_NEAR(terms.anchor[0] + s * terms.direction[0], 1.0 - c[0] - c[1], 1e-12);
+    EXPECT_NEAR(terms.anchor[0] + terms.anchor[1] + terms.anchor[2], 1.0, 1e-12);
+    EXPECT_NEAR(terms.direction[0] + terms.direction[1] + terms.direction[2], 0.0, 1e-12);
+}
+
 void method_names_round_trip() {
     for (const char * name : {"base", "pref", "amulet", "amulet-iterative", "la"}) {
         EXPECT(std::string(realign_method_name(parse_realign_method(name))) == name);
@@ -81,6 +94,7 @@ void validation_names_the_field() {
     const auto iterations = [](RealignParams & p, double v) { p.iterations = static_cast<int32_t>(v); };
     const auto ratio = [](RealignParams & p, double v) { p.ratio = v; };
     const auto weight = [](RealignParams & p, double v) { p.weights = {v}; };
+    const auto budget = [](RealignParams & p, double v) { p.kl_budget = v; };
     EXPECT(rejects(alpha, 0.0, "alpha"));
     EXPECT(rejects(alpha, nan, "alpha"));
     EXPECT(rejects(lambda, -1.0, "lambda"));
@@ -89,6 +103,14 @@ void validation_names_the_field() {
     EXPECT(rejects(iterations, 10001, "iterations"));
     EXPECT(rejects(ratio, -0.5, "ratio"));
     EXPECT(rejects(weight, nan, "weight"));
+    EXPECT(rejects(budget, -0.1, "klBudget"));
+    EXPECT(rejects(budget, nan, "klBudget"));
+    // The literal loop has no single scale to cap.
+    const auto iterative_budget = [](RealignParams & p, double v) {
+        p.method = RealignMethod::AmuletIterative;
+        p.kl_budget = v;
+    };
+    EXPECT(rejects(iterative_budget, 0.5, "klBudget"));
     // A coefficient beyond 1e6 would overflow float32 logits.
     EXPECT(rejects(weight, 1e6, "coefficient"));
 }
@@ -98,6 +120,7 @@ void validation_names_the_field() {
 void realign_params_tests() {
     scale_matches_the_algorithm_notes();
     coefficients_follow_the_method();
+    guidance_terms_give_the_coefficients();
     method_names_round_trip();
     validation_names_the_field();
 }

@@ -184,6 +184,7 @@ describe('backend realignment on the first fixture model', () => {
   it('runs on the host what the backend path does not cover, whatever is asked', async () => {
     const fallbacks: [string, PromptOptions][] = [
       ['amulet-iterative', { method: 'amulet-iterative' }],
+      ['a KL budget', { klBudget: 0.5 }],
       ['a trace', { trace: true }],
       ['a repetition penalty', { sampling: { repeatPenalty: 1.1 } }],
       ['a capture with temperature sampling', { captureLogits: true, sampling: { temperature: 0.7, seed: 1 } }],

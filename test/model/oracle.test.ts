@@ -10,13 +10,17 @@ import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads 
 import {
   argMax,
   collapsedAmulet,
+  collapsedScale,
   compareLogProbs,
+  guidanceKl,
+  klBudgetedScale,
   linearAlignment,
   literalAmuletLoop,
   multiPreferenceAmulet,
   paperHyperparameters,
   paperLaRatio,
   plausibilityGate,
+  realignedAtScale,
   withPlausibility,
   type RowComparison,
 } from '../support/oracle';
@@ -34,6 +38,11 @@ import {
 const NATIVE_TOLERANCE = 1e-4;
 /** Tokens below this oracle log-prob (probability < 1e-13) carry no mass and only rounding. */
 const LOG_PROB_FLOOR = -30;
+/** The guidance scale of the paper's defaults, s = a_K − 1 ≈ 4.65. */
+/** How far a native token's KL may be from the budget: the host's root-finding tolerance, and float32 rows. */
+const KL_TOLERANCE = 1e-4;
+const paperScale = collapsedScale(paperHyperparameters.alpha, paperHyperparameters.lambda, paperHyperparameters.eta,
+  paperHyperparameters.iterations) - 1;
 
 interface Run {
   tokens: number[];
@@ -178,6 +187,42 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
     await run('amulet, weights [-0.5, 1], plausibility 0.05', { method: 'amulet', preferences, plausibility: 0.05 },
       (c) => withPlausibility(multiPreferenceAmulet(c.baseLogits, c.preferenceLogits, weights, paperHyperparameters),
         plausibilityGate(c.baseLogits, c.preferenceLogits, weights), 0.05));
+  });
+
+  /**
+   * Under a KL budget each token's scale is the native root: the oracle
+   * checks that it meets the budget (KL within KL_TOLERANCE of B where it was
+   * capped, within B where it was not) and is the oracle's own root, and
+   * that the row is the oracle's realignment at that scale.
+   */
+  function budgeted(budget: number, weights: number[], scales: number[]) {
+    return (c: LogitCapture): Float64Array => {
+      const s = c.guidanceScale;
+      const kl = guidanceKl(c.baseLogits, c.preferenceLogits, weights, s);
+      if (s < paperScale * (1 - 1e-6)) expect(Math.abs(kl - budget)).toBeLessThanOrEqual(KL_TOLERANCE);
+      else expect(kl).toBeLessThanOrEqual(budget + KL_TOLERANCE);
+      const root = klBudgetedScale(c.baseLogits, c.preferenceLogits, weights, paperScale, budget);
+      expect(Math.abs(s - root)).toBeLessThanOrEqual(1e-3 * paperScale);
+      scales.push(s);
+      return realignedAtScale(c.baseLogits, c.preferenceLogits, weights, s);
+    };
+  }
+
+  it('amulet under a KL budget: every scale meets the budget and every row matches the oracle', async () => {
+    const scales: number[] = [];
+    await run('amulet, klBudget 0.3', { method: 'amulet', preferences: [concise], klBudget: 0.3 },
+      budgeted(0.3, [1], scales));
+    // The budget did bind somewhere (else this would only test the plain method again).
+    expect(Math.min(...scales)).toBeLessThan(paperScale);
+  });
+
+  it('a KL budget and the plausibility constraint together, with two weighted preferences', async () => {
+    const preferences = [{ text: concise, weight: 1 }, { text: paperPreference('verbose'), weight: -0.5 }];
+    const weights = preferences.map((p) => p.weight);
+    const rowAtScale = budgeted(0.2, weights, []);
+    await run('amulet, weights [1, -0.5], klBudget 0.2, plausibility 0.05',
+      { method: 'amulet', preferences, klBudget: 0.2, plausibility: 0.05 },
+      (c) => withPlausibility(rowAtScale(c), plausibilityGate(c.baseLogits, c.preferenceLogits, weights), 0.05));
   });
 
   it('amulet with two weighted preferences matches the generalised oracle', async () => {

@@ -192,6 +192,77 @@ export function multiPreferenceAmulet(
   return mixLogProbs(baseLogits, prefLogits.map(logSoftmax), weights.map((w) => w * a));
 }
 
+/** A = l_b + Σ_j w_j (l_j − l_b) and D = Σ_j w_j (l_j − l_b); -inf in A where any row is. */
+function guidanceRows(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[]):
+  { anchor: Float64Array; direction: Float64Array } {
+  const n = checkSameLength([baseLogits, ...prefLogits]);
+  const lb = logSoftmax(baseLogits);
+  const lp = prefLogits.map(logSoftmax);
+  const anchor = new Float64Array(n);
+  const direction = new Float64Array(n);
+  for (let v = 0; v < n; v++) {
+    let d = 0;
+    let possible = lb[v] > NEG_INF;
+    for (let j = 0; j < lp.length; j++) {
+      possible &&= lp[j][v] > NEG_INF;
+      d += weights[j] * (lp[j][v] - lb[v]);
+    }
+    anchor[v] = possible ? lb[v] + d : NEG_INF;
+    direction[v] = possible ? d : 0;
+  }
+  return { anchor, direction };
+}
+
+/**
+ * The realignment at guidance scale s, normalised: log_softmax(A + s D)
+ * (docs/algorithm.md). With one preference of weight 1 and s = a_K − 1 this
+ * is {@link collapsedAmulet}.
+ */
+export function realignedAtScale(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[],
+  s: number): Float64Array {
+  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights);
+  const z = new Float64Array(anchor.length);
+  for (let v = 0; v < z.length; v++) z[v] = anchor[v] > NEG_INF ? anchor[v] + s * direction[v] : NEG_INF;
+  return logSoftmax(z);
+}
+
+/** KL(softmax(A + s D) ‖ softmax(A)) for rows from guidanceRows; `from` is log_softmax(A). */
+function klAtScale(anchor: Float64Array, direction: Float64Array, from: Float64Array, s: number): number {
+  const z = new Float64Array(anchor.length);
+  for (let v = 0; v < z.length; v++) z[v] = anchor[v] > NEG_INF ? anchor[v] + s * direction[v] : NEG_INF;
+  const to = logSoftmax(z);
+  let kl = 0;
+  for (let v = 0; v < to.length; v++) if (to[v] > NEG_INF) kl += exp(to[v]) * (to[v] - from[v]);
+  return mathMax(0, kl);
+}
+
+/** KL(softmax(A + s D) ‖ softmax(A)), in nats: how far scale s moves the token from the scale-0 mix. */
+export function guidanceKl(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[], s: number): number {
+  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights);
+  return klAtScale(anchor, direction, logSoftmax(anchor), s);
+}
+
+/**
+ * The KL budget B (docs/algorithm.md): the largest s' in [0, scale] with
+ * {@link guidanceKl} ≤ B, by bisection in float64 (the KL grows with s').
+ * B = 0 or scale ≤ 0 give scale.
+ */
+export function klBudgetedScale(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[], scale: number,
+  budget: number): number {
+  if (!(budget > 0) || !(scale > 0)) return scale;
+  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights);
+  const from = logSoftmax(anchor);
+  if (klAtScale(anchor, direction, from, scale) <= budget) return scale;
+  let lo = 0;
+  let hi = scale;
+  for (let i = 0; i < 30; i++) {
+    const mid = (lo + hi) / 2;
+    if (klAtScale(anchor, direction, from, mid) <= budget) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * The iterative multi-preference mix: log_softmax(l_b + Σ_j w_j (M_j − l_b)),
  * with M_j the literal loop's result for preference j. Equal to

@@ -76,6 +76,7 @@ describe('parseChatRequest', () => {
     expect(request.preferences).toEqual([{ text: 'Be concise.', weight: 1 }, { text: 'Be kind.', weight: -0.5 }]);
     expect(request.realign).toEqual({ method: 'la', ratio: 0.5 });
     expect(parse({ preferences: [] }).preferences).toEqual([]);
+    expect(parse({ amulet: { plausibility: 0.1, klBudget: 0.5 } }).realign).toEqual({ plausibility: 0.1, klBudget: 0.5 });
   });
 
   it('reads stop, logit_bias, grammar and response_format into the constrained-decoding options', () => {
@@ -130,6 +131,8 @@ describe('parseChatRequest', () => {
     ['an unknown amulet field', { messages: [user('a')], amulet: { alpa: 1 } }, 'amulet.alpa', /not a known field/],
     ['an amulet value out of range', { messages: [user('a')], amulet: { alpha: -1 } }, 'amulet.alpha',
       /amulet.alpha must be a number > 0/],
+    ['a negative KL budget', { messages: [user('a')], amulet: { klBudget: -1 } }, 'amulet.klBudget',
+      /amulet.klBudget must be a number >= 0/],
     ['a blank preference', { messages: [user('a')], preferences: [' '] }, 'preferences', /preferences\[0\].text must be a non-empty/],
   ])('refuses %s with a 400 naming the field', (_, body, param, message) => {
     const error = refusal(body);

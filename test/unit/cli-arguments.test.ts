@@ -78,7 +78,7 @@ describe('parseCommandLine', () => {
       preferences: [{ text: 'Be brief.', weight: 1 }],
       method: 'amulet',
       compare: false,
-      realign: { alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2 },
+      realign: { alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2, plausibility: 0, klBudget: 0 },
       sampling: {},
       maxTokens: 256,
       modelPath: DEFAULT_MODEL,
@@ -99,12 +99,12 @@ describe('parseCommandLine', () => {
     const request = parsedRequest([
       'q', '-p', 'A', '--compare', '--method', 'la', '--ratio', '0', '--temperature', '0.7', '--top-k', '40',
       '--top-p', '0.9', '--min-p', '0.05', '--repeat-penalty', '1.1', '--seed', '7', '--max-tokens', '12',
-      '--realign-on', 'backend', '--gpu-layers', 'max',
+      '--realign-on', 'backend', '--gpu-layers', 'max', '--kl-budget', '0.5',
     ]);
     expect(request).toMatchObject({
       compare: true,
       method: 'la',
-      realign: { ratio: 0 },
+      realign: { ratio: 0, klBudget: 0.5 },
       sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1, seed: 7 },
       maxTokens: 12,
       realignOn: 'backend',
@@ -249,15 +249,16 @@ describe('amulet eval command line', () => {
 
   it('reads sets, variants, the judge and its references', () => {
     const request = evalRequest(['--preference-set', 'paper,extended', '--methods', 'base,pref',
-      '--variant', 'gentle=amulet:plausibility=0.1:alpha=1.3', '--judge', '--judge-against', 'pref', '--stored-only',
-      '--no-fluency', '--plausibility', '0.05']);
+      '--variant', 'gentle=amulet:plausibility=0.1:alpha=1.3', '--variant', 'capped=amulet:klBudget=0.5', '--judge',
+      '--judge-against', 'pref', '--stored-only', '--no-fluency', '--plausibility', '0.05', '--kl-budget', '0.2']);
     expect(request.preferenceSets).toEqual(['paper', 'extended']);
     expect(request.variants).toEqual([
       { name: 'base', method: 'base', options: {} }, { name: 'pref', method: 'pref', options: {} },
       { name: 'gentle', method: 'amulet', options: { plausibility: 0.1, alpha: 1.3 } },
+      { name: 'capped', method: 'amulet', options: { klBudget: 0.5 } },
     ]);
     expect(request).toMatchObject({ judgePath: DEFAULT_JUDGE_MODEL, judgeAgainst: ['pref'], storedOnly: true,
-      fluency: false, plausibility: 0.05 });
+      fluency: false, plausibility: 0.05, klBudget: 0.2 });
   });
 
   it.each([
@@ -266,6 +267,7 @@ describe('amulet eval command line', () => {
     [['--judge-against', 'pref'], /needs --judge/],
     [['--judge', '--judge-against', 'beam'], /--judge-against/],
     [['--plausibility', '2'], /--plausibility must be a number in \[0, 1\]/],
+    [['--kl-budget', '-1'], /--kl-budget must be a number >= 0/],
   ])('refuses %j', (args, message) => {
     expect(() => evalRequest(args)).toThrow(UsageError);
     expect(() => evalRequest(args)).toThrow(message);
