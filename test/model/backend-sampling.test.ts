@@ -20,7 +20,7 @@ import {
 import { captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } from '../support/agreement';
 import { loadTestModel, paperPreference, testGpuLayers, testModels, testThreads } from '../support/models';
 
-/** As test/oracle.test.ts: float32 rows and float32 combines, compared above a floor. */
+/** As test/model/oracle.test.ts: float32 rows and float32 combines, compared above a floor. */
 const LOG_PROB_TOLERANCE = 1e-4;
 const LOG_PROB_FLOOR = -30;
 /** Tokens decoded at most for amulet; the other methods check fewer. */
