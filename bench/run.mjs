@@ -289,6 +289,7 @@ function workerJob(method, model, options, questions) {
     method: method.method,
     addon: ADDONS[options.addon],
     peerBuild: PEER_BUILD[options.addon],
+    peerCmakeOptions: PEER_SOURCE_CMAKE_OPTIONS,
     preferences: method.preferences,
     model: model.path,
     chatTemplate: model.chatTemplate,
@@ -390,6 +391,14 @@ function summarise(method, report, options) {
  */
 const PEER_BUILD = { native: 'source', portable: 'prebuilt' };
 
+/**
+ * The CMake options of the peer's source build: ggml's own thread pool, as
+ * every amulet-llm build uses. node-llama-cpp's default (OpenMP) would make
+ * the threading differ, and on a CPU with AMX its OpenMP build dies with
+ * SIGILL in ggml's AMX matrix multiply.
+ */
+const PEER_SOURCE_CMAKE_OPTIONS = { GGML_OPENMP: 'OFF' };
+
 /** node-llama-cpp's prebuilt CPU binary package for this platform (its GPU variants are not needed here). */
 function peerBinaryPackage() {
   const arch = process.arch === 'arm' ? 'armv7l' : process.arch;
@@ -416,7 +425,8 @@ function ensurePeer(build) {
   const entry = pathToFileURL(path.join(benchDir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href;
   execFileSync(process.execPath, ['--input-type=module', '-e',
     `const { getLlama } = await import(${JSON.stringify(entry)});\n` +
-    "const llama = await getLlama({ gpu: false, usePrebuiltBinaries: false, build: 'auto', logLevel: 'error' });\n" +
+    'const llama = await getLlama({ gpu: false, usePrebuiltBinaries: false, build: \'auto\', logLevel: \'error\', ' +
+    `cmakeOptions: ${JSON.stringify(PEER_SOURCE_CMAKE_OPTIONS)} });\n` +
     'console.error(`peer build: ${llama.buildType}`); await llama.dispose();'], { stdio: 'inherit' });
 }
 

@@ -111,7 +111,7 @@ async function runAmulet({ ceiling = false } = {}) {
 async function runNodeLlamaCpp(mode) {
   const nlc = await import(path.join(root, 'bench', 'node_modules', 'node-llama-cpp', 'dist', 'index.js'));
   const llama = await nlc.getLlama(job.peerBuild === 'source'
-    ? { gpu: false, usePrebuiltBinaries: false, build: 'never', logLevel: 'error' }
+    ? { gpu: false, usePrebuiltBinaries: false, build: 'never', cmakeOptions: job.peerCmakeOptions, logLevel: 'error' }
     : { gpu: false, build: 'never', logLevel: 'error' });
   const model = await llama.loadModel({ modelPath: job.model, gpuLayers: 0 });
   const context = await model.createContext({

@@ -106,6 +106,19 @@ std::vector<Result> run(size_t n) {
     results.push_back({"greedy_without_lse", n, median_us_per_call([&] {
                            g_sink = static_cast<float>(amulet::combine_arg_max(row_ptrs, coef, 2, n));
                        })});
+    // The same pick under a KL budget of 0.3 nats: the scale-0 row and the
+    // direction formed, the token's scale found, then the pick.
+    std::vector<float> anchor_row(n), direction_row(n);
+    const float anchor[] = {0.0f, 1.0f};
+    const float direction[] = {-1.0f, 1.0f};
+    results.push_back({"greedy_with_kl_budget", n, median_us_per_call([&] {
+                           amulet::combine_log_probs(row_ptrs, nullptr, anchor, 2, n, anchor_row.data());
+                           amulet::combine_log_probs(row_ptrs, nullptr, direction, 2, n, direction_row.data());
+                           const auto s = static_cast<float>(
+                               amulet::kl_budgeted_scale(anchor_row.data(), direction_row.data(), n, a - 1.0f, 0.3));
+                           const float budgeted[] = {-s, 1.0f + s};
+                           g_sink = static_cast<float>(amulet::combine_arg_max(row_ptrs, budgeted, 2, n));
+                       })});
     return results;
 }
 
