@@ -9,7 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { rules, type RuleName } from '../lib/option-rules';
-import type { JsonSchema, OutputControls, Preference, RealignMethod, RealignOn, SamplingOptions } from '../lib/index';
+import type {
+  JsonSchema, OutputControls, Preference, RealignMethod, RealignOn, RealignOptions, SamplingOptions,
+} from '../lib/index';
 import { DEFAULT_MODEL } from './model-loading';
 import { attachNegativeValues, flagValue, flagValues, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
 
@@ -54,15 +56,7 @@ export const commandLineOptions = {
 export const realigningMethods: readonly RealignMethod[] = ['amulet', 'amulet-iterative', 'la'];
 
 /** Realignment hyperparameters with every value filled in (the library's defaults where not given). */
-export interface RealignParameters {
-  alpha: number;
-  lambda: number;
-  eta: number;
-  iterations: number;
-  ratio: number;
-  plausibility: number;
-  klBudget: number;
-}
+export type RealignParameters = Required<Omit<RealignOptions, 'method'>>;
 
 /** What the flags of {@link sessionCommandLineOptions} ask for. */
 export interface SessionFlags {
