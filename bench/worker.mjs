@@ -15,6 +15,12 @@ import { countingProxy } from './rpc-proxy.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const job = JSON.parse(process.argv[2]);
+/**
+ * The paper's reward scale: the rows time the paper's update, as the reference
+ * row does. The cost per token does not depend on α, but the answers, and so
+ * which questions reach maxTokens, do.
+ */
+const PAPER_ALPHA = 2;
 
 /**
  * One measured generation. tokensPerSecond is the same measure for every
@@ -61,6 +67,7 @@ async function runAmulet({ ceiling = false } = {}) {
     systemPrompt: job.systemPrompt,
     preferences: job.preferences,
     method: job.method,
+    alpha: PAPER_ALPHA,
     threads: job.threads,
     contextSize: job.contextSize,
     realignOn: job.realignOn,
@@ -193,6 +200,7 @@ async function runSelection() {
       systemPrompt: job.systemPrompt,
       preferences: job.preferences,
       method,
+      alpha: PAPER_ALPHA,
       threads: job.threads,
       contextSize: job.contextSize,
     }));

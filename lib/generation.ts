@@ -113,8 +113,8 @@ export interface GenerationResult {
   realignedOn: 'cpu' | 'backend';
   /**
    * The effective guidance scale s: the realigned distribution is
-   * softmax(l_p + s (l_p − l_b)). s = a_K − 1 for `amulet` (4.6487 with the
-   * paper's defaults), `ratio` for `la`, 0 for `pref`, −1 for `base`.
+   * softmax(l_p + s (l_p − l_b)). s = a_K − 1 for `amulet` (1.5338 by
+   * default, 4.6487 with the paper's α = 2), `ratio` for `la`, 0 for `pref`, −1 for `base`.
    */
   guidanceScale: number;
 }

@@ -73,8 +73,8 @@ export {
 /**
  * The guidance scale s that a configuration amounts to: the realigned
  * distribution is softmax(l_p + s (l_p − l_b)). For `amulet`, s = a_K − 1,
- * where a_K follows from the collapsed online-learning loop (4.6487 with the
- * paper's defaults).
+ * where a_K follows from the collapsed online-learning loop (1.5338 with the
+ * defaults, 4.6487 with the paper's α = 2).
  */
 export function guidanceScale(options: RealignOptions = {}): number {
   return nativeBinding().guidanceScale(resolveRealign(objectOption('options', options)));

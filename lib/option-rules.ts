@@ -141,8 +141,8 @@ export const rules = Object.freeze({
     description: 'How the next-token distribution is formed',
   }),
   alpha: real('alpha', {
-    flag: 'alpha', placeholder: 'x', min: 0, minExclusive: true, default: 2,
-    description: "Amulet's reward scale α",
+    flag: 'alpha', placeholder: 'x', min: 0, minExclusive: true, default: 1.3,
+    description: "Amulet's reward scale α (the paper's is 2)",
   }),
   lambda: real('lambda', {
     flag: 'lambda', placeholder: 'x', min: 0, minExclusive: true, default: 2,

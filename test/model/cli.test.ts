@@ -91,7 +91,7 @@ describe('amulet command', () => {
         question: 'How do I boil an egg?',
         preferences: [{ text: 'Your answer should be concise as much as possible.', weight: 1.5 }],
         method: 'amulet',
-        parameters: { alpha: 2, lambda: 2, eta: 10, iterations: 60, maxTokens: 16 },
+        parameters: { alpha: 1.3, lambda: 2, eta: 10, iterations: 60, maxTokens: 16 },
         model: { offloadedLayers: 0, outputOnGpu: false },
       });
       expect(report.runs).toHaveLength(1);
@@ -100,7 +100,7 @@ describe('amulet command', () => {
       expect(run!.tokenCount).toBeGreaterThan(0);
       expect(run!.tokenCount).toBeLessThanOrEqual(16);
       expect(run!.tokensPerSecond).toBeGreaterThan(0);
-      expect(run!.guidanceScale).toBeCloseTo(4.6487, 3);
+      expect(run!.guidanceScale).toBeCloseTo(1.5338, 3);
     });
 
     it('--compare --json runs base, pref and the realigning method', async () => {

@@ -38,9 +38,9 @@ import {
 const NATIVE_TOLERANCE = 1e-4;
 /** Tokens below this oracle log-prob (probability < 1e-13) carry no mass and only rounding. */
 const LOG_PROB_FLOOR = -30;
-/** The guidance scale of the paper's defaults, s = a_K − 1 ≈ 4.65. */
 /** How far a native token's KL may be from the budget: the host's root-finding tolerance, and float32 rows. */
 const KL_TOLERANCE = 1e-4;
+/** The guidance scale of the paper's hyperparameters, s = a_K − 1 ≈ 4.65. */
 const paperScale = collapsedScale(paperHyperparameters.alpha, paperHyperparameters.lambda, paperHyperparameters.eta,
   paperHyperparameters.iterations) - 1;
 
@@ -102,7 +102,9 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
     for (const [q, question] of questions.entries()) {
       const session = model.createSession({ threads: testThreads });
       try {
-        for await (const chunk of session.prompt(question, { maxTokens, captureLogits: true, ...options })) {
+        // The paper's hyperparameters unless a test sets its own: the oracle states the paper's update.
+        const prompt = { maxTokens, captureLogits: true, ...paperHyperparameters, ...options };
+        for await (const chunk of session.prompt(question, prompt)) {
           for (const capture of chunk.captures ?? []) {
             const where = `question ${q}, position ${result.positions}`;
             const oracleStart = performance.now();

@@ -274,7 +274,7 @@ describe('npm pack', () => {
 
     fs.writeFileSync(path.join(dir, 'check.cjs'), cjsCheck);
     fs.writeFileSync(path.join(dir, 'check.mjs'), esmCheck);
-    expect(runCheck<CheckOutput & { scale: number }>(dir, 'check.cjs').scale).toBeCloseTo(4.6487, 3);
+    expect(runCheck<CheckOutput & { scale: number }>(dir, 'check.cjs').scale).toBeCloseTo(1.5338, 3);
     runCheck(dir, 'check.mjs');
     fs.writeFileSync(path.join(dir, 'rpc.cjs'), rpcCheck);
     const remote = runCheck<CheckOutput & { worker: string; output: boolean[] }>(dir, 'rpc.cjs');

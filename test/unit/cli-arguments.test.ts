@@ -78,7 +78,7 @@ describe('parseCommandLine', () => {
       preferences: [{ text: 'Be brief.', weight: 1 }],
       method: 'amulet',
       compare: false,
-      realign: { alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2, plausibility: 0, klBudget: 0 },
+      realign: { alpha: 1.3, lambda: 2, eta: 10, iterations: 60, ratio: 2, plausibility: 0, klBudget: 0 },
       sampling: {},
       maxTokens: 256,
       modelPath: DEFAULT_MODEL,

@@ -206,8 +206,9 @@ describe('native guidanceScale()', () => {
     }
   });
 
-  it('is a_60 - 1 = 4.6487 by default and the ratio for la', () => {
-    expect(guidanceScale()).toBeCloseTo(4.6487, 4);
+  it("is a_60 - 1: 1.5338 by default, 4.6487 at the paper's alpha 2; the ratio for la", () => {
+    expect(guidanceScale()).toBeCloseTo(1.5338, 4);
+    expect(guidanceScale({ alpha: 2 })).toBeCloseTo(4.6487, 4);
     expect(guidanceScale({ method: 'la' })).toBe(paperLaRatio);
     expect(guidanceScale({ method: 'la', ratio: 0.75 })).toBe(0.75);
   });
