@@ -3,10 +3,13 @@
  * Instruct), measured on a handful of the test questions: Amulet moves the
  * answer the way the preference prompt does, and at least as far, on length
  * ("concise") and on formatting ("formatted as a bulleted list"). Directions
- * are asserted with a margin over means, never an exact output.
+ * are asserted with a margin over means, never an exact output: with a wide
+ * margin at the paper's α = 2, and as a direction at the default α, whose
+ * smaller push leaves some answers at the length cap (a single greedy choice
+ * that another CPU may make differently moves such a mean by a quarter).
  */
 import { listItemShare } from '../../eval/proxies/layout';
-import type { Model, RealignMethod } from '../../lib/index';
+import type { Model, RealignMethod, RealignOptions } from '../../lib/index';
 import { loadQuestions, loadTestModel, testThreads } from '../support/models';
 
 const QUESTION_COUNT = 4;
@@ -20,8 +23,11 @@ interface Answers {
   tokenCounts: number[];
 }
 
-async function answerAll(model: Model, method: RealignMethod, preference?: string): Promise<Answers> {
-  const session = model.createSession({ method, preferences: preference ? [preference] : [], threads: testThreads });
+async function answerAll(model: Model, method: RealignMethod, preference?: string, realign: RealignOptions = {}):
+  Promise<Answers> {
+  const session = model.createSession({
+    ...realign, method, preferences: preference ? [preference] : [], threads: testThreads,
+  });
   const answers: Answers = { texts: [], tokenCounts: [] };
   try {
     for (const question of questions) {
@@ -52,22 +58,33 @@ describe('realignment effect on qwen2.5-coder-0.5b-instruct', () => {
 
   it('concise: amulet shortens the answers, at least as much as the preference prompt', async () => {
     const pref = await answerAll(model, 'pref', concise);
-    const amulet = await answerAll(model, 'amulet', concise);
-    const lengths = { base: mean(base.tokenCounts), pref: mean(pref.tokenCounts), amulet: mean(amulet.tokenCounts) };
+    const paper = await answerAll(model, 'amulet', concise, { alpha: 2 });
+    const byDefault = await answerAll(model, 'amulet', concise);
+    const lengths = {
+      base: mean(base.tokenCounts), pref: mean(pref.tokenCounts),
+      paper: mean(paper.tokenCounts), byDefault: mean(byDefault.tokenCounts),
+    };
     console.log(`concise over ${QUESTION_COUNT} questions: mean tokens base ${lengths.base.toFixed(1)}, ` +
-      `pref ${lengths.pref.toFixed(1)}, amulet ${lengths.amulet.toFixed(1)}`);
-    expect(lengths.amulet).toBeLessThan(lengths.base * 0.75);
-    expect(lengths.amulet).toBeLessThanOrEqual(lengths.pref);
+      `pref ${lengths.pref.toFixed(1)}, amulet α = 2 ${lengths.paper.toFixed(1)}, ` +
+      `amulet by default ${lengths.byDefault.toFixed(1)}`);
+    expect(lengths.paper).toBeLessThan(lengths.base * 0.75);
+    expect(lengths.paper).toBeLessThanOrEqual(lengths.pref);
+    expect(lengths.byDefault).toBeLessThan(lengths.base);
+    expect(lengths.byDefault).toBeLessThanOrEqual(lengths.pref);
   });
 
   it('bullets: amulet turns the answers into lists, at least as much as the preference prompt', async () => {
     const pref = await answerAll(model, 'pref', bullets);
-    const amulet = await answerAll(model, 'amulet', bullets);
+    const paper = await answerAll(model, 'amulet', bullets, { alpha: 2 });
+    const byDefault = await answerAll(model, 'amulet', bullets);
     const share = (answers: Answers): number => mean(answers.texts.map(listItemShare));
-    const shares = { base: share(base), pref: share(pref), amulet: share(amulet) };
+    const shares = { base: share(base), pref: share(pref), paper: share(paper), byDefault: share(byDefault) };
     console.log(`bullets over ${QUESTION_COUNT} questions: mean share of list lines base ${shares.base.toFixed(2)}, ` +
-      `pref ${shares.pref.toFixed(2)}, amulet ${shares.amulet.toFixed(2)}`);
-    expect(shares.amulet).toBeGreaterThan(shares.base + 0.25);
-    expect(shares.amulet).toBeGreaterThanOrEqual(shares.pref);
+      `pref ${shares.pref.toFixed(2)}, amulet α = 2 ${shares.paper.toFixed(2)}, ` +
+      `amulet by default ${shares.byDefault.toFixed(2)}`);
+    expect(shares.paper).toBeGreaterThan(shares.base + 0.25);
+    expect(shares.paper).toBeGreaterThanOrEqual(shares.pref);
+    expect(shares.byDefault).toBeGreaterThan(shares.base);
+    expect(shares.byDefault).toBeGreaterThanOrEqual(shares.pref);
   });
 });
