@@ -22,6 +22,8 @@ enum class RealignMethod {
 RealignMethod parse_realign_method(const std::string & name);
 const char * realign_method_name(RealignMethod method);
 
+// The member defaults are the paper's values. The library always passes every
+// field, from its own defaults (lib/option-rules.ts), which differ in alpha.
 struct RealignParams {
     RealignMethod method = RealignMethod::Amulet;
     double alpha = 2.0;      // reward scale
