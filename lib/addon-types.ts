@@ -93,6 +93,7 @@ export interface NativeOutcome {
   samplerUs: number;
   realignedOn: 'cpu' | 'backend';
   guidanceScale: number;
+  meanGuidanceScale: number;
   error?: AmuletError;
 }
 

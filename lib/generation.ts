@@ -117,6 +117,12 @@ export interface GenerationResult {
    * default, 4.6487 with the paper's α = 2), `ratio` for `la`, 0 for `pref`, −1 for `base`.
    */
   guidanceScale: number;
+  /**
+   * The scale the generated tokens were realigned with, averaged over them:
+   * `guidanceScale` unless a `klBudget` lowered it on some tokens (it is
+   * never above), and `guidanceScale` itself when no token was generated.
+   */
+  meanGuidanceScale: number;
 }
 
 interface StreamSetup {
@@ -239,6 +245,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       promptEvaluationMs: outcome.promptMs,
       samplerMicrosecondsPerToken: generated > 0 ? outcome.samplerUs / generated : 0,
       guidanceScale: outcome.guidanceScale,
+      meanGuidanceScale: outcome.meanGuidanceScale,
       realignedOn: outcome.realignedOn,
     };
     if (outcome.stopString !== undefined) result.stopString = outcome.stopString;

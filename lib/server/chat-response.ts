@@ -29,6 +29,8 @@ export interface AmuletInfo {
   method: RealignMethod;
   /** s of softmax(l_p + s (l_p − l_b)); −1 for base, 0 for pref. */
   guidance_scale: number;
+  /** The scale the answer's tokens got on average: below `guidance_scale` where a KL budget capped it. */
+  mean_guidance_scale: number;
   /** Sequences decoded together: the base and one per preference. */
   sequences: number;
   /** Prompt tokens found in the slot's KV cache, summed over the sequences. */
@@ -62,6 +64,7 @@ export function amuletInfoOf(result: GenerationResult): AmuletInfo {
   return {
     method: result.method,
     guidance_scale: result.guidanceScale,
+    mean_guidance_scale: result.meanGuidanceScale,
     sequences: result.sequenceCount,
     reused_prompt_tokens: result.reusedPromptTokenCount,
     evaluated_prompt_tokens: result.evaluatedPromptTokenCount,

@@ -84,6 +84,7 @@ Napi::Object outcome_object(Napi::Env env, const GenerationOutcome & outcome) {
     object.Set("samplerUs", outcome.stats.sampler_us);
     object.Set("realignedOn", outcome.stats.on_backend ? "backend" : "cpu");
     object.Set("guidanceScale", outcome.guidance_scale);
+    object.Set("meanGuidanceScale", outcome.mean_guidance_scale);
     if (outcome.error.is_set()) {
         object.Set("error", make_error(env, outcome.error.code.c_str(), outcome.error.message).Value());
     }

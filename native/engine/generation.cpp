@@ -303,6 +303,11 @@ void Generation::inject_fault() {
 }
 #endif
 
+double Generation::mean_guidance_scale() const {
+    if (realign_ == nullptr || stats_.generated_tokens == 0) return guidance_scale_;
+    return stats_.guidance_scale_sum / stats_.generated_tokens;
+}
+
 std::optional<GeneratedToken> Generation::next() {
     if (finished_) return std::nullopt;
     if (aborted()) throw EngineError(error_code::kAborted, "generation was aborted");
@@ -348,6 +353,7 @@ std::optional<GeneratedToken> Generation::next() {
         }
     }
     if (capture_logits_) capture(generated, primary_row);
+    if (realign_ != nullptr) stats_.guidance_scale_sum += realign_sampler_last_scale(realign_);
     last_token_ = token;
     ++stats_.generated_tokens;
     if (!finished_ && stats_.generated_tokens >= max_tokens_) {

@@ -95,6 +95,7 @@ struct GenerationStats {
     double prompt_ms = 0;
     double generation_ms = 0;  // from the end of prompt evaluation to the last sampled token
     double sampler_us = 0;     // total time in the sampler chain
+    double guidance_scale_sum = 0;  // the scale each generated token was realigned with, summed
     bool on_backend = false;   // realigned and sampled in the compute graph (RealignOn)
 };
 
@@ -123,6 +124,8 @@ class Generation {
     const std::string & stop_string() const { return stop_.matched(); }
     const GenerationStats & stats() const { return stats_; }
     double guidance_scale() const { return guidance_scale_; }
+    /** The scale the generated tokens were realigned with, on average: below guidance_scale() where a KL budget capped it. */
+    double mean_guidance_scale() const;
 
   private:
     struct Plan;

@@ -64,6 +64,7 @@ void GenerationRun::produce() {
     if (generation) {
         outcome.stats = generation->stats();
         outcome.guidance_scale = generation->guidance_scale();
+        outcome.mean_guidance_scale = generation->mean_guidance_scale();
     }
     generation.reset();
     // The run object lives as long as the JavaScript generation that reads it,

@@ -24,6 +24,7 @@ struct GenerationOutcome {
     FinishReason reason = FinishReason::Stop;
     GenerationStats stats;
     double guidance_scale = 0;
+    double mean_guidance_scale = 0;
     std::string tail_text;  // text the UTF-8 stream and the stop strings held back until the end
     std::string stop_string;  // the stop string the generation ended at, if any
     ErrorInfo error;        // set when the generation failed

@@ -170,7 +170,7 @@ describe('the openai client against createServer', () => {
     expect(usage.completion_tokens).toBeLessThanOrEqual(12);
     expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens);
     expect((completion as unknown as { amulet: unknown }).amulet).toEqual({
-      method: 'base', guidance_scale: -1, sequences: 1, reused_prompt_tokens: expect.any(Number),
+      method: 'base', guidance_scale: -1, mean_guidance_scale: -1, sequences: 1, reused_prompt_tokens: expect.any(Number),
       evaluated_prompt_tokens: expect.any(Number),
     });
 

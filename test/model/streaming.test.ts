@@ -358,6 +358,8 @@ describe.each(testModels)('streaming on $name', (testModel) => {
         expect(chunks.reduce((count, chunk) => count + chunk.tokens.length, 0)).toBe(8);
         expect(result.guidanceScale).toBeCloseTo(1.5338, 3);
         expect(result.guidanceScale).toBeCloseTo(guidanceScale(), 10);
+        // Without a KL budget every token gets the method's scale (held as a float32 per token).
+        expect(result.meanGuidanceScale).toBeCloseTo(result.guidanceScale, 5);
         expect(result.sequenceCount).toBe(2);
         expect(result.promptTokenCount).toBeGreaterThan(0);
         expect(result.evaluatedPromptTokenCount).toBeGreaterThanOrEqual(result.promptTokenCount);
@@ -391,7 +393,17 @@ describe.each(testModels)('streaming on $name', (testModel) => {
       expect(result.tokenCount).toBe(4);
       expect(result.guidanceScale).toBeCloseTo(scale, 3);
       expect(result.guidanceScale).toBeCloseTo(guidanceScale({ method }), 10);
+      expect(result.meanGuidanceScale).toBeCloseTo(result.guidanceScale, 5);
       expect(result.sequenceCount).toBe(sequences);
+    });
+
+    it('under a KL budget meanGuidanceScale is the mean of the tokens\' own scales, none above the method\'s', async () => {
+      const { chunks, result } = await runOnce(prompt, { maxTokens: 8, klBudget: 0.05, captureLogits: true },
+        { preferences: [concise] });
+      const scales = chunks.flatMap((chunk) => (chunk.captures ?? []).map((capture) => capture.guidanceScale));
+      expect(scales).toHaveLength(result.tokenCount);
+      for (const scale of scales) expect(scale).toBeLessThanOrEqual(result.guidanceScale + 1e-6);
+      expect(result.meanGuidanceScale).toBeCloseTo(scales.reduce((sum, scale) => sum + scale, 0) / scales.length, 6);
     });
 
     it("la's ratio sets its guidance scale", async () => {
