@@ -64,7 +64,7 @@ function overallTable(scores: EvalScores, set: string): string {
   const withJudge = judged(scores);
   const header = ['variant', 'proxy win vs base', 'proxy win vs pref', 'ahead of pref (proxy)',
     ...(withJudge ? ['judge win vs base', 'judge win vs pref', 'ahead of pref (judge)', 'orders agree', 'confident'] : []),
-    'NLL, plain prompt', 'vs pref', 'NLL, preference prompt', 'vs pref', 'mean tokens', 'tokens/s'];
+    'NLL, plain prompt', 'vs pref', 'NLL, preference prompt', 'vs pref', 'mean tokens', 'mean s', 'tokens/s'];
   const rows = scores.variants.flatMap((variant) => {
     const overall: OverallScores | undefined = scores.overall[set]?.[variant];
     if (!overall) return [];
@@ -75,7 +75,7 @@ function overallTable(scores: EvalScores, set: string): string {
         number(overall.judgeConfident)] : []),
       number(overall.fluency.plainNll, 3), interval(overall.fluency.plainNllRatioToPref),
       number(overall.fluency.preferenceNll, 3), interval(overall.fluency.preferenceNllRatioToPref),
-      overall.meanTokens.toFixed(1),
+      overall.meanTokens.toFixed(1), number(overall.meanGuidanceScale),
       overall.tokensPerSecond.toFixed(1)]];
   });
   return markdownTable(header, rows);
@@ -238,7 +238,9 @@ export function writeReport(outDir: string, scores: EvalScores, records: readonl
       'evaluated model, with the plain prompt (no preference) and with the preference prompt: lower reads as more ' +
       'natural to the model. Following a preference makes text less likely under the plain prompt, degenerate ' +
       'text makes it less likely under both; "vs pref" divides by the preference prompt\'s answers to the same ' +
-      'questions. tokens/s is the generation speed of one answer.',
+      'questions. "mean s" is the guidance scale the answers\' tokens got, token-weighted: the method\'s own ' +
+      'unless a KL budget lowered it ("–" where the answers do not record it). tokens/s is the generation speed ' +
+      'of one answer.',
     '',
     ...setSections,
     '## What the proxies can and cannot show',

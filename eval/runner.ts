@@ -70,6 +70,11 @@ export interface ResponseRecord {
   fluency?: FluencyScore | null;
   finishReason: string;
   timing: { totalMs: number; promptMs: number; tokensPerSecond: number };
+  /**
+   * The scale the answer's tokens were realigned with, on average (below the
+   * method's under a KL budget); absent for beam search and in older runs.
+   */
+  meanGuidanceScale?: number;
   proxies: Record<ProxyName, number>;
   /** `amulet` only: the answer split where realignment picked another token than the preference prompt would. */
   segments?: TextSegment[];
@@ -107,7 +112,8 @@ export function variantParameters(parameters: EvalParameters, variant: EvalVaria
   return { ...parameters, ...variant.options };
 }
 
-type Answer = Pick<ResponseRecord, 'response' | 'tokens' | 'tokenIds' | 'finishReason' | 'timing' | 'segments'>;
+type Answer = Pick<ResponseRecord,
+  'response' | 'tokens' | 'tokenIds' | 'finishReason' | 'timing' | 'meanGuidanceScale' | 'segments'>;
 
 async function answerWithSession(session: Session, job: EvalJob, parameters: EvalParameters,
   signal: AbortSignal | undefined): Promise<Answer> {
@@ -148,6 +154,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
       promptMs: result.promptEvaluationMs,
       tokensPerSecond: result.tokensPerSecond,
     },
+    meanGuidanceScale: result.meanGuidanceScale,
     ...(traced && { segments }),
   };
 }

@@ -71,6 +71,8 @@ export interface VariantScores {
   judgeConfident: number | null;
   fluency: FluencyScores;
   meanTokens: number;
+  /** The scale the answers' tokens got, token-weighted; null when no answer records it. */
+  meanGuidanceScale: number | null;
   tokensPerSecond: number;
 }
 
@@ -93,6 +95,8 @@ export interface OverallScores {
   judgeConfident: number | null;
   fluency: FluencyScores;
   meanTokens: number;
+  /** The scale the answers' tokens got, token-weighted; null when no answer records it. */
+  meanGuidanceScale: number | null;
   tokensPerSecond: number;
   answers: number;
 }
@@ -124,6 +128,18 @@ export function winRate(outcomes: readonly PairOutcome[]): WinRate | null {
 export function compareByProxy(candidate: number, reference: number, direction: 'higher' | 'lower'): PairOutcome {
   if (candidate === reference) return 'tie';
   return (candidate > reference) === (direction === 'higher') ? 'win' : 'loss';
+}
+
+/** Σ scale · tokens / Σ tokens over the answers that record a scale; null when none does. */
+function tokenWeightedScale(answers: readonly ResponseRecord[]): number | null {
+  let sum = 0;
+  let tokens = 0;
+  for (const answer of answers) {
+    if (answer.meanGuidanceScale === undefined || answer.tokens === 0) continue;
+    sum += answer.meanGuidanceScale * answer.tokens;
+    tokens += answer.tokens;
+  }
+  return tokens === 0 ? null : sum / tokens;
 }
 
 function mean(values: readonly number[]): number {
@@ -234,6 +250,7 @@ export function computeScores(
         judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
         fluency: fluencyScores(answers, outcomes.fluencyPairs, variant === 'pref'),
         meanTokens: mean(answers.map((answer) => answer.tokens)),
+        meanGuidanceScale: tokenWeightedScale(answers),
         tokensPerSecond: mean(answers.map((answer) => answer.timing.tokensPerSecond)),
       };
     }
@@ -276,6 +293,7 @@ export function computeScores(
         judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
         fluency: fluencyScores(unique, outcomes.flatMap((entry) => entry.fluencyPairs), variant === 'pref'),
         meanTokens: mean(unique.map((answer) => answer.tokens)),
+        meanGuidanceScale: tokenWeightedScale(unique),
         tokensPerSecond: mean(unique.map((answer) => answer.timing.tokensPerSecond)),
         answers: unique.length,
       };

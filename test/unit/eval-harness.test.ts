@@ -159,8 +159,9 @@ describe('win rates', () => {
       record(1, null, 'base', 'one two three', { fluency: { tokens: 3, plainNll: 1, preferenceNll: null } }),
       record(0, 'concise', 'pref', 'one two three four five', { fluency: { tokens: 5, plainNll: 2, preferenceNll: 1 } }),
       record(1, 'concise', 'pref', 'one two', { fluency: { tokens: 2, plainNll: 2, preferenceNll: 1 } }),
-      record(0, 'concise', 'amulet', 'one', { fluency: { tokens: 1, plainNll: 5, preferenceNll: 2 } }),
-      record(1, 'concise', 'amulet', 'one two three', { fluency: { tokens: 3, plainNll: 1, preferenceNll: 1 } }),
+      record(0, 'concise', 'amulet', 'one', { fluency: { tokens: 1, plainNll: 5, preferenceNll: 2 }, meanGuidanceScale: 4 }),
+      record(1, 'concise', 'amulet', 'one two three',
+        { fluency: { tokens: 3, plainNll: 1, preferenceNll: 1 }, meanGuidanceScale: 2 }),
     ];
     const judgement = (index: number, outcome: JudgementRecord['outcome'], agreed: boolean): JudgementRecord => ({
       key: `k${index}`, questionSet: 'set', questionIndex: index, preference: 'concise', variant: 'amulet', reference: 'pref',
@@ -185,14 +186,17 @@ describe('win rates', () => {
     expect(amulet.fluency.preferenceNllRatioToPref!.value).toBeCloseTo(1.25);
     expect(scores.preferences[0]!.variants.base!.fluency.preferenceNll).toBeNull();
     expect(amulet.tokensPerSecond).toBe(50);
+    // Token-weighted as well: (4 * 1 + 2 * 3) / 4; no pref answer records a scale.
+    expect(amulet.meanGuidanceScale).toBe(2.5);
     const pref = scores.preferences[0]!.variants.pref!;
     expect(pref.proxyWinRate.pref).toBeNull();  // never compared with itself
     expect(pref.proxyWinRate.base).toMatchObject({ value: 0.5, pairs: 2 });
+    expect(pref.meanGuidanceScale).toBeNull();
     expect(scores.preferences[0]!.variants.base!.answers).toBe(2);
     expect(scores.sets).toEqual(['paper']);
     expect(scores.overall.paper!.amulet).toMatchObject({
       proxyWinRate: { base: { value: 0.75 }, pref: { value: 0.5 } }, preferencesAheadOfPref: { proxy: 0, judge: 1 },
-      answers: 2, fluency: { plainNll: 2 },
+      answers: 2, fluency: { plainNll: 2 }, meanGuidanceScale: 2.5,
     });
   });
 });
