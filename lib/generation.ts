@@ -119,8 +119,9 @@ export interface GenerationResult {
   guidanceScale: number;
   /**
    * The scale the generated tokens were realigned with, averaged over them:
-   * `guidanceScale` unless a `klBudget` lowered it on some tokens (it is
-   * never above), and `guidanceScale` itself when no token was generated.
+   * `guidanceScale` (to float32 precision, the precision each token's scale
+   * is kept in) unless a `klBudget` lowered it on some tokens, and
+   * `guidanceScale` itself when no token was generated.
    */
   meanGuidanceScale: number;
 }
