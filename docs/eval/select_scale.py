@@ -65,6 +65,43 @@ def proxy_outcome(preference, candidate, reference):
     return 1.0 if (a > b) == (preference['direction'] == 'higher') else 0.0
 
 
+def tally(answers, preferences, candidates, select, budget, judge):
+    """Each preference's outcomes and NLL sums for the answers `select` picks, and the picks per set."""
+    per_preference = collections.defaultdict(lambda: {'proxy': [], 'judge': [], 'nll': [[0.0, 0], [0.0, 0]]})
+    picks = collections.defaultdict(collections.Counter)
+    for key, variants in sorted(answers.items()):
+        if 'pref' not in variants or any(c not in variants for c in candidates):
+            continue
+        reference = variants['pref']
+        limit = budget * reference['fluency']['plainNll']
+        allowed = [c for c in candidates if variants[c]['fluency']['plainNll'] <= limit]
+        chosen = select(key, variants, allowed)
+        preference = preferences[key[0]]
+        entry = per_preference[key[0]]
+        entry['proxy'].append(proxy_outcome(preference, variants[chosen], reference))
+        entry['judge'].append(judge(key, chosen))
+        for sums, answer in zip(entry['nll'], (variants[chosen], reference)):
+            sums[0] += answer['fluency']['plainNll'] * answer['fluency']['tokens']
+            sums[1] += answer['fluency']['tokens']
+        picks[preference['set']][chosen] += 1
+    return per_preference, picks
+
+
+def table_row(name, budget, entries, picks):
+    """One selector at one budget over one set's preferences."""
+    proxy = [sum(entry['proxy']) / len(entry['proxy']) for entry in entries]
+    judged = [sum(entry['judge']) / len(entry['judge']) for entry in entries]
+
+    def token_weighted(which):
+        return (sum(entry['nll'][which][0] for entry in entries) /
+                sum(entry['nll'][which][1] for entry in entries))
+
+    shares = ', '.join(f'{variant} {count}' for variant, count in picks.most_common())
+    return (f'| {name} | {budget:g} | {sum(proxy) / len(proxy):.2f} | {sum(w > 0.5 for w in proxy)}/{len(proxy)} | '
+            f'{sum(judged) / len(judged):.2f} | {sum(w > 0.5 for w in judged)}/{len(judged)} | '
+            f'×{token_weighted(0) / token_weighted(1):.2f} | {shares} |')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('folder', type=Path)
@@ -92,35 +129,10 @@ def main():
     tables = collections.defaultdict(list)
     for name, select in (('signal', signal), ('oracle', oracle)):
         for budget in (float(value) for value in args.budgets.split(',')):
-            per_preference = collections.defaultdict(lambda: {'proxy': [], 'judge': [], 'nll': [[0.0, 0], [0.0, 0]]})
-            picks = collections.defaultdict(collections.Counter)
-            for key, variants in sorted(answers.items()):
-                if 'pref' not in variants or any(c not in variants for c in candidates):
-                    continue
-                reference = variants['pref']
-                limit = budget * reference['fluency']['plainNll']
-                allowed = [c for c in candidates if variants[c]['fluency']['plainNll'] <= limit]
-                chosen = select(key, variants, allowed)
-                preference = preferences[key[0]]
-                tally = per_preference[key[0]]
-                tally['proxy'].append(proxy_outcome(preference, variants[chosen], reference))
-                tally['judge'].append(judge(key, chosen))
-                for sums, answer in zip(tally['nll'], (variants[chosen], reference)):
-                    sums[0] += answer['fluency']['plainNll'] * answer['fluency']['tokens']
-                    sums[1] += answer['fluency']['tokens']
-                picks[preference['set']][chosen] += 1
+            per_preference, picks = tally(answers, preferences, candidates, select, budget, judge)
             for preference_set in sorted(picks):
-                names = [n for n in per_preference if preferences[n]['set'] == preference_set]
-                proxy = [sum(per_preference[n]['proxy']) / len(per_preference[n]['proxy']) for n in names]
-                judged = [sum(per_preference[n]['judge']) / len(per_preference[n]['judge']) for n in names]
-                def token_weighted(which):
-                    sums = [per_preference[n]['nll'][which] for n in names]
-                    return sum(nll for nll, _ in sums) / sum(tokens for _, tokens in sums)
-                ratio = token_weighted(0) / token_weighted(1)
-                shares = ', '.join(f'{v} {c}' for v, c in picks[preference_set].most_common())
-                tables[preference_set].append(f'| {name} | {budget:g} | {sum(proxy) / len(proxy):.2f} | '
-                      f'{sum(w > 0.5 for w in proxy)}/{len(proxy)} | {sum(judged) / len(judged):.2f} | '
-                      f'{sum(w > 0.5 for w in judged)}/{len(judged)} | ×{ratio:.2f} | {shares} |')
+                entries = [e for n, e in per_preference.items() if preferences[n]['set'] == preference_set]
+                tables[preference_set].append(table_row(name, budget, entries, picks[preference_set]))
     for preference_set, rows in sorted(tables.items(), key=lambda item: item[0] != 'paper'):
         print(f'\n{preference_set}\n')
         print('| selector | budget | proxy win vs pref | ahead | judge win vs pref | ahead | NLL / pref (plain) | picks |')
