@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "addon/addon_beam_search.h"
+#include "addon/addon_context.h"
 #include "addon/addon_errors.h"
 #include "addon/addon_generation.h"
 #include "addon/addon_model.h"
@@ -67,6 +68,7 @@ Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     env.SetInstanceData(std::make_unique<AddonState>().release());
     AddonModel::Register(env, exports);
+    AddonContext::Register(env, exports);
     AddonSession::Register(env, exports);
     AddonGeneration::Register(env, exports);
     AddonScorer::Register(env, exports);

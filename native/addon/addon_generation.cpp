@@ -12,18 +12,26 @@ namespace amulet {
 // wake-up that arrives after the JS object is gone finds nothing to do.
 struct GenerationChannel {
     std::shared_ptr<GenerationRun> run;
-    Napi::ThreadSafeFunction wake;  // released by the producer thread as it exits
+    Napi::ThreadSafeFunction wake;  // released by the decode thread once the outcome is published
     std::optional<Napi::Promise::Deferred> pending;
     napi_env env = nullptr;
 
     ~GenerationChannel() {
         napi_remove_env_cleanup_hook(env, StopAtTeardown, this);
-        run.reset();  // aborts and joins the producer
+        // A generation nobody can read any more is not worth decoding.
+        if (run) run->abort();
     }
 
-    // At environment teardown a producer may still be running: stop it before
-    // Node closes the thread-safe function it releases on exit.
-    static void StopAtTeardown(void * self) { static_cast<GenerationChannel *>(self)->run.reset(); }
+    // At environment teardown the decode thread may still be running: it must
+    // not call the thread-safe function Node is closing. Cut it off, and
+    // release the function here if it had not done so yet.
+    static void StopAtTeardown(void * self) {
+        auto * channel = static_cast<GenerationChannel *>(self);
+        if (!channel->run) return;
+        channel->run->abort();
+        if (channel->run->disconnect()) channel->wake.Release();
+        channel->run.reset();
+    }
 
     void deliver(Napi::Env env_now);
 };
@@ -124,7 +132,8 @@ void AddonGeneration::Register(Napi::Env env, Napi::Object exports) {
     exports.Set("AddonGeneration", constructor);
 }
 
-Napi::Object AddonGeneration::Start(Napi::Env env, std::shared_ptr<GenerationRun> run) {
+Napi::Object AddonGeneration::Start(Napi::Env env, std::shared_ptr<GenerationRun> run,
+                                    const std::shared_ptr<BatchEngine> & engine) {
     Napi::Object object = addon_state(env).generation_constructor.New({});
     auto channel = std::make_shared<GenerationChannel>();
     channel->run = std::move(run);
@@ -136,13 +145,14 @@ Napi::Object AddonGeneration::Start(Napi::Env env, std::shared_ptr<GenerationRun
     napi_add_env_cleanup_hook(env, GenerationChannel::StopAtTeardown, channel.get());
     std::weak_ptr<GenerationChannel> weak = channel;
     Napi::ThreadSafeFunction wake = channel->wake;
-    channel->run->start(
+    channel->run->connect(
         [wake, weak]() mutable {
             wake.NonBlockingCall([weak](Napi::Env env, Napi::Function) {
                 if (const std::shared_ptr<GenerationChannel> target = weak.lock()) target->deliver(env);
             });
         },
         [wake]() mutable { wake.Release(); });
+    engine->submit(channel->run);
     Unwrap(object)->channel_ = std::move(channel);
     return object;
 }

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "engine/batch_engine.h"
 #include "engine/generation_run.h"
 
 namespace amulet {
@@ -16,8 +17,9 @@ struct GenerationChannel;
 class AddonGeneration : public Napi::ObjectWrap<AddonGeneration> {
   public:
     static void Register(Napi::Env env, Napi::Object exports);
-    /** Starts `run` and returns its JS handle. */
-    static Napi::Object Start(Napi::Env env, std::shared_ptr<GenerationRun> run);
+    /** Submits `run` to `engine` and returns its JS handle. */
+    static Napi::Object Start(Napi::Env env, std::shared_ptr<GenerationRun> run,
+                              const std::shared_ptr<BatchEngine> & engine);
     explicit AddonGeneration(const Napi::CallbackInfo & info);
     ~AddonGeneration() override;
 

@@ -4,7 +4,7 @@
 
 #include "addon/addon_errors.h"
 #include "addon/addon_scorer.h"
-#include "addon/addon_session.h"
+#include "addon/addon_context.h"
 #include "addon/addon_state.h"
 #include "addon/generation_request_parser.h"
 #include "addon/promise_worker.h"
@@ -105,7 +105,7 @@ void AddonModel::Register(Napi::Env env, Napi::Object exports) {
     Napi::Function constructor = DefineClass(env, "AddonModel",
                                              {
                                                  InstanceMethod<&AddonModel::Info>("info"),
-                                                 InstanceMethod<&AddonModel::CreateSession>("createSession"),
+                                                 InstanceMethod<&AddonModel::CreateContext>("createContext"),
                                                  InstanceMethod<&AddonModel::CreateScorer>("createScorer"),
                                                  InstanceMethod<&AddonModel::FormatChat>("formatChat"),
                                                  InstanceMethod<&AddonModel::Dispose>("dispose"),
@@ -170,10 +170,10 @@ Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
     return result;
 }
 
-Napi::Value AddonModel::CreateSession(const Napi::CallbackInfo & info) {
+Napi::Value AddonModel::CreateContext(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
-    return AddonSession::Create(env, loaded, info[0].As<Napi::Object>());
+    return AddonContext::Create(env, loaded, info[0].As<Napi::Object>());
 }
 
 Napi::Value AddonModel::CreateScorer(const Napi::CallbackInfo & info) {

@@ -24,8 +24,8 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
 
     // [sync] () => ModelInfo. Throws ERR_DISPOSED.
     Napi::Value Info(const Napi::CallbackInfo & info);
-    // [sync] (options: NativeSessionOptions) => AddonSession. Throws ERR_DISPOSED, ERR_INVALID_OPTION.
-    Napi::Value CreateSession(const Napi::CallbackInfo & info);
+    // [sync] (options: { contextSize, threads, batchSize, sequences, cacheSize }) => AddonContext. Throws ERR_DISPOSED.
+    Napi::Value CreateContext(const Napi::CallbackInfo & info);
     // [sync] (options: { contextSize, threads, batchSize }) => AddonScorer. Throws ERR_DISPOSED.
     Napi::Value CreateScorer(const Napi::CallbackInfo & info);
     // [async] (systemPrompt: string, turns: { role, content }[]) => Promise<string>: the conversation

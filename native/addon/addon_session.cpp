@@ -4,7 +4,6 @@
 #include "addon/addon_generation.h"
 #include "addon/addon_state.h"
 #include "addon/generation_request_parser.h"
-#include "engine/engine_error.h"
 
 namespace amulet {
 
@@ -18,10 +17,11 @@ void AddonSession::Register(Napi::Env env, Napi::Object exports) {
     exports.Set("AddonSession", constructor);
 }
 
-Napi::Object AddonSession::Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, Napi::Object options) {
+Napi::Object AddonSession::Create(Napi::Env env, const std::shared_ptr<BatchEngine> & engine) {
     Napi::Object object = addon_state(env).session_constructor.New({});
-    // The context itself is created lazily, on the generation thread: it allocates the KV cache.
-    Unwrap(object)->context_ = std::make_shared<SessionContext>(model, parse_context_options(options));
+    AddonSession * self = Unwrap(object);
+    self->engine_ = engine;
+    self->id_ = engine->new_session();
     return object;
 }
 
@@ -29,7 +29,7 @@ AddonSession::AddonSession(const Napi::CallbackInfo & info) : Napi::ObjectWrap<A
 
 Napi::Value AddonSession::Generate(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    if (!context_) throw make_error(env, "ERR_DISPOSED", "the session has been disposed");
+    if (!engine_) throw make_error(env, "ERR_DISPOSED", "the session has been disposed");
     const std::shared_ptr<GenerationRun> active = active_.lock();
     if (active && !active->finished()) {
         throw make_error(env, "ERR_BUSY", "a generation is already running on this session");
@@ -42,14 +42,15 @@ Napi::Value AddonSession::Generate(const Napi::CallbackInfo & info) {
     } catch (...) {
         throw error_from_current_exception(env);
     }
-    auto run = std::make_shared<GenerationRun>(context_, std::move(request));
+    auto run = std::make_shared<GenerationRun>(std::move(request), id_, created_);
     active_ = run;
-    return AddonGeneration::Start(env, std::move(run));
+    return AddonGeneration::Start(env, std::move(run), engine_);
 }
 
 void AddonSession::Dispose(const Napi::CallbackInfo & /*info*/) {
     if (const std::shared_ptr<GenerationRun> active = active_.lock()) active->abort();
-    context_.reset();
+    if (engine_) engine_->forget(id_);
+    engine_.reset();
 }
 
 }  // namespace amulet

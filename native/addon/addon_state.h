@@ -8,6 +8,7 @@ namespace amulet {
 
 struct AddonState {
     Napi::FunctionReference model_constructor;
+    Napi::FunctionReference context_constructor;
     Napi::FunctionReference session_constructor;
     Napi::FunctionReference generation_constructor;
     Napi::FunctionReference scorer_constructor;

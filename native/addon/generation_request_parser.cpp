@@ -44,6 +44,10 @@ ContextOptions parse_context_options(const Napi::Object & options) {
     context.context_size = integer(options, "contextSize");
     context.threads = integer(options, "threads");
     context.batch_size = integer(options, "batchSize");
+    const Napi::Value sequences = options.Get("sequences");
+    if (sequences.IsNumber()) context.sequences = sequences.As<Napi::Number>().Int32Value();
+    const Napi::Value cache_size = options.Get("cacheSize");
+    if (cache_size.IsNumber()) context.cache_size = cache_size.As<Napi::Number>().Int32Value();
     return context;
 }
 

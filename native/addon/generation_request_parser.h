@@ -9,7 +9,7 @@
 #include "engine/beam_search.h"
 #include "engine/generation.h"
 #include "engine/scorer.h"
-#include "engine/session_context.h"
+#include "engine/context_options.h"
 
 namespace amulet {
 
@@ -22,7 +22,7 @@ std::vector<ChatMessage> parse_turns(const Napi::Array & turns);
 /** Reads { method, alpha, lambda, eta, iterations, ratio } (weights are left empty). */
 RealignParams parse_realign_params(const Napi::Object & options);
 
-/** Reads { contextSize, threads, batchSize }. */
+/** Reads { contextSize, threads, batchSize } and, for a shared context, { sequences, cacheSize }. */
 ContextOptions parse_context_options(const Napi::Object & options);
 
 /** Reads lib/beam-search.ts's request: { systemPrompt, preferences (texts), turns, beams, maxTokens, ... }. */

@@ -59,7 +59,7 @@ void BeamSearch::create_context(int32_t prompt_tokens) {
 }
 
 void BeamSearch::decode(const char * stage) {
-    checked_decode(*model_, ctx_.get(), batch_->get(), stage, abort_, "the beam search");
+    checked_decode(*model_, ctx_.get(), batch_->get(), stage, cancel_on(abort_), "the beam search");
 }
 
 void BeamSearch::evaluate_prompt(const std::vector<llama_token> & prompt) {

@@ -1,12 +1,9 @@
 #include "engine/generation.h"
 
 #include <algorithm>
-#include <limits>
-#include <new>
 #include <stdexcept>
 
 #include "engine/engine_error.h"
-#include "engine/test_hooks.h"
 #include "sampler/realign_math.h"
 
 namespace amulet {
@@ -33,20 +30,16 @@ const char * finish_reason_name(FinishReason reason) {
 
 // Which sequences a request decodes, with which system prompt, and the
 // realignment over them. base/pref decode one sequence unless a trace asks to
-// compare against the other.
-struct Generation::Plan {
-    std::vector<std::string> system_prompts;  // [0] is base when realigning
-    RealignParams realign;
-    bool realigns = false;
-};
-
-Generation::Plan Generation::plan_sequences(const GenerationRequest & request) const {
+// compare against the other. The library has checked the request's rules
+// (a method that realigns has preferences, one weight each).
+Generation::Plan Generation::plan_sequences(const GenerationRequest & request) {
     Plan plan;
     plan.realign = request.realign;
     const RealignMethod method = request.realign.method;
     const std::string & base_prompt = request.system_prompt;
-    if (method != RealignMethod::Base && request.preference_texts.empty()) {
-        throw EngineError(error_code::kInvalidOption, "this method needs at least one preference");
+    if ((method != RealignMethod::Base && request.preference_texts.empty()) ||
+        request.realign.weights.size() != request.preference_texts.size()) {
+        throw std::logic_error("a generation request without one weighted preference per realigned sequence");
     }
     if (method == RealignMethod::Base || method == RealignMethod::Pref) {
         const std::string combined = join_system_prompt(base_prompt, request.preference_texts);
@@ -59,28 +52,23 @@ Generation::Plan Generation::plan_sequences(const GenerationRequest & request) c
         }
         return plan;
     }
-    if (request.realign.weights.size() != request.preference_texts.size()) {
-        throw EngineError(error_code::kInvalidOption, "there must be one weight per preference");
-    }
     plan.system_prompts.push_back(base_prompt);
     for (const auto & text : request.preference_texts) plan.system_prompts.push_back(join_system_prompt(base_prompt, {text}));
     plan.realigns = true;
     return plan;
 }
 
-std::vector<std::vector<llama_token>> Generation::render_prompts(const Plan & plan,
-                                                                      const GenerationRequest & request,
-                                                                      size_t first_turn) const {
+std::vector<std::vector<llama_token>> Generation::render_prompts(const GenerationRequest & request,
+                                                                 size_t first_turn) const {
     std::vector<std::vector<llama_token>> prompts;
-    for (const auto & system_prompt : plan.system_prompts) {
+    for (const auto & system_prompt : plan_.system_prompts) {
         prompts.push_back(
-            render_conversation(context_.model(), system_prompt, request.turns, first_turn, context_.created()));
+            render_conversation(context_.model(), system_prompt, request.turns, first_turn, conversation_start_));
     }
     return prompts;
 }
 
-std::vector<std::vector<llama_token>> Generation::fit_prompts(const Plan & plan,
-                                                                   const GenerationRequest & request) {
+void Generation::fit_prompts(const GenerationRequest & request) {
     const auto context = static_cast<size_t>(context_.options().context_size);
     const auto longest_of = [](const std::vector<std::vector<llama_token>> & prompts) {
         size_t longest = 0;
@@ -88,8 +76,8 @@ std::vector<std::vector<llama_token>> Generation::fit_prompts(const Plan & plan,
         return longest;
     };
     size_t first_turn = 0;
-    std::vector<std::vector<llama_token>> prompts = render_prompts(plan, request, first_turn);
-    size_t longest = longest_of(prompts);
+    prompts_ = render_prompts(request, first_turn);
+    size_t longest = longest_of(prompts_);
     if (request.overflow == ContextOverflow::DropOldestTurns) {
         // Room kept for the answer: maxTokens, at most a quarter of the context.
         const size_t reserve = std::max<size_t>(1, std::min(static_cast<size_t>(request.max_tokens), context / 4));
@@ -102,8 +90,8 @@ std::vector<std::vector<llama_token>> Generation::fit_prompts(const Plan & plan,
                 size_t next = first_turn + 1;
                 while (next + 1 < request.turns.size() && request.turns[next].role != "user") ++next;
                 first_turn = next;
-                prompts = render_prompts(plan, request, first_turn);
-                longest = longest_of(prompts);
+                prompts_ = render_prompts(request, first_turn);
+                longest = longest_of(prompts_);
             }
         }
     }
@@ -115,64 +103,52 @@ std::vector<std::vector<llama_token>> Generation::fit_prompts(const Plan & plan,
     }
     stats_.prompt_tokens = static_cast<int32_t>(longest);
     stats_.dropped_messages = static_cast<int32_t>(first_turn);
-    return prompts;
 }
 
-Generation::Generation(SessionContext & context, const GenerationRequest & request, const std::atomic<bool> * abort)
-    : context_(context), abort_(abort), stop_(request.stop) {
-    Plan plan = plan_sequences(request);
-    const LoadedModel & model = context_.model();
+Generation::Generation(DecodeContext & context, const GenerationRequest & request,
+                       std::chrono::system_clock::time_point conversation_start)
+    : context_(context), request_(request), conversation_start_(conversation_start), stop_(request.stop) {
+    plan_ = plan_sequences(request);
+    const auto n_sequences = static_cast<int32_t>(plan_.system_prompts.size());
+    if (n_sequences > context_.max_sequences()) {
+        throw EngineError(error_code::kContextFull,
+                          "the request decodes " + std::to_string(n_sequences) + " sequences but the context holds " +
+                              std::to_string(context_.max_sequences()));
+    }
     // Checked before anything touches the context: a grammar refused leaves the session as it was.
-    SamplerHandle grammar = grammar_sampler(model.vocab(), request.constraints);
-    const auto n_sequences = static_cast<int32_t>(plan.system_prompts.size());
+    grammar_ = grammar_sampler(context_.model().vocab(), request.constraints);
     stats_.sequences = n_sequences;
-    const std::vector<std::vector<llama_token>> prompts = fit_prompts(plan, request);
+    fit_prompts(request);
+    guidance_scale_ = amulet::guidance_scale(plan_.realign);
+}
 
-    context_.reserve_sequences(n_sequences);
-    context_.set_abort(abort_);
-    if (plan.realigns) {
+Generation::~Generation() { detach_backend_samplers(); }
+
+void Generation::begin(std::vector<llama_seq_id> sequences) {
+    begin_time_ = Clock::now();
+    if (plan_.realigns) {
         try {
-            realign_ = realign_sampler_init(context_.get(), plan.realign, request.trace,
-                                            is_shift_invariant(request.sampling));
+            realign_ = realign_sampler_init(context_.get(), plan_.realign, request_.trace,
+                                            is_shift_invariant(request_.sampling));
         } catch (const std::invalid_argument & error) {
             throw EngineError(error_code::kInvalidOption, error.what());
         }
     }
-    chain_ = build_sampler_chain(realign_, request.constraints.logit_bias, std::move(grammar), request.sampling,
-                                 model.n_vocab());
-    greedy_ = is_plain_greedy(request.sampling, request.constraints);
-    capture_logits_ = request.capture_logits;
-#if defined(AMULET_TEST_HOOKS)
-    fault_ = test_hooks::take_fault();
-    ceiling_ = realign_ != nullptr && test_hooks::ceiling();
-#endif
-    on_backend_ = wants_backend(request);
+    chain_ = build_sampler_chain(realign_, request_.constraints.logit_bias, std::move(grammar_), request_.sampling,
+                                 context_.model().n_vocab());
+    greedy_ = is_plain_greedy(request_.sampling, request_.constraints);
+    ceiling_ = realign_ != nullptr && hooks_.ceiling();
+    on_backend_ = wants_backend();
     // A capture reads the realigned row, so only then does the chain keep it.
-    if (on_backend_ && !capture_logits_) llama_sampler_chain_add(chain_.get(), token_only_sampler_init());
+    if (on_backend_ && !request_.capture_logits) llama_sampler_chain_add(chain_.get(), token_only_sampler_init());
     stats_.on_backend = on_backend_;
-    guidance_scale_ = amulet::guidance_scale(plan.realign);
-    max_tokens_ = request.max_tokens;
-
-    const Clock::time_point start = Clock::now();
-    layout_ = context_.assign(prompts);
+    layout_.slots = std::move(sequences);
+    layout_.rows.assign(layout_.slots.size(), 0);
     // Before the first decode: the last prompt decode samples the first token.
     if (on_backend_) attach_backend_samplers();
-    PromptCounts counts;
-    try {
-        context_.evaluate(prompts, layout_, counts);
-    } catch (...) {
-        detach_backend_samplers();
-        throw;
-    }
-    stats_.evaluated_tokens = counts.evaluated_tokens;
-    stats_.reused_tokens = counts.reused_tokens;
-    stats_.prompt_ms = elapsed_ms(start);
-    first_token_time_ = Clock::now();  // generation time runs from the end of prompt evaluation
-    finished_ = max_tokens_ <= 0;
-    if (finished_) finish_reason_ = FinishReason::MaxTokens;
+    feed_ = std::make_unique<PromptFeed>(context_, prompts_, layout_.slots);
+    stats_.reused_tokens = feed_->reused_tokens();
 }
-
-Generation::~Generation() { detach_backend_samplers(); }
 
 std::string Generation::finish_text() {
     std::string rest = utf8_.finish();
@@ -183,21 +159,19 @@ std::string Generation::finish_text() {
     return text + stop_.finish();
 }
 
-bool Generation::wants_backend(const GenerationRequest & request) const {
-    if (request.realign_on == RealignOn::Cpu) return false;
+bool Generation::wants_backend() const {
+    if (request_.realign_on == RealignOn::Cpu) return false;
     // Where the logits are on another device, the graph path brings back a token instead of every row:
     // a GPU's rows would cross PCIe, an RPC server's the network (n_vocab floats per sequence per step).
-    if (request.realign_on == RealignOn::Auto && context_.model().logits_on() == LogitsOn::Cpu) return false;
+    if (request_.realign_on == RealignOn::Auto && context_.model().logits_on() == LogitsOn::Cpu) return false;
     // The graph combines rows of one micro-batch, so every sequence's row must be in it.
     if (stats_.sequences > context_.options().batch_size) return false;
     if (realign_ != nullptr && !realign_sampler_backend_capable(realign_)) return false;
     // A capture reads the realigned row as the sampled logits, which filters would cut down; a single
     // sequence's raw row stays on the host only without a backend sampler.
-    if (request.capture_logits && (!greedy_ || realign_ == nullptr)) return false;
-#if defined(AMULET_TEST_HOOKS)
+    if (request_.capture_logits && (!greedy_ || realign_ == nullptr)) return false;
     if (ceiling_) return false;
-#endif
-    return backend_samplable(request.sampling, request.constraints);
+    return backend_samplable(request_.sampling, request_.constraints);
 }
 
 void Generation::attach_backend_samplers() {
@@ -209,7 +183,7 @@ void Generation::attach_backend_samplers() {
         if (i != primary) {
             // Left without a backend sampler, a sequence makes llama.cpp copy
             // every raw row of the batch to the host: what a capture wants.
-            if (capture_logits_) continue;
+            if (request_.capture_logits) continue;
             llama_sampler_chain_params params = llama_sampler_chain_default_params();
             params.no_perf = true;
             SamplerHandle companion(llama_sampler_chain_init(params));
@@ -233,6 +207,105 @@ void Generation::detach_backend_samplers() {
     companions_.clear();
 }
 
+void Generation::finish(FinishReason reason) {
+    phase_ = Phase::Finished;
+    finish_reason_ = reason;
+    detach_backend_samplers();
+}
+
+int32_t Generation::contribute(int32_t room) {
+    awaits_rows_ = false;
+    step_prompt_tokens_ = 0;
+    if (phase_ == Phase::Finished) return 0;
+    if (phase_ == Phase::Prompt) {
+        bool last = false;
+        const int32_t added = feed_->feed(room, layout_.rows, last);
+        step_prompt_tokens_ = added;
+        awaits_rows_ = last;
+        return added;
+    }
+    const auto n = static_cast<int32_t>(layout_.slots.size());
+    if (room < n) return 0;
+    KvSlots & kv = context_.kv();
+    size_t longest = 0;
+    for (const llama_seq_id seq : layout_.slots) longest = std::max(longest, kv.tokens(seq).size());
+    if (longest >= static_cast<size_t>(context_.options().context_size)) {
+        finish(FinishReason::ContextFull);
+        return 0;
+    }
+    const llama_token token =
+        hooks_.token_to_decode(pending_token_, stats_.generated_tokens, context_.model().n_vocab());
+    BatchHandle & batch = context_.batch();
+    for (size_t i = 0; i < layout_.slots.size(); ++i) {
+        const llama_seq_id seq = layout_.slots[i];
+        const auto position = static_cast<llama_pos>(kv.tokens(seq).size());
+        kv.append(seq, token);
+        layout_.rows[i] = batch.add(token, position, seq, true);
+    }
+    awaits_rows_ = true;
+    return n;
+}
+
+void Generation::step_failed() {
+    awaits_rows_ = false;
+    step_prompt_tokens_ = 0;
+}
+
+std::optional<GeneratedToken> Generation::after_decode() {
+    stats_.evaluated_tokens += step_prompt_tokens_;
+    step_prompt_tokens_ = 0;
+    if (!awaits_rows_) return std::nullopt;
+    awaits_rows_ = false;
+    if (phase_ == Phase::Prompt) {
+        stats_.prompt_ms = elapsed_ms(begin_time_);
+        first_token_time_ = Clock::now();  // generation time runs from the end of prompt evaluation
+        phase_ = Phase::Generating;
+        if (request_.max_tokens <= 0) {
+            finish(FinishReason::MaxTokens);
+            return std::nullopt;
+        }
+    }
+    hooks_.before_sample(stats_.generated_tokens);
+    return sample_token();
+}
+
+std::optional<GeneratedToken> Generation::sample_token() {
+    const int32_t row = primary_row();
+    const Clock::time_point sample_start = Clock::now();
+    if (realign_ != nullptr) realign_sampler_set_rows(realign_, layout_.rows.data(), layout_.rows.size());
+    const llama_token token = sample(row);
+    stats_.sampler_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
+    stats_.generation_ms = elapsed_ms(first_token_time_);
+
+    const LoadedModel & model = context_.model();
+    if (llama_vocab_is_eog(model.vocab(), token)) {
+        finish(FinishReason::Stop);
+        return std::nullopt;
+    }
+    GeneratedToken generated;
+    generated.token = token;
+    generated.text = stop_.push(utf8_.push(token_bytes(model, token)));
+    if (realign_ != nullptr) {
+        const TokenTrace & trace = realign_sampler_last_trace(realign_);
+        if (trace.realigned_token >= 0) {
+            generated.trace = trace;
+            generated.trace_texts = {token_bytes(model, trace.base_token), token_bytes(model, trace.pref_token),
+                                     token_bytes(model, trace.realigned_token)};
+        }
+    }
+    if (request_.capture_logits) capture(generated, row);
+    if (realign_ != nullptr) stats_.guidance_scale_sum += realign_sampler_last_scale(realign_);
+    pending_token_ = token;
+    ++stats_.generated_tokens;
+    // Finished after this token: the token is still delivered, and never decoded.
+    if (!stop_.matched().empty()) {
+        finish(FinishReason::Stop);
+    } else if (stats_.generated_tokens >= request_.max_tokens) {
+        finish(FinishReason::MaxTokens);
+    }
+    return generated;
+}
+
 llama_token Generation::sample(int32_t primary_row) {
     llama_context * ctx = context_.get();
     if (on_backend_) {
@@ -242,9 +315,7 @@ llama_token Generation::sample(int32_t primary_row) {
         return token;
     }
     const auto n_vocab = static_cast<size_t>(context_.model().n_vocab());
-#if defined(AMULET_TEST_HOOKS)
     if (ceiling_) return greedy_token(llama_get_logits_ith(ctx, primary_row), n_vocab);
-#endif
     if (!greedy_) return llama_sampler_sample(chain_.get(), ctx, primary_row);
     if (realign_ != nullptr) return realign_sampler_sample_greedy(realign_);
     const float * logits = llama_get_logits_ith(ctx, primary_row);
@@ -282,85 +353,9 @@ void Generation::capture(GeneratedToken & generated, int32_t primary_row) const 
     if (realign_ != nullptr) generated.captured_scale = realign_sampler_last_scale(realign_);
 }
 
-#if defined(AMULET_TEST_HOOKS)
-void Generation::inject_fault() {
-    using Kind = test_hooks::Fault::Kind;
-    switch (fault_.kind) {
-        case Kind::None: return;
-        case Kind::Exception: throw std::runtime_error("injected C++ exception (test hook)");
-        case Kind::Allocation: {
-            // A real allocation that cannot succeed: more than half the address space.
-            volatile size_t huge = std::numeric_limits<size_t>::max() / 2;
-            void * memory = ::operator new(huge);
-            ::operator delete(memory);
-            return;
-        }
-        case Kind::Decode:
-            // A real llama_decode call that fails: a token id outside the vocabulary.
-            context_.decode_token(layout_, context_.model().n_vocab());
-            return;
-    }
-}
-#endif
-
 double Generation::mean_guidance_scale() const {
     if (realign_ == nullptr || stats_.generated_tokens == 0) return guidance_scale_;
     return stats_.guidance_scale_sum / stats_.generated_tokens;
-}
-
-std::optional<GeneratedToken> Generation::next() {
-    if (finished_) return std::nullopt;
-    if (aborted()) throw EngineError(error_code::kAborted, "generation was aborted");
-#if defined(AMULET_TEST_HOOKS)
-    if (stats_.generated_tokens == fault_.at_token) inject_fault();
-#endif
-    if (last_token_ >= 0) {
-        if (context_.longest(layout_) >= static_cast<size_t>(context_.options().context_size)) {
-            finished_ = true;
-            finish_reason_ = FinishReason::ContextFull;
-            return std::nullopt;
-        }
-        context_.decode_token(layout_, last_token_);
-    }
-
-    const std::vector<int32_t> & rows = layout_.rows;
-    const Clock::time_point sample_start = Clock::now();
-    if (realign_ != nullptr) realign_sampler_set_rows(realign_, rows.data(), rows.size());
-    const int32_t primary_row = rows[rows.size() > 1 ? 1 : 0];
-    const llama_token token = sample(primary_row);
-    stats_.sampler_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
-    stats_.generation_ms = elapsed_ms(first_token_time_);
-
-    const LoadedModel & model = context_.model();
-    if (llama_vocab_is_eog(model.vocab(), token)) {
-        finished_ = true;
-        finish_reason_ = FinishReason::Stop;
-        return std::nullopt;
-    }
-    GeneratedToken generated;
-    generated.token = token;
-    generated.text = stop_.push(utf8_.push(token_bytes(model, token)));
-    if (!stop_.matched().empty()) {
-        finished_ = true;
-        finish_reason_ = FinishReason::Stop;
-    }
-    if (realign_ != nullptr) {
-        const TokenTrace & trace = realign_sampler_last_trace(realign_);
-        if (trace.realigned_token >= 0) {
-            generated.trace = trace;
-            generated.trace_texts = {token_bytes(model, trace.base_token), token_bytes(model, trace.pref_token),
-                                     token_bytes(model, trace.realigned_token)};
-        }
-    }
-    if (capture_logits_) capture(generated, primary_row);
-    if (realign_ != nullptr) stats_.guidance_scale_sum += realign_sampler_last_scale(realign_);
-    last_token_ = token;
-    ++stats_.generated_tokens;
-    if (!finished_ && stats_.generated_tokens >= max_tokens_) {
-        finished_ = true;
-        finish_reason_ = FinishReason::MaxTokens;
-    }
-    return generated;
 }
 
 }  // namespace amulet

@@ -1,30 +1,37 @@
-// One generation: a request decoded on a session's context. It decodes the
-// prompt without the preference (base) and the prompt with each preference
-// as sequences of the context; every generated token is appended to every
+// One generation: a request decoded on a context. It decodes the prompt
+// without the preference (base) and the prompt with each preference as
+// sequences of the context; every generated token is appended to every
 // sequence in ONE llama_decode, and the realign sampler combines the
 // sequences' output rows of that decode.
 //
+// The context's decode thread (BatchEngine) drives it step by step, together
+// with the other generations of the context: each step, contribute() adds
+// its tokens to the step's batch (a chunk of its prompt, or its last token on
+// every sequence), the engine decodes the batch once, and after_decode()
+// samples from its own rows of that decode.
+//
 // A Generation is built fresh for each request and holds everything that
 // lives only as long as it: the sampler chain, the backend samplers attached
-// to the context, the rows of the last decode, the counters and the UTF-8
-// stream. The context and its KV cache outlive it (SessionContext).
+// to the context, its rows of the last decode, the counters and the UTF-8
+// stream. The context and its KV cache outlive it (DecodeContext).
 //
 // Not thread-safe: one thread drives a generation.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/chat_prompt.h"
+#include "engine/decode_context.h"
+#include "engine/generation_hooks.h"
 #include "engine/llama_handles.h"
+#include "engine/prompt_feed.h"
 #include "engine/sampling_chain.h"
-#include "engine/session_context.h"
 #include "engine/stop_matcher.h"
-#include "engine/test_hooks.h"
 #include "engine/token_constraints.h"
 #include "engine/utf8_stream.h"
 #include "sampler/realign_params.h"
@@ -99,22 +106,63 @@ struct GenerationStats {
     bool on_backend = false;   // realigned and sampled in the compute graph (RealignOn)
 };
 
+/** Where each sequence of a generation lives in the context, and its output row in the last decode. */
+struct SequenceLayout {
+    std::vector<llama_seq_id> slots;  // KV sequence of each of the generation's sequences
+    std::vector<int32_t> rows;        // output row of each sequence in the last decode
+};
+
 class Generation {
   public:
     /**
-     * Renders the request's prompts and evaluates what the context's KV cache
-     * does not hold yet. `abort` is polled between tokens and during prompt
-     * evaluation. Throws EngineError (ERR_CONTEXT_FULL, ERR_CONTEXT_CREATE,
-     * ERR_DECODE, ERR_ABORTED, ERR_INVALID_OPTION, ...); the cached sequences
-     * stay consistent.
+     * Plans the request on `context`: which sequences it decodes, its
+     * prompts, rendered at `conversation_start` (the time a chat template
+     * prints) and fitted to the context, and its grammar. Touches neither the
+     * llama.cpp context nor its KV cache. Throws EngineError
+     * (ERR_CONTEXT_FULL for a prompt that cannot fit, ERR_INVALID_OPTION,
+     * ERR_TEMPLATE, ...).
      */
-    Generation(SessionContext & context, const GenerationRequest & request, const std::atomic<bool> * abort);
+    Generation(DecodeContext & context, const GenerationRequest & request,
+               std::chrono::system_clock::time_point conversation_start);
     ~Generation();  // detaches the backend samplers from the context
     Generation(const Generation &) = delete;
     Generation & operator=(const Generation &) = delete;
 
-    /** Decodes the previous token and samples the next; nullopt once finished. Throws EngineError. */
-    std::optional<GeneratedToken> next();
+    /** The prompt of each sequence the generation decodes. */
+    const std::vector<std::vector<llama_token>> & prompts() const { return prompts_; }
+    /** The KV sequences it decodes, once begun. */
+    const std::vector<llama_seq_id> & sequences() const { return layout_.slots; }
+
+    /**
+     * Starts on `sequences` (from DecodeContext::acquire, one per prompt):
+     * builds the sampler chain, attaches the backend samplers and plans the
+     * prompt evaluation. Throws ERR_INVALID_OPTION, ERR_DECODE.
+     */
+    void begin(std::vector<llama_seq_id> sequences);
+
+    /** True when it realigns and samples in the compute graph (RealignOn): its steps carry no host sampler. */
+    bool on_backend() const { return on_backend_; }
+    bool evaluating_prompt() const { return phase_ == Phase::Prompt; }
+    bool finished() const { return phase_ == Phase::Finished; }
+
+    /**
+     * Adds this step's tokens to the context's batch, at most `room`: a
+     * chunk of its prompt, or the last generated token on every sequence.
+     * Returns how many it added (0: nothing this step, or it has finished:
+     * the context is full). Throws EngineError.
+     */
+    int32_t contribute(int32_t room);
+
+    /**
+     * After the step's decode succeeded: takes what it contributed as done
+     * and, when the step computed its rows, samples the next token. Returns
+     * the token; nullopt when it produced none this step (or finished).
+     * Throws EngineError.
+     */
+    std::optional<GeneratedToken> after_decode();
+
+    /** The step's decode failed or was not made: what contribute() added does not count. */
+    void step_failed();
 
     /** Text still held back by the UTF-8 stream and the stop strings (call once finished). */
     std::string finish_text();
@@ -128,45 +176,54 @@ class Generation {
     double mean_guidance_scale() const;
 
   private:
-    struct Plan;
-    Plan plan_sequences(const GenerationRequest & request) const;
-    std::vector<std::vector<llama_token>> render_prompts(const Plan & plan, const GenerationRequest & request,
-                                                         size_t first_turn) const;
-    std::vector<std::vector<llama_token>> fit_prompts(const Plan & plan, const GenerationRequest & request);
-    bool wants_backend(const GenerationRequest & request) const;
+    enum class Phase { Prompt, Generating, Finished };
+    struct Plan {
+        std::vector<std::string> system_prompts;  // [0] is base when realigning
+        RealignParams realign;
+        bool realigns = false;
+    };
+    static Plan plan_sequences(const GenerationRequest & request);
+    std::vector<std::vector<llama_token>> render_prompts(const GenerationRequest & request, size_t first_turn) const;
+    void fit_prompts(const GenerationRequest & request);
+    bool wants_backend() const;
     void attach_backend_samplers();
     void detach_backend_samplers();
+    void finish(FinishReason reason);
+    std::optional<GeneratedToken> sample_token();
     llama_token sample(int32_t primary_row);
     std::vector<float> backend_log_probs(int32_t primary_row) const;
     /** Copies the raw rows of this step and the log-probs sampled from into `generated`. */
     void capture(GeneratedToken & generated, int32_t primary_row) const;
-    bool aborted() const { return abort_ != nullptr && abort_->load(std::memory_order_relaxed); }
-#if defined(AMULET_TEST_HOOKS)
-    void inject_fault();
-    test_hooks::Fault fault_;
-    bool ceiling_ = false;
-#endif
+    int32_t primary_row() const { return layout_.rows[layout_.rows.size() > 1 ? 1 : 0]; }
 
-    SessionContext & context_;
-    const std::atomic<bool> * const abort_;
+    DecodeContext & context_;
+    const GenerationRequest & request_;
+    const std::chrono::system_clock::time_point conversation_start_;
+    GenerationHooks hooks_;  // takes the test build's armed fault as the generation is made
+    Plan plan_;
+    std::vector<std::vector<llama_token>> prompts_;
+    SamplerHandle grammar_;  // checked at construction, moved into the chain by begin()
     SamplerHandle chain_;
     llama_sampler * realign_ = nullptr;  // owned by chain_
     bool greedy_ = false;                // chain_ is plain greedy: sample() skips building candidates
+    bool ceiling_ = false;               // the test build's engine ceiling (GenerationHooks)
     // Backend sampling: chain_ is attached to the primary sequence and the
     // chains in companions_ to the others, which only the realignment reads.
     bool on_backend_ = false;
     std::vector<SamplerHandle> companions_;
     std::vector<llama_seq_id> attached_;  // sequences with a sampler attached to the context
     SequenceLayout layout_;
-    bool capture_logits_ = false;
-    int32_t max_tokens_ = 0;
-    llama_token last_token_ = -1;
-    bool finished_ = false;
+    std::unique_ptr<PromptFeed> feed_;
+    Phase phase_ = Phase::Prompt;
+    bool awaits_rows_ = false;        // the last contribution asked for this generation's rows
+    int32_t step_prompt_tokens_ = 0;  // prompt tokens of the last contribution
+    llama_token pending_token_ = -1;  // sampled, not yet decoded
     FinishReason finish_reason_ = FinishReason::Stop;
     GenerationStats stats_;
     double guidance_scale_ = 0;
     Utf8Stream utf8_;
     StopMatcher stop_;
+    std::chrono::steady_clock::time_point begin_time_;
     std::chrono::steady_clock::time_point first_token_time_;
 };
 

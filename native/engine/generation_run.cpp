@@ -2,24 +2,38 @@
 
 namespace amulet {
 
-GenerationRun::GenerationRun(std::shared_ptr<SessionContext> context, GenerationRequest request, size_t capacity)
-    : context_(std::move(context)), request_(std::move(request)), capacity_(capacity) {}
+GenerationRun::GenerationRun(GenerationRequest request, SessionId session,
+                             std::chrono::system_clock::time_point conversation_start, size_t capacity)
+    : request_(std::move(request)), session_(session), conversation_start_(conversation_start), capacity_(capacity) {}
 
-GenerationRun::~GenerationRun() {
-    abort();
-    if (thread_.joinable()) thread_.join();
+void GenerationRun::connect(std::function<void()> wake, std::function<void()> on_end) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_ = std::move(wake);
+    on_end_ = std::move(on_end);
 }
 
-void GenerationRun::start(std::function<void()> wake, std::function<void()> on_exit) {
-    wake_ = std::move(wake);
-    on_exit_ = std::move(on_exit);
-    thread_ = std::thread([this] { produce(); });
+bool GenerationRun::disconnect() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_ = nullptr;
+    const bool owned = static_cast<bool>(on_end_);
+    on_end_ = nullptr;
+    return owned;
+}
+
+void GenerationRun::on_room(std::function<void()> notify) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    on_room_ = std::move(notify);
 }
 
 void GenerationRun::abort() {
     abort_.store(true);
-    std::lock_guard<std::mutex> lock(mutex_);
-    space_.notify_all();
+    std::function<void()> notify;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        notify = on_room_;
+    }
+    // The decode thread may be idle, waiting for work: it has to see the abort.
+    if (notify) notify();
 }
 
 bool GenerationRun::finished() const {
@@ -27,72 +41,51 @@ bool GenerationRun::finished() const {
     return done_;
 }
 
-void GenerationRun::notify_if_waiting(std::unique_lock<std::mutex> & lock) {
-    const bool notify = consumer_waiting_;
+bool GenerationRun::has_room() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queue_.size() < capacity_;
+}
+
+void GenerationRun::wake_if_waiting(std::unique_lock<std::mutex> & lock) {
+    const bool waiting = consumer_waiting_;
     consumer_waiting_ = false;
+    std::function<void()> wake = waiting ? wake_ : nullptr;
     lock.unlock();
-    if (notify && wake_) wake_();
+    if (wake) wake();
 }
 
-bool GenerationRun::push(GeneratedToken token) {
+void GenerationRun::push(GeneratedToken token) {
     std::unique_lock<std::mutex> lock(mutex_);
-    space_.wait(lock, [&] { return queue_.size() < capacity_ || abort_.load(); });
-    if (abort_.load()) return false;
     queue_.push_back(std::move(token));
-    notify_if_waiting(lock);
-    return true;
+    wake_if_waiting(lock);
 }
 
-void GenerationRun::produce() {
-    GenerationOutcome outcome;
-    std::optional<Generation> generation;
-    try {
-        generation.emplace(*context_, request_, &abort_);
-        while (auto token = generation->next()) {
-            if (!push(std::move(*token))) break;
-        }
-        outcome.reason = abort_.load() ? FinishReason::Aborted : generation->finish_reason();
-        outcome.tail_text = generation->finish_text();
-        outcome.stop_string = generation->stop_string();
-    } catch (...) {
-        outcome.error = describe_failure(context_->model());
-        if (outcome.error.code == error_code::kAborted) {
-            outcome.reason = FinishReason::Aborted;
-            outcome.error = ErrorInfo{};
-        }
-    }
-    if (generation) {
-        outcome.stats = generation->stats();
-        outcome.guidance_scale = generation->guidance_scale();
-        outcome.mean_guidance_scale = generation->mean_guidance_scale();
-    }
-    generation.reset();
-    // The run object lives as long as the JavaScript generation that reads it,
-    // i.e. until a garbage collection that V8, unaware of the native memory
-    // behind it, has no reason to run soon. Holding the context until then
-    // would keep the session's KV cache (hundreds of MB) alive after
-    // Session.dispose(). Released before the outcome is published, so a
-    // caller that saw the end can rely on the session owning it alone.
-    context_.reset();
+void GenerationRun::finish(GenerationOutcome outcome) {
     std::unique_lock<std::mutex> lock(mutex_);
     outcome_ = std::move(outcome);
     done_ = true;
-    notify_if_waiting(lock);
-    if (on_exit_) on_exit_();
+    on_room_ = nullptr;
+    std::function<void()> on_end = std::move(on_end_);
+    on_end_ = nullptr;
+    wake_if_waiting(lock);
+    if (on_end) on_end();
 }
 
 bool GenerationRun::poll(std::vector<GeneratedToken> & tokens, std::optional<GenerationOutcome> & outcome) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::function<void()> notify;
+    std::unique_lock<std::mutex> lock(mutex_);
+    const bool was_full = queue_.size() >= capacity_;
     const bool had_tokens = !queue_.empty();
     while (!queue_.empty()) {
         tokens.push_back(std::move(queue_.front()));
         queue_.pop_front();
     }
-    if (had_tokens) space_.notify_one();
     if (done_) outcome = outcome_;
-    if (had_tokens || done_) return true;
-    consumer_waiting_ = true;
-    return false;
+    if (!had_tokens && !done_) consumer_waiting_ = true;
+    if (was_full) notify = on_room_;
+    lock.unlock();
+    if (notify) notify();
+    return had_tokens || done_;
 }
 
 }  // namespace amulet

@@ -41,9 +41,10 @@ std::vector<llama_seq_id> assign_slots(const std::vector<std::vector<llama_token
     return slot;
 }
 
-void KvSlots::reset(llama_context * ctx, int32_t n_slots, int32_t n_swa) {
+void KvSlots::reset(llama_context * ctx, int32_t n_slots, int32_t n_swa, bool unified) {
     ctx_ = ctx;
     n_swa_ = n_swa;
+    unified_ = unified;
     tokens_.assign(static_cast<size_t>(std::max(n_slots, 0)), {});
 }
 
@@ -79,10 +80,26 @@ size_t KvSlots::truncate(llama_seq_id slot, size_t keep) {
 }
 
 size_t KvSlots::copy_prefix(llama_seq_id from, llama_seq_id to, size_t keep) {
+    llama_memory_t memory = llama_get_memory(ctx_);
+    const auto & source = tokens_[static_cast<size_t>(from)];
+    keep = std::min(keep, source.size());
+    if (unified_) {
+        llama_memory_seq_rm(memory, to, -1, -1);
+        llama_memory_seq_cp(memory, from, to, 0, static_cast<llama_pos>(keep));
+        tokens_[static_cast<size_t>(to)].assign(source.begin(), source.begin() + static_cast<std::ptrdiff_t>(keep));
+        if (!window_intact(to, keep)) keep = truncate(to, 0);
+        return keep;
+    }
     // Across streams only a whole-sequence copy is supported; it replaces `to` entirely.
-    llama_memory_seq_cp(llama_get_memory(ctx_), from, to, -1, -1);
-    tokens_[static_cast<size_t>(to)] = tokens_[static_cast<size_t>(from)];
+    llama_memory_seq_cp(memory, from, to, -1, -1);
+    tokens_[static_cast<size_t>(to)] = source;
     return truncate(to, keep);
+}
+
+size_t KvSlots::total() const {
+    size_t total = 0;
+    for (const auto & list : tokens_) total += list.size();
+    return total;
 }
 
 }  // namespace amulet

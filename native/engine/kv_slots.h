@@ -12,7 +12,8 @@
 // With kv_unified = false every slot is its own KV stream. Within a stream
 // llama.cpp's seq_cp only updates metadata; across streams it copies the whole
 // stream buffer (every cell, used or not) at the next decode. copy_prefix()
-// is therefore used only where it saves evaluating tokens.
+// is therefore used only where it saves evaluating tokens. In a unified
+// cache (one stream for every slot) a copy only marks the cells as shared.
 //
 // Not thread-safe: the thread driving the decoder owns it.
 #pragma once
@@ -40,7 +41,10 @@ std::vector<llama_seq_id> assign_slots(const std::vector<std::vector<llama_token
 class KvSlots {
   public:
     /** Forgets everything: a new context with `n_slots` empty sequences (ctx may be null). */
-    void reset(llama_context * ctx, int32_t n_slots, int32_t n_swa);
+    void reset(llama_context * ctx, int32_t n_slots, int32_t n_swa, bool unified);
+
+    /** True when every slot lives in one KV stream, where copy_prefix() costs nothing. */
+    bool unified() const { return unified_; }
 
     int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
     const std::vector<llama_token> & tokens(llama_seq_id slot) const { return tokens_[static_cast<size_t>(slot)]; }
@@ -62,11 +66,18 @@ class KvSlots {
     size_t truncate(llama_seq_id slot, size_t keep);
 
     /**
-     * Makes `to` hold the first `keep` tokens of `from` (a full-stream copy,
-     * done by llama.cpp at the next decode, then a truncation). Returns the
-     * number of tokens `to` holds afterwards (see truncate()).
+     * Makes `to` hold the first `keep` tokens of `from` (across streams a
+     * full-stream copy, done by llama.cpp at the next decode, then a
+     * truncation). Returns the number of tokens `to` holds afterwards (see
+     * truncate()).
      */
     size_t copy_prefix(llama_seq_id from, llama_seq_id to, size_t keep);
+
+    /** Empties a slot. */
+    void clear(llama_seq_id slot) { truncate(slot, 0); }
+
+    /** Tokens held by every slot together (a prefix shared by several slots counted once per slot). */
+    size_t total() const;
 
     /** Records a token about to be decoded into a slot (at position tokens(slot).size()). */
     void append(llama_seq_id slot, llama_token token) { tokens_[static_cast<size_t>(slot)].push_back(token); }
@@ -76,6 +87,7 @@ class KvSlots {
 
     llama_context * ctx_ = nullptr;
     int32_t n_swa_ = 0;
+    bool unified_ = false;
     std::vector<std::vector<llama_token>> tokens_;
 };
 

@@ -34,12 +34,20 @@ ContextHandle create_context(const LoadedModel & model, llama_context_params par
     return ctx;
 }
 
-void set_abort_flag(llama_context * ctx, const std::atomic<bool> * abort) {
-    llama_set_abort_callback(ctx, abort != nullptr ? abort_requested : nullptr, const_cast<std::atomic<bool> *>(abort));
+CancelCheck cancel_on(const std::atomic<bool> * abort) {
+    return abort != nullptr ? CancelCheck{abort_requested, const_cast<std::atomic<bool> *>(abort)} : CancelCheck{};
+}
+
+void set_abort_flag(llama_context * ctx, const std::atomic<bool> * abort) { set_abort_callback(ctx, cancel_on(abort)); }
+
+void set_abort_callback(llama_context * ctx, CancelCheck cancel) {
+    llama_set_abort_callback(ctx, cancel.cancelled, cancel.data);
 }
 
 void checked_decode(const LoadedModel & model, llama_context * ctx, const llama_batch & batch, const char * stage,
-                    const std::atomic<bool> * abort, const char * what) {
+                    CancelCheck cancel, const char * what) {
+    const ThreadLease lease(llama_n_threads(ctx), cancel);
+    if (!lease.held()) throw EngineError(error_code::kAborted, std::string(what) + " was aborted");
     const int32_t status = llama_decode(ctx, batch);
     if (model.has_remote()) {
         llama_synchronize(ctx);
@@ -48,7 +56,7 @@ void checked_decode(const LoadedModel & model, llama_context * ctx, const llama_
     if (status == 0) return;
     // Status 2 is llama.cpp's "aborted by the callback"; a set flag covers an
     // abort that landed after the last callback poll.
-    if (status == 2 || (abort != nullptr && abort->load(std::memory_order_relaxed))) {
+    if (status == 2 || cancel()) {
         throw EngineError(error_code::kAborted, std::string(what) + " was aborted");
     }
     if (status == 1) {

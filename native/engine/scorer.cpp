@@ -36,7 +36,7 @@ void Scorer::ensure_context() {
     ctx_ = create_context(*model_, params, resolve_threads(options_.threads),
                           "scoring (" + std::to_string(options_.context_size) + " tokens)");
     batch_ = std::make_unique<BatchHandle>(options_.batch_size, 1);
-    cache_.reset(ctx_.get(), 1, llama_model_n_swa(model_->get()));
+    cache_.reset(ctx_.get(), 1, llama_model_n_swa(model_->get()), false);
 }
 
 std::vector<llama_token> Scorer::continuation_tokens(const ScoreRequest & request) const {
@@ -114,7 +114,7 @@ ScoreResult Scorer::score(const ScoreRequest & request, const std::atomic<bool> 
             batch.add(all[position], static_cast<llama_pos>(position), 0, wants_row);
             ++position;
         }
-        checked_decode(*model_, ctx_.get(), batch.get(), "scoring", abort, "scoring");
+        checked_decode(*model_, ctx_.get(), batch.get(), "scoring", cancel_on(abort), "scoring");
         result.evaluated_tokens += batch.size();
         for (size_t p = std::max(slice_start, first_row); p < position; ++p) {
             const float * row = llama_get_logits_ith(ctx_.get(), static_cast<int32_t>(p - slice_start));

@@ -24,7 +24,7 @@
 #include "engine/kv_slots.h"
 #include "engine/llama_handles.h"
 #include "engine/loaded_model.h"
-#include "engine/session_context.h"
+#include "engine/context_options.h"
 
 namespace amulet {
 
