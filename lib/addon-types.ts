@@ -109,9 +109,45 @@ export interface NativeGeneration {
 }
 
 export interface NativeSession {
-  /** [sync] Starts a generation on its own thread. Throws ERR_BUSY, ERR_DISPOSED. */
+  /** [sync] Starts a generation on the context's decode thread. Throws ERR_BUSY, ERR_DISPOSED. */
   generate(request: NativeGenerationRequest): NativeGeneration;
-  /** [sync] Aborts a running generation and releases the context once it has stopped. */
+  /** [sync] Aborts a running generation and frees the session's KV sequences once it has stopped. */
+  dispose(): void;
+}
+
+/** The sizes of a context as the addon reads them; `sequences` 0 makes a private context. */
+export interface NativeContextOptions {
+  contextSize: number;
+  threads: number;
+  batchSize: number;
+  sequences: number;
+  cacheSize: number;
+}
+
+/** The decode loop's counters and load (the step-time histogram's counts are per bucket, the last +Inf). */
+export interface NativeContextMetrics {
+  generationsStarted: number;
+  generationsFinished: number;
+  generationsFailed: number;
+  generatedTokens: number;
+  evaluatedTokens: number;
+  steps: number;
+  evictions: number;
+  running: number;
+  waiting: number;
+  sequences: number;
+  busySequences: number;
+  cells: number;
+  kvTokens: number;
+  stepSeconds: { bounds: number[]; counts: number[]; sum: number };
+}
+
+export interface NativeContext {
+  /** [sync] A session decoding on this context. Throws ERR_DISPOSED. */
+  createSession(): NativeSession;
+  /** [sync] Throws ERR_DISPOSED. */
+  metrics(): NativeContextMetrics;
+  /** [sync] Aborts what still runs; the llama.cpp context is freed once its sessions are disposed too. */
   dispose(): void;
 }
 
@@ -142,7 +178,7 @@ export interface NativeScorer {
 /** A device that holds part of a model (documented on the public DeviceInfo). */
 export interface NativeModel {
   info(): ModelInfo;
-  createSession(options: { contextSize: number; threads: number; batchSize: number }): NativeSession;
+  createContext(options: NativeContextOptions): NativeContext;
   createScorer(options: { contextSize: number; threads: number; batchSize: number }): NativeScorer;
   /** [async] The conversation rendered with the chat template, the assistant's turn opened. Rejects with ERR_TEMPLATE. */
   formatChat(systemPrompt: string, turns: { role: 'user' | 'assistant'; content: string }[]): Promise<string>;

@@ -15,6 +15,7 @@ import { describeValue, MAX_GPU_LAYERS, rules } from './option-rules';
 import { objectOption, optionValue } from './options';
 import { Scorer, type Continuation, type ScoreConversation, type ScoreOptions, type ScoreResult,
   type ScorerOptions } from './scorer';
+import { Context, nativeContextOptions, type ContextOptions } from './context';
 import { checkMessages, Session, type ChatMessage, type SessionOptions } from './session';
 
 /** Options of {@link loadModel}. */
@@ -178,6 +179,7 @@ export class Model {
   readonly info: ModelInfo;
   readonly #native: NativeModel;
   readonly #sessions = new Set<Session>();
+  readonly #contexts = new Set<Context>();
   readonly #scorers = new Set<Scorer>();
   #disposed = false;
 
@@ -202,27 +204,47 @@ export class Model {
   }
 
   /**
-   * A new conversation with its own context. Creating it is cheap: the
-   * context is allocated on the first prompt, off the JavaScript thread.
+   * A new conversation with a context of its own, which it alone decodes on.
+   * Creating it is cheap: the context is allocated on the first prompt, off
+   * the JavaScript thread, and sized for what that prompt decodes (made
+   * again, larger, when a later prompt decodes more sequences). For many
+   * conversations decoding together, make them on one {@link Context}.
    */
   createSession(options: SessionOptions = {}): Session {
     if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
     const settings = objectOption('options', options);
-    const nativeOptions = {
-      contextSize: optionValue(rules.contextSize, settings.contextSize),
-      threads: optionValue(rules.threads, settings.threads),
-      batchSize: optionValue(rules.batchSize, settings.batchSize),
-    };
-    // Validates the session options before any native memory is committed.
+    const context = this.#native.createContext(nativeContextOptions(settings, 0));
     let session: Session | undefined;
-    const native = this.#native.createSession(nativeOptions);
     try {
-      session = new Session(native, this.info.vocabularySize, settings, (disposed) => this.#sessions.delete(disposed));
+      const native = context.createSession();
+      // Validates the session options before any native memory is committed.
+      session = new Session(native, this.info.vocabularySize, settings, (disposed) => {
+        context.dispose();
+        this.#sessions.delete(disposed);
+      });
     } finally {
-      if (!session) native.dispose();
+      if (!session) context.dispose();
     }
     this.#sessions.add(session);
     return session;
+  }
+
+  /**
+   * A context that many sessions share ({@link Context.createSession}):
+   * their generations decode together, in one batched decode per step.
+   * Creating it is cheap: its memory is allocated by its first generation,
+   * off the JavaScript thread.
+   *
+   * @throws AmuletError ERR_INVALID_OPTION, ERR_DISPOSED.
+   */
+  createContext(options: ContextOptions = {}): Context {
+    if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
+    const settings = objectOption('options', options);
+    const nativeOptions = nativeContextOptions(settings, optionValue(rules.sequences, settings.sequences));
+    const context = new Context(this.#native.createContext(nativeOptions), nativeOptions, this.info.vocabularySize,
+      (disposed) => this.#contexts.delete(disposed));
+    this.#contexts.add(context);
+    return context;
   }
 
   /**
@@ -287,10 +309,11 @@ export class Model {
     return runBeamSearch(nativeBinding(), this.#native, question, options);
   }
 
-  /** Disposes every session and scorer of this model, then frees the model. */
+  /** Disposes every context, session and scorer of this model, then frees the model. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    await Promise.all([...this.#contexts].map((context) => context.dispose()));
     await Promise.all([...this.#sessions].map((session) => session.dispose()));
     await Promise.all([...this.#scorers].map((scorer) => scorer.dispose()));
     this.#native.dispose();

@@ -272,6 +272,17 @@ export const rules = Object.freeze({
     description: 'Tokens per prompt-evaluation batch',
   }),
 
+  // A context that many sessions share.
+  sequences: integer('sequences', {
+    flag: 'sequences', placeholder: 'n', min: 1, max: 256, default: 8,
+    description: 'KV sequences the sessions of a shared context decode together; a realigned conversation takes ' +
+      'one plus one per preference, a plain one one',
+  }),
+  cacheSize: integer('cacheSize', {
+    flag: 'cache-size', placeholder: 'n', min: 0, max: 1 << 24, default: 0, defaultText: 'context size × sequences',
+    description: 'KV cells all the sequences of a shared context share; 0 gives each sequence its context size',
+  }),
+
   // Loading a model.
   gpuLayers: integer('gpuLayers', {
     flag: 'gpu-layers', placeholder: 'n|max', min: 0, max: MAX_GPU_LAYERS, default: 0, words: ['max'],
