@@ -11,7 +11,8 @@ import { readSessionFlags, sessionCommandLineOptions, type SessionFlags } from '
 import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from './flags';
 
 /** The library's server options `amulet serve` takes as flags, in help order. */
-export const serverFlags: readonly RuleName[] = ['host', 'port', 'parallel', 'queueSize', 'apiKey', 'modelName'];
+export const serverFlags: readonly RuleName[] = ['host', 'port', 'parallel', 'sequences', 'cacheSize', 'queueSize',
+  'apiKey', 'modelName'];
 
 export const serveOptions = {
   ...sessionCommandLineOptions,
@@ -24,6 +25,9 @@ export interface ServeRequest extends SessionFlags {
   host: string;
   port: number;
   parallel: number;
+  /** undefined: the server's default for `parallel` and the preferences. */
+  sequences: number | undefined;
+  cacheSize: number;
   queueSize: number;
   /** undefined: the library reads $AMULET_API_KEY. */
   apiKey: string | undefined;
@@ -52,6 +56,8 @@ export function parseServeCommandLine(args: readonly string[]): ServeCommandLine
       host: (flag('host') as string | undefined) ?? rules.host.default,
       port: (flag('port') as number | undefined) ?? rules.port.default,
       parallel: (flag('parallel') as number | undefined) ?? rules.parallel.default,
+      sequences: flag('sequences') as number | undefined,
+      cacheSize: (flag('cacheSize') as number | undefined) ?? rules.cacheSize.default,
       queueSize: (flag('queueSize') as number | undefined) ?? rules.queueSize.default,
       apiKey: flag('apiKey') as string | undefined,
       modelName: flag('modelName') as string | undefined,

@@ -275,6 +275,7 @@ export const rules = Object.freeze({
   // A context that many sessions share.
   sequences: integer('sequences', {
     flag: 'sequences', placeholder: 'n', min: 1, max: 256, default: 8,
+    defaultText: "8; the server's: parallel × (1 + its preferences, at least 1)",
     description: 'KV sequences the sessions of a shared context decode together; a realigned conversation takes ' +
       'one plus one per preference, a plain one one',
   }),
@@ -343,7 +344,7 @@ export const rules = Object.freeze({
   }),
   parallel: integer('parallel', {
     flag: 'parallel', placeholder: 'n', min: 1, max: 64, default: 1,
-    description: 'Requests served at once, each on its own session (slot) with its own KV cache',
+    description: 'Conversations decoded together, each on its own session (slot) of one shared context',
   }),
   queueSize: integer('queueSize', {
     flag: 'queue', placeholder: 'n', min: 0, max: 100_000, default: 16,

@@ -48,6 +48,8 @@ async function startServer(model: Model, request: ServeRequest): Promise<AmuletS
     host: request.host,
     port: request.port,
     parallel: request.parallel,
+    sequences: request.sequences,
+    cacheSize: request.cacheSize,
     queueSize: request.queueSize,
     apiKey: request.apiKey,
     modelName: request.modelName,

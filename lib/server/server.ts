@@ -6,9 +6,11 @@
  * @packageDocumentation
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import type { NativeRealign } from '../addon-types';
+import type { Context } from '../context';
 import { AmuletError } from '../errors';
 import type { Model } from '../model';
 import { rules } from '../option-rules';
@@ -31,6 +33,7 @@ import { serveChatCompletion, type ChatDefaults, type CompletionRecord } from '.
 import { parseChatRequest } from './chat-request';
 import { sendError, sendJson } from './json-response';
 import { readJsonBody } from './request-body';
+import { METRICS_CONTENT_TYPE, metricsText, type ServerCounters } from './metrics';
 import { SlotPool, type PoolStatus } from './slot-pool';
 
 /** Options of {@link createServer}. Realignment options are the defaults of requests that carry preferences. */
@@ -39,8 +42,25 @@ export interface ServerOptions extends RealignOptions {
   host?: string;
   /** TCP port (default 8080; 0 picks a free one, see {@link AmuletServer.url}). */
   port?: number;
-  /** Requests served at once, each on its own session ("slot") of the model (default 1). */
+  /**
+   * Conversations decoded together (default 1): each request is served on
+   * one of `parallel` sessions ("slots") of one shared context, whose
+   * generations decode in one batched step.
+   */
   parallel?: number;
+  /**
+   * KV sequences of the shared context (default `parallel × (1 + the
+   * default preferences, at least 1)`: room for every slot to run a
+   * realigned request). A request needing more than are idle waits for them.
+   */
+  sequences?: number;
+  /**
+   * KV cells the sequences share (default `contextSize × sequences`). Less
+   * serves more conversations in less memory: when a step finds the cache
+   * full, idle conversations lose their cache first, then the request that
+   * started last fails with 400 `context_length_exceeded`.
+   */
+  cacheSize?: number;
   /** Requests that may wait for a slot (default 16); the server answers 503 with `Retry-After` beyond them. */
   queueSize?: number;
   /** The key `/v1` requests must send as `Authorization: Bearer <key>` (default `$AMULET_API_KEY`, else none). */
@@ -57,11 +77,11 @@ export interface ServerOptions extends RealignOptions {
   sampling?: SamplingOptions;
   /** Most tokens of an answer when the request gives no `max_tokens` (default: until the context is full). */
   maxTokens?: number;
-  /** Context size in tokens, per sequence, of each slot's session (default 4096). */
+  /** The most tokens one sequence holds: one conversation's bound (default 4096). */
   contextSize?: number;
-  /** CPU threads of each slot's session (default: one per hardware thread). */
+  /** CPU threads of the decode steps (default: one per hardware thread). */
   threads?: number;
-  /** Tokens per prompt-evaluation batch (default 512). */
+  /** The most tokens one decode step carries (default 512): long prompts are evaluated in such chunks. */
   batchSize?: number;
   /** Where the realignment runs (default `'auto'`). */
   realignOn?: RealignOn;
@@ -104,14 +124,20 @@ interface Route {
 
 /**
  * An OpenAI-compatible server over one model: `POST /v1/chat/completions`
- * (also streamed), `GET /v1/models`, `GET /health`. Made by
+ * (also streamed), `GET /v1/models`, `GET /health`, and for operators
+ * `GET /metrics` (Prometheus) and `GET /slots`. Made by
  * {@link createServer}; {@link AmuletServer.listen} starts it and
  * {@link AmuletServer.close} stops it (the model stays loaded: it is the caller's).
  */
 export class AmuletServer {
   readonly #http: Server;
   readonly #pool: SlotPool<Session>;
-  readonly #sessions: Session[];
+  readonly #context: Context;
+  readonly #contextSize: number;
+  readonly #counters = { requestsByStatus: new Map<number, number>(), completions: 0, promptTokens: 0,
+    completionTokens: 0 } satisfies ServerCounters;
+  /** The last completion each slot served, for /slots. */
+  readonly #lastCompletion: (CompletionRecord | undefined)[];
   readonly #defaults: ChatDefaults;
   readonly #host: string;
   readonly #port: number;
@@ -155,13 +181,26 @@ export class AmuletServer {
       maxTokens: optionValue(rules.maxTokens, settings.maxTokens, contextSize),
     };
     this.#vocabularySize = model.info.vocabularySize;
+    const sequences = optionValue(rules.sequences, settings.sequences,
+      Math.min(rules.sequences.max ?? Infinity, parallel * (1 + Math.max(1, preferences.length))));
+    this.#contextSize = contextSize;
+    this.#context = model.createContext({
+      sequences, contextSize, cacheSize: settings.cacheSize, threads: settings.threads, batchSize: settings.batchSize,
+    });
     const sessionOptions = {
-      ...realign, systemPrompt: this.#defaults.systemPrompt, sampling: settings.sampling, contextSize,
-      threads: settings.threads, batchSize: settings.batchSize, realignOn: settings.realignOn,
+      ...realign, systemPrompt: this.#defaults.systemPrompt, sampling: settings.sampling, realignOn: settings.realignOn,
     };
-    this.#sessions = [];
-    for (let index = 0; index < parallel; index += 1) this.#sessions.push(model.createSession(sessionOptions));
-    this.#pool = new SlotPool(this.#sessions, queueSize);
+    const sessions: Session[] = [];
+    try {
+      for (let index = 0; index < parallel; index += 1) sessions.push(this.#context.createSession(sessionOptions));
+    } catch (error) {
+      void this.#context.dispose();
+      throw error;
+    }
+    this.#lastCompletion = sessions.map(() => undefined);
+    this.#pool = new SlotPool(sessions, queueSize);
+    // Every request in flight listens for the server closing.
+    setMaxListeners(0, this.#closing.signal);
     this.#http = createHttpServer({ noDelay: true }, (request, response) => this.#serve(request, response));
   }
 
@@ -214,7 +253,7 @@ export class AmuletServer {
     this.#pool.close(new ApiError(503, 'the server is shutting down', { code: 'shutting_down' }));
     this.#closing.abort();
     await Promise.all(this.#running);
-    await Promise.all(this.#sessions.map((session) => session.dispose()));
+    await this.#context.dispose();
     this.#http.closeAllConnections();
     if (this.#http.listening) await stopped;
   }
@@ -223,6 +262,10 @@ export class AmuletServer {
     switch (path) {
       case '/health':
         return { methods: ['GET'], authenticated: false, handle: async (_, response) => this.#health(response) };
+      case '/metrics':
+        return { methods: ['GET'], authenticated: true, handle: async (_, response) => this.#metrics(response) };
+      case '/slots':
+        return { methods: ['GET'], authenticated: true, handle: async (_, response) => this.#slots(response) };
       case '/v1/models':
       case '/models':
         return { methods: ['GET'], authenticated: true, handle: async (_, response) => this.#models(response) };
@@ -281,8 +324,20 @@ export class AmuletServer {
       record.status = response.headersSent ? response.statusCode : CLIENT_CLOSED_REQUEST;
       record.durationMs = performance.now() - started;
       if (record.completion?.error !== undefined) record.error = record.completion.error;
+      this.#count(record);
       this.#report(record);
     }
+  }
+
+  #count(record: ServerRequestRecord): void {
+    const counters = this.#counters;
+    counters.requestsByStatus.set(record.status, (counters.requestsByStatus.get(record.status) ?? 0) + 1);
+    const completion = record.completion;
+    if (!completion) return;
+    counters.completions += 1;
+    counters.promptTokens += completion.promptTokens;
+    counters.completionTokens += completion.completionTokens;
+    this.#lastCompletion[completion.slot] = completion;
   }
 
   #report(record: ServerRequestRecord): void {
@@ -315,6 +370,29 @@ export class AmuletServer {
     sendJson(response, 200, this.#modelObject());
   }
 
+  #metrics(response: ServerResponse): void {
+    const text = metricsText(this.#counters, this.#pool.status(), this.#context.metrics());
+    response.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': String(Buffer.byteLength(text)) });
+    response.end(text);
+  }
+
+  /** The slots as llama-server's /slots lists them: each one's state and what its cache last held. */
+  #slots(response: ServerResponse): void {
+    sendJson(response, 200, this.#pool.slotStates().map(({ slot, busy }) => {
+      const last = this.#lastCompletion[slot.index];
+      return {
+        id: slot.index,
+        is_processing: busy,
+        n_ctx: this.#contextSize,
+        messages: slot.conversation ? slot.conversation.messages.length : 0,
+        last_completion: last === undefined ? null : {
+          id: last.id, method: last.method, outcome: last.outcome, prompt_tokens: last.promptTokens,
+          cached_tokens: last.cachedTokens, completion_tokens: last.completionTokens,
+        },
+      };
+    }));
+  }
+
   #health(response: ServerResponse): void {
     const status = this.#pool.status();
     sendJson(response, 200, {
@@ -326,10 +404,11 @@ export class AmuletServer {
 
 /**
  * An OpenAI-compatible server over a loaded model; call
- * {@link AmuletServer.listen} to start it. It makes `parallel` sessions of
- * the model (slots) and sends each request to the idle slot whose last
- * conversation shares the most leading messages with it, so a
- * conversation's next turn reuses its KV cache on every sequence.
+ * {@link AmuletServer.listen} to start it. It makes one context of the model
+ * and `parallel` sessions on it (slots), whose generations decode together,
+ * and sends each request to the idle slot whose last conversation shares the
+ * most leading messages with it, so a conversation's next turn reuses its KV
+ * cache on every sequence.
  *
  * ```ts
  * await using model = await loadModel({ path: 'model.gguf' });

@@ -76,9 +76,9 @@ export class SlotPool<T> {
     this.#queueSize = queueSize;
   }
 
-  /** The slots, idle or not. */
-  get slots(): readonly Slot<T>[] {
-    return this.#states.map((state) => state.slot);
+  /** Each slot and whether a request holds it now, in index order (for /slots). */
+  slotStates(): { slot: Slot<T>; busy: boolean }[] {
+    return this.#states.map(({ slot, busy }) => ({ slot, busy }));
   }
 
   status(): PoolStatus {
