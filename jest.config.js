@@ -18,7 +18,7 @@ const base = {
  * portable project runs them on the first fixture model (SmolLM2) alone,
  * whose rows cover the same code paths as Gemma's, at a fifth of the cost.
  */
-const numerics = ['oracle', 'decoding', 'backend-sampling', 'sessions', 'eval-beam', 'scoring'];
+const numerics = ['oracle', 'decoding', 'backend-sampling', 'sessions', 'batching', 'eval-beam', 'scoring'];
 
 module.exports = {
   maxWorkers: 1,
