@@ -319,6 +319,7 @@ export class Model {
     this.#native.dispose();
   }
 
+  /** Disposes it, for `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
