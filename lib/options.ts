@@ -66,8 +66,8 @@ export interface RealignOptions {
    * Reward scale α (default 1.3: guidance scale 1.53). Finite, > 0. The
    * paper's α = 2 (scale 4.65) moves small instruct models' answers a little
    * further, at 2.6 to 3.8 times the preference prompt's per-token NLL on the
-   * Qwen models measured (1.3 to 2.0 at the default); the README's Results
-   * give the numbers. `alpha: 2` is the paper's exact update.
+   * Qwen models measured (1.3 to 2.0 at the default); docs/eval/results.md
+   * gives the numbers. `alpha: 2` is the paper's exact update.
    */
   alpha?: number;
   /** Weight λ of the proximal term towards the preference policy (default 2). Finite, > 0. */
