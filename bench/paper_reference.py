@@ -5,7 +5,7 @@ same GGUF file as amulet-llm (transformers' GGUF loading dequantises it to
 float32). For every new token it runs two full forward passes over the whole
 sequence, without a KV cache -- the prompt with the preference and the prompt
 without it -- then the literal K-iteration online-learning loop over the
-vocabulary (ALGORITHM.md), and decodes greedily. Nothing here is tuned: it is
+vocabulary (docs/algorithm.md), and decodes greedily. Nothing here is tuned: it is
 the baseline amulet-llm's closed form and batched decode are measured against.
 
 Writes one JSON object to stdout (or --out): tokens/s, time to first token,
@@ -62,7 +62,7 @@ def encode(tokenizer, chat_template: str, system: str, question: str) -> list[in
 
 
 def amulet_literal(torch, base_logits, pref_logits, alpha: float, lam: float, eta: float, iterations: int):
-    """The paper's per-token FTRL loop, as its reference runs it (ALGORITHM.md)."""
+    """The paper's per-token FTRL loop, as its reference runs it (docs/algorithm.md)."""
     log_softmax = torch.nn.functional.log_softmax
     base = log_softmax(base_logits, dim=-1)
     pref = log_softmax(pref_logits, dim=-1)

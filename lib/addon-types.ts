@@ -175,7 +175,7 @@ export interface NativeScorer {
   dispose(): void;
 }
 
-/** A device that holds part of a model (documented on the public DeviceInfo). */
+/** A loaded model (`loadModel`'s result, wrapped by the public Model). */
 export interface NativeModel {
   info(): ModelInfo;
   createContext(options: NativeContextOptions): NativeContext;

@@ -41,6 +41,7 @@ export interface BeamSearchResult {
   text: string;
   /** Its tokens (without the end-of-generation token). */
   tokens: number[];
+  /** Tokens of the answer. */
   tokenCount: number;
   /** Summed natural-log probability of the tokens (and of the end-of-generation token when it stopped). */
   sumLogProb: number;
@@ -48,13 +49,17 @@ export interface BeamSearchResult {
   score: number;
   /** `stop` when the answer ended with an end-of-generation token, `maxTokens` when it was cut. */
   finishReason: 'stop' | 'maxTokens';
+  /** Beams the search kept at each step. */
   beams: number;
+  /** Tokens of the prompt. */
   promptTokenCount: number;
   /** Tokens decoded after the prompt, summed over the beams: the work the search did. */
   decodedTokenCount: number;
   /** Answer tokens per second of generation (comparable with {@link GenerationResult.tokensPerSecond}). */
   tokensPerSecond: number;
+  /** Prompt evaluation time, in ms. */
   promptEvaluationMs: number;
+  /** Time from the end of prompt evaluation to the answer, in ms. */
   generationMs: number;
 }
 

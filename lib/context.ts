@@ -72,7 +72,14 @@ export interface ContextMetrics {
    * most `bounds[i]` seconds (and more than `bounds[i - 1]`); the last count
    * is of the steps beyond every bound. `sum` is their total time.
    */
-  stepSeconds: { bounds: number[]; counts: number[]; sum: number };
+  stepSeconds: {
+    /** Upper bounds of the buckets, in seconds, ascending. */
+    bounds: number[];
+    /** Steps per bucket: one more entry than `bounds`, the last for the steps beyond every bound. */
+    counts: number[];
+    /** Total time of the steps, in seconds. */
+    sum: number;
+  };
 }
 
 const SIZE_OPTIONS = ['contextSize', 'threads', 'batchSize'] as const;
@@ -181,6 +188,7 @@ export class Context {
     this.#onDispose(this);
   }
 
+  /** Disposes it, for `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

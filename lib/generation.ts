@@ -24,15 +24,21 @@ export interface TokenTrace {
   token: number;
   /** Most likely token of the base sequence (the prompt without the preference), its text and probability. */
   baseToken: number;
+  /** The base sequence's most likely token, as text (raw bytes: possibly part of a character). */
   baseText: string;
+  /** Its probability under the base sequence. */
   baseProbability: number;
   /** Most likely token of the (first) preference sequence, its text and probability. */
   preferenceToken: number;
+  /** The preference sequence's most likely token, as text. */
   preferenceText: string;
+  /** Its probability under the preference sequence. */
   preferenceProbability: number;
   /** Most likely token after realignment, its text and probability. */
   realignedToken: number;
+  /** The realigned distribution's most likely token, as text. */
   realignedText: string;
+  /** Its realigned probability. */
   realignedProbability: number;
   /** KL(realigned ‖ base) in nats: how far realignment moved this token's distribution. */
   klDivergence: number;
@@ -46,9 +52,13 @@ export interface TokenTrace {
  * and that row's log-probabilities.
  */
 export interface LogitCapture {
+  /** The token sampled from these rows. */
   token: number;
+  /** Raw logits of the base sequence (or of the one sequence decoded). */
   baseLogits: Float32Array;
+  /** Raw logits of each preference sequence, in the order of the preferences. */
   preferenceLogits: Float32Array[];
+  /** Log-probabilities of the distribution the token was sampled from. */
   realignedLogProbs: Float32Array;
   /**
    * The guidance scale s this token was realigned with: the method's own
@@ -60,6 +70,7 @@ export interface LogitCapture {
 
 /** A piece of streamed text: always valid UTF-8 (whole characters). */
 export interface TextChunk {
+  /** The text these tokens produced (whole UTF-8 characters; may be empty). */
   text: string;
   /** The tokens that produced this text. */
   tokens: number[];
@@ -73,9 +84,11 @@ export interface TextChunk {
 export interface GenerationResult {
   /** The whole answer: exactly the concatenation of the streamed chunks. */
   text: string;
+  /** Why the generation ended. */
   finishReason: FinishReason;
   /** The stop string ({@link PromptOptions.stop}) the answer ended at; absent when it ended otherwise. */
   stopString?: string;
+  /** The method the answer was decoded with. */
   method: RealignMethod;
   /** Tokens generated. */
   tokenCount: number;

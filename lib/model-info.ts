@@ -12,13 +12,19 @@ export interface DeviceInfo {
   name: string;
   /** What it is; for an RPC device, the server's `host:port`. */
   description: string;
+  /** The kind of device: this machine's CPU, a local GPU, or an RPC server's device. */
   kind: 'cpu' | 'gpu' | 'rpc';
   /** The repeating layers it holds, first and last (inclusive); null when it holds none. */
   layers: readonly [number, number] | null;
   /** Whether it holds the output layer, and so computes the logits. */
   output: boolean;
   /** Its free and total memory in bytes when the model was loaded, as the device reports them. */
-  memory: { readonly free: number; readonly total: number };
+  memory: {
+    /** Free bytes. */
+    readonly free: number;
+    /** Total bytes. */
+    readonly total: number;
+  };
 }
 
 /** Facts about a loaded model. */
@@ -46,10 +52,13 @@ export interface ModelInfo {
   chatTemplateSource: 'gguf' | 'option' | 'builtin' | 'chatml-fallback';
   /** Why the template asked for is not the one used (set only when a fallback happened). */
   chatTemplateWarning?: string;
+  /** Tokens in the vocabulary (the length of a logits row). */
   vocabularySize: number;
   /** The context length the model was trained with. */
   trainContextSize: number;
+  /** The size of the model's tensors, in bytes. */
   sizeBytes: number;
+  /** The number of parameters. */
   parameters: number;
   /** The model's repeating (transformer) layers. */
   layerCount: number;

@@ -57,7 +57,8 @@ export interface LoadModelOptions {
    * The servers are connected while the model loads (`ERR_RPC_UNREACHABLE`,
    * `ERR_RPC_VERSION`) and for as long as it lives; losing one fails the
    * current call with `ERR_RPC_DISCONNECTED`. A server serves one client at
-   * a time, and anyone who can reach it can use it: see the README.
+   * a time, and anyone who can reach it can use it: see
+   * docs/guide/rpc-and-scale-out.md.
    */
   rpcServers?: readonly string[];
   /**
@@ -319,6 +320,7 @@ export class Model {
     this.#native.dispose();
   }
 
+  /** Disposes it, for `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

@@ -78,7 +78,7 @@ export interface JsonSchemaRule extends RuleBase {
   readonly default: JsonSchema | undefined;
 }
 
-/** What {@link JsonSchemaRule} accepts. */
+/** A JSON Schema, as the `jsonSchema` output control takes it (an object), or `true` for any JSON object. */
 export type JsonSchema = Readonly<Record<string, unknown>> | true;
 
 

@@ -66,8 +66,8 @@ export interface RealignOptions {
    * Reward scale α (default 1.3: guidance scale 1.53). Finite, > 0. The
    * paper's α = 2 (scale 4.65) moves small instruct models' answers a little
    * further, at 2.6 to 3.8 times the preference prompt's per-token NLL on the
-   * Qwen models measured (1.3 to 2.0 at the default); the README's Results
-   * give the numbers. `alpha: 2` is the paper's exact update.
+   * Qwen models measured (1.3 to 2.0 at the default); docs/eval/results.md
+   * gives the numbers. `alpha: 2` is the paper's exact update.
    */
   alpha?: number;
   /** Weight λ of the proximal term towards the preference policy (default 2). Finite, > 0. */
@@ -162,17 +162,29 @@ export interface OutputControls {
 
 /** This library's defaults: the paper's (arXiv 2502.19148) except α, 1.3 where the paper has 2. */
 export const defaults = Object.freeze({
+  /** The realignment method (`'amulet'`). */
   method: rules.method.default as RealignMethod,
+  /** Amulet's reward scale α. */
   alpha: rules.alpha.default,
+  /** Amulet's proximal weight λ. */
   lambda: rules.lambda.default,
+  /** Amulet's learning rate η. */
   eta: rules.eta.default,
+  /** Amulet's iterations K. */
   iterations: rules.iterations.default,
+  /** Linear Alignment's ratio r. */
   ratio: rules.ratio.default,
+  /** The plausibility constraint τ (0: off). */
   plausibility: rules.plausibility.default,
+  /** The per-token KL budget B, in nats (0: off). */
   klBudget: rules.klBudget.default,
+  /** The system prompt. */
   systemPrompt: rules.systemPrompt.default,
+  /** Most tokens a prompt generates. */
   maxTokens: rules.maxTokens.default,
+  /** Tokens per sequence of a context. */
   contextSize: rules.contextSize.default,
+  /** Tokens per decode step. */
   batchSize: rules.batchSize.default,
 });
 

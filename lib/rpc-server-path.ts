@@ -12,8 +12,8 @@ import { packageRoot } from './package-root';
 const EXECUTABLE = `ggml-rpc-server${process.platform === 'win32' ? '.exe' : ''}`;
 
 /**
- * The path of llama.cpp's RPC server (`ggml-rpc-server`, from llama.cpp's
- * tools/rpc, linked with ggml alone), the worker `amulet rpc-server` runs
+ * The path of llama.cpp's RPC server (`ggml-rpc-server`, from
+ * vendor/llama.cpp/tools/rpc, linked with ggml alone), the worker `amulet rpc-server` runs
  * and `loadModel({ rpcServers })` connects to: `AMULET_RPC_SERVER` if set;
  * else the one beside the addon `AMULET_ADDON` names; else the local build
  * (build/Release/); else the prebuilt one for this platform

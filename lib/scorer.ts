@@ -56,6 +56,7 @@ export interface ScoreResult {
   evaluatedTokenCount: number;
   /** Tokens found in the scorer's KV cache from its previous call. */
   reusedTokenCount: number;
+  /** Wall time of the call, in ms. */
   durationMs: number;
 }
 
@@ -153,6 +154,7 @@ export class Scorer {
     this.#onDispose(this);
   }
 
+  /** Disposes it, for `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

@@ -29,7 +29,9 @@ import {
 
 /** A message of the conversation after the system prompt. */
 export interface ChatMessage {
+  /** Who wrote it. */
   role: 'user' | 'assistant';
+  /** Its text. */
   content: string;
 }
 
@@ -297,6 +299,7 @@ export class Session {
     this.#onDispose(this);
   }
 
+  /** Disposes it, for `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }

@@ -51,15 +51,20 @@ export interface CompletionRecord {
   id: string;
   /** The slot that served it. */
   slot: number;
+  /** Whether the answer was streamed (server-sent events). */
   stream: boolean;
+  /** The method the answer was decoded with. */
   method: RealignMethod;
   /**
    * How the generation ended: its finish reason, `'aborted'` when the client
    * went away (or the server closed) before the end, `'error'` when it failed.
    */
   outcome: FinishReason | 'aborted' | 'error';
+  /** `usage.prompt_tokens` of the answer (0 when it failed). */
   promptTokens: number;
+  /** `usage.completion_tokens`: tokens generated. */
   completionTokens: number;
+  /** `usage.prompt_tokens_details.cached_tokens`: prompt tokens found in the slot's cache. */
   cachedTokens: number;
   /** Why it failed (`outcome: 'error'`), for the server's log; clients see no more than the error response. */
   error?: string;

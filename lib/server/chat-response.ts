@@ -16,16 +16,24 @@ export interface CompletionHeader {
   model: string;
 }
 
-/** `usage`: tokens of the prompt and the answer; see {@link usageOf}. */
+/** `usage`: tokens of the prompt and the answer. */
 export interface CompletionUsage {
+  /** The longest sequence's prompt (with preferences, a preference sequence's: its system prompt carries the preference). */
   prompt_tokens: number;
+  /** Tokens generated. */
   completion_tokens: number;
+  /** `prompt_tokens + completion_tokens`. */
   total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
+  /** OpenAI's details of the prompt tokens. */
+  prompt_tokens_details: {
+    /** Prompt tokens found in the slot's KV cache per sequence: the mean over the sequences. */
+    cached_tokens: number;
+  };
 }
 
 /** The `amulet` extension object of an answer. */
 export interface AmuletInfo {
+  /** The method the answer was decoded with. */
   method: RealignMethod;
   /** s of softmax(l_p + s (l_p − l_b)); −1 for base, 0 for pref. */
   guidance_scale: number;

@@ -91,6 +91,7 @@ export interface ServerOptions extends RealignOptions {
 
 /** One request as the server saw it. */
 export interface ServerRequestRecord {
+  /** The HTTP method. */
   method: string;
   /** The request's path, without the query. */
   path: string;
@@ -244,6 +245,7 @@ export class AmuletServer {
     return this.#closed;
   }
 
+  /** Disposes it, for `await using`: the same as `dispose()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

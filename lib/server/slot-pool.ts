@@ -48,9 +48,13 @@ interface Waiter<T> {
 
 /** The pool's load, as /health reports it. */
 export interface PoolStatus {
+  /** Slots of the server. */
   slots: number;
+  /** Slots serving a request now. */
   busy: number;
+  /** Requests waiting for a slot. */
   queued: number;
+  /** The most requests that may wait. */
   queueSize: number;
 }
 

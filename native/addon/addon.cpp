@@ -1,5 +1,5 @@
 // Module entry: registers the classes and the free functions the TypeScript
-// layer (lib/binding.ts) declares in its NativeBinding interface.
+// layer declares in its NativeBinding interface (lib/addon-types.ts).
 #include <napi.h>
 
 #include <memory>

@@ -1,5 +1,5 @@
 // Maps native failures onto the JavaScript AmuletError class (created by the
-// factory lib/binding.ts registers), so every error carries a stable `code`.
+// factory lib/addon.ts registers), so every error carries a stable `code`.
 #pragma once
 
 #include <napi.h>

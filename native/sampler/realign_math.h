@@ -93,7 +93,7 @@ struct IterativeScratch {
 };
 
 /**
- * The paper's per-token FTRL loop exactly as written (ALGORITHM.md), for one
+ * The paper's per-token FTRL loop exactly as written (docs/algorithm.md), for one
  * preference row against the base row. Writes log_softmax(L_K) to out_log_p
  * (float64, -inf where either row is non-finite).
  */

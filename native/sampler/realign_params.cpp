@@ -77,7 +77,7 @@ void RealignParams::validate() const {
 
 double amulet_preference_scale(double alpha, double lambda, double eta, int32_t iterations) {
     // a_0 = 1, S_i = S_{i-1} + a_{i-1},
-    // a_i = (lambda + alpha S_i / i + a_{i-1} / (eta i)) / (lambda + 1 / (eta i))   (ALGORITHM.md)
+    // a_i = (lambda + alpha S_i / i + a_{i-1} / (eta i)) / (lambda + 1 / (eta i))   (docs/algorithm.md)
     double a = 1.0;
     double s = 0.0;
     for (int32_t i = 1; i <= iterations; ++i) {

@@ -1,4 +1,4 @@
-// realign_math against float64 references written here from ALGORITHM.md, on
+// realign_math against float64 references written here from docs/algorithm.md, on
 // rows shaped like a model's and on the edge cases: non-finite logits, ties,
 // rows shorter and longer than one reduction block, negative coefficients.
 #include <cfloat>
@@ -260,7 +260,7 @@ void kl_is_non_negative_and_matches_float64() {
 
 /**
  * The paper's literal K-step loop equals the collapsed closed form with the
- * scale a_K (ALGORITHM.md): to float64 rounding against the float64 collapse,
+ * scale a_K (docs/algorithm.md): to float64 rounding against the float64 collapse,
  * and to float32 rounding against combine_log_probs + log_softmax.
  */
 void literal_loop_equals_collapsed_scale() {

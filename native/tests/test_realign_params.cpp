@@ -1,4 +1,4 @@
-// realign_params: the collapsed scale a_K (ALGORITHM.md's values), the
+// realign_params: the collapsed scale a_K (docs/algorithm.md's values), the
 // coefficients of each method, and the validation native callers rely on.
 #include <cmath>
 #include <limits>
@@ -15,7 +15,7 @@ namespace amulet::tests {
 namespace {
 
 void scale_matches_the_algorithm_notes() {
-    // alpha = lambda = 2, eta = 10: a_1, a_10 and a_60 as ALGORITHM.md lists them.
+    // alpha = lambda = 2, eta = 10: a_1, a_10 and a_60 as docs/algorithm.md lists them.
     EXPECT_NEAR(amulet_preference_scale(2.0, 2.0, 10.0, 1), 1.9524, 5e-5);
     EXPECT_NEAR(amulet_preference_scale(2.0, 2.0, 10.0, 10), 3.8976, 5e-5);
     EXPECT_NEAR(amulet_preference_scale(2.0, 2.0, 10.0, 60), 5.6487, 5e-5);

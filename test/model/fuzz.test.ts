@@ -8,8 +8,8 @@
  * an unhandled rejection or a crash; and every stream that succeeds streams
  * well-formed text that adds up to its result.
  *
- * Corrupt model files: test/bad-input.test.ts. Native failures:
- * test/robustness/native-failures.test.ts.
+ * Corrupt model files: test/model/bad-input.test.ts. Native failures:
+ * test/model/robustness/native-failures.test.ts.
  */
 import { runInThisContext } from 'node:vm';
 import fc from 'fast-check';

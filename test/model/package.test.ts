@@ -137,7 +137,7 @@ const { loadModel, rpcServerPath } = require('amulet-llm');
 })().catch((error) => { console.error(error); process.exit(1); });
 `;
 
-/** The README's example, compiled with `tsc --strict` against the installed types. */
+/** A consumer's program like the README's example, compiled with `tsc --strict` against the installed types. */
 const typedProgram = `
 import { createRequire } from 'node:module';
 import { AmuletError, isAmuletError, loadModel, type GenerationResult, type SessionOptions } from 'amulet-llm';

@@ -1,5 +1,5 @@
 /**
- * Serving that scales out, as the README's deployment section sets it up:
+ * Serving that scales out, as docs/guide/server.md's deployment section sets it up:
  * two `amulet serve` replicas (createServer) behind a proxy that pins each
  * conversation to a replica by its X-Conversation-Id header on a
  * consistent-hash ring (hashring: ketama, the scheme of nginx's `hash

@@ -22,7 +22,7 @@ const allTestModels: readonly TestModel[] = [
 
 /**
  * The fixture models named in AMULET_TEST_MODELS (comma-separated), else
- * all of them. bench/gpu-check.sh names one where only one could be carried
+ * all of them. tools/gpu/gpu-check.sh names one where only one could be carried
  * to the GPU machine; tests that need a single model take the first.
  */
 export const testModels: readonly TestModel[] = selectTestModels(process.env.AMULET_TEST_MODELS);
@@ -51,7 +51,7 @@ export const testThreads = Number(process.env.AMULET_TEST_THREADS ?? availablePa
  */
 export const concurrentThreads = 1;
 
-/** Layers to offload (AMULET_TEST_GPU_LAYERS, default 0): bench/gpu-check.sh runs tests on a GPU with it. */
+/** Layers to offload (AMULET_TEST_GPU_LAYERS, default 0): tools/gpu/gpu-check.sh runs tests on a GPU with it. */
 export const testGpuLayers = Number(process.env.AMULET_TEST_GPU_LAYERS ?? 0);
 
 export async function loadTestModel(model: TestModel): Promise<Model> {

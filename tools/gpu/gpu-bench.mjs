@@ -46,7 +46,7 @@ const models = [
 const wanted = option('--models', models.map(({ name }) => name).join(',')).split(',');
 const chosen = models.filter(({ name }) => wanted.includes(name));
 
-/** The GPU's name as nvidia-smi gives it, for the README's table. */
+/** The GPU's name as nvidia-smi gives it, for docs/guide/gpu.md's table. */
 function gpuName() {
   try {
     return execFileSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8' }).split('\n')[0].trim();
@@ -119,7 +119,7 @@ for (const { name, chatTemplate } of chosen) {
     await model.dispose();
   }
 }
-// The README's "On a GPU" table rows: tokens/s of each method, in the order of `methods`.
+// The rows of docs/guide/gpu.md's table: tokens/s of each method, in the order of `methods`.
 for (const { name } of chosen) {
   const cells = report.results.filter((entry) => entry.model === name).map((entry) => entry.tokensPerSecond.toFixed(1));
   console.log(`| ${report.gpu} | ${name} | ${cells.join(' | ')} |`);

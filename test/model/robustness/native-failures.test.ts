@@ -11,9 +11,9 @@
  *   (ERR_NATIVE, "out of memory"), and a llama_decode call that fails on an
  *   invalid batch (ERR_DECODE).
  *
- * Corrupt and truncated model files are covered in test/bad-input.test.ts;
+ * Corrupt and truncated model files are covered in test/model/bad-input.test.ts;
  * streamed text being valid UTF-8 that adds up to the result in
- * test/streaming.test.ts.
+ * test/model/streaming.test.ts.
  */
 import { AmuletError, type AmuletErrorCode, type Model, type PromptOptions, type Session } from '../../../lib/index';
 import { ACROSS_SHAPES, acrossShapesRealigned, captureRun, expectAgreementUpToNearTie } from '../../support/agreement';
