@@ -125,8 +125,10 @@ export function checkMessages(messages: readonly ChatMessage[] | undefined, name
 }
 
 /**
- * A conversation, with its own llama.cpp context (created on the first
- * prompt, off the JavaScript thread). Each {@link Session.prompt} decodes the
+ * A conversation on a llama.cpp context: a private one of its own
+ * ({@link Model.createSession}, created on the first prompt, off the
+ * JavaScript thread) or one shared with other sessions
+ * ({@link Context.createSession}). Each {@link Session.prompt} decodes the
  * base sequence and one sequence per preference together, realigns every
  * token, and adds the exchange to {@link Session.history}.
  *
@@ -139,8 +141,10 @@ export function checkMessages(messages: readonly ChatMessage[] | undefined, name
  * Prompts on one session run one after another, in the order `prompt()` was
  * called: a prompt made while another runs is queued, starts when the earlier
  * one has ended (however it ended), and sees the exchanges recorded before it.
- * A prompt that fails or is aborted adds nothing to the history. Several
- * sessions of one model run concurrently, each on its own thread.
+ * A prompt that fails or is aborted adds nothing to the history. Sessions of
+ * one context decode together, in one batched decode per step on the
+ * context's decode thread; sessions on contexts of their own decode
+ * concurrently, within one process-wide budget of threads.
  */
 export class Session {
   readonly #native: NativeSession;
