@@ -7,6 +7,7 @@
 //   node bench/serve.mjs [--model qwen2.5-coder-0.5b-instruct | smollm2-135m-instruct | path.gguf]
 //                        [--threads N] [--clients 1,2,4,8] [--requests 2] [--max-tokens 64]
 //                        [--no-peer] [--no-bound] [--out bench/results/serve.json]
+//   node bench/serve.mjs --report bench/results/serve.json   # the tables of an earlier run
 //
 // Each client sends --requests chat completions one after the other,
 // streamed, greedy, at most --max-tokens tokens, each a different question of
@@ -14,7 +15,10 @@
 // (the `preferences` extension field). Aggregate tok/s: the tokens every
 // client received over the time from the first request to the last answer.
 // Per token: a request's (last − first token time) / (tokens − 1); per
-// request: its whole time. p50 and p99 over the requests.
+// request: its whole time. p50 and p99 over the requests. "Steady" is
+// clients / p50 time per token: the throughput while every client's rows
+// decode, without the prompt steps between requests and the tail of answers
+// that end early, which is what llama-batched-bench's bound measures.
 //
 // llama-server and llama-batched-bench are built once, offline, from
 // vendor/llama.cpp with the flags of the addon's build (this CPU,
@@ -38,7 +42,7 @@ const PREFERENCE = 'Your answer should be concise as much as possible.';
 function parseArguments(argv) {
   const options = {
     model: 'qwen2.5-coder-0.5b-instruct', threads: os.availableParallelism(), clients: [1, 2, 4, 8], requests: 2,
-    maxTokens: 64, peer: true, bound: true, out: path.join(benchDir, 'results', 'serve.json'),
+    maxTokens: 64, peer: true, bound: true, out: path.join(benchDir, 'results', 'serve.json'), report: undefined,
   };
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index];
@@ -55,6 +59,7 @@ function parseArguments(argv) {
     else if (flag === '--no-peer') options.peer = false;
     else if (flag === '--no-bound') options.bound = false;
     else if (flag === '--out') options.out = path.resolve(value());
+    else if (flag === '--report') options.report = path.resolve(value());
     else throw new Error(`unknown flag ${flag}`);
   }
   for (const count of [options.threads, options.requests, options.maxTokens, ...options.clients]) {
@@ -207,6 +212,7 @@ function stepCurve(binary, model, threads, rows) {
 
 async function main() {
   const options = parseArguments(process.argv.slice(2));
+  if (options.report) return report(JSON.parse(fs.readFileSync(options.report, 'utf8')));
   const model = await modelPath(options.model);
   const questions = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'questions.json'), 'utf8'))
     .map((record) => record.question);
@@ -253,12 +259,15 @@ function report(results) {
   const ms = (seconds) => f(seconds * 1000, 0);
   console.log(`\n${results.model}, ${results.threads} threads, ${results.requests} requests per client, ` +
     `at most ${results.maxTokens} tokens, greedy (${results.cpu})\n`);
-  console.log('| clients | plain tok/s | realigned tok/s | llama-server tok/s | realigned ms/token p50 / p99 | realigned s/request p50 / p99 |');
-  console.log('|---:|---:|---:|---:|---:|---:|');
+  const steady = (measure, clients) => clients / measure.perToken.p50;
+  console.log('| clients | plain tok/s | realigned tok/s | llama-server tok/s | realigned, steady tok/s | ' +
+    'realigned ms/token p50 / p99 | realigned s/request p50 / p99 |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
   for (const { clients, plain, realigned } of results.amulet) {
     const peer = results.llamaServer.find((row) => row.clients === clients)?.plain;
     console.log(`| ${clients} | ${f(plain.tokensPerSecond)} | ${f(realigned.tokensPerSecond)} | ${f(peer?.tokensPerSecond)} | ` +
-      `${ms(realigned.perToken.p50)} / ${ms(realigned.perToken.p99)} | ${f(realigned.perRequest.p50, 2)} / ${f(realigned.perRequest.p99, 2)} |`);
+      `${f(steady(realigned, clients))} | ${ms(realigned.perToken.p50)} / ${ms(realigned.perToken.p99)} | ` +
+      `${f(realigned.perRequest.p50, 2)} / ${f(realigned.perRequest.p99, 2)} |`);
   }
   const row = (clients) => results.amulet.find((entry) => entry.clients === clients);
   const peer = (clients) => results.llamaServer.find((entry) => entry.clients === clients);
@@ -267,13 +276,15 @@ function report(results) {
     console.log(`plain, 4 clients / llama-server -np 4: ${f(row(4).plain.tokensPerSecond / peer(4).plain.tokensPerSecond, 2)}`);
   }
   if (row(4) && row(1)) {
-    console.log(`realigned, 4 clients / 1 client: ${f(row(4).realigned.tokensPerSecond / row(1).realigned.tokensPerSecond, 2)}`);
+    console.log(`realigned, 4 clients / 1 client: ${f(row(4).realigned.tokensPerSecond / row(1).realigned.tokensPerSecond, 2)}` +
+      ` (steady: ${f(steady(row(4).realigned, 4) / steady(row(1).realigned, 1), 2)})`);
   }
   const curve = results.stepCurve;
   if (row(4) && curve[8]) {
     // Four realigned conversations decode 8 rows a step: the bound is half of llama-batched-bench's 8-row throughput.
-    console.log(`realigned, 4 clients (8 rows) / llama-batched-bench bound (${f(curve[8] / 2)} tok/s): ` +
-      `${f(row(4).realigned.tokensPerSecond / (curve[8] / 2), 2)}`);
+    const bound = curve[8] / 2;
+    console.log(`realigned, 4 clients (8 rows) / llama-batched-bench bound (${f(bound)} tok/s): ` +
+      `${f(row(4).realigned.tokensPerSecond / bound, 2)} (steady: ${f(steady(row(4).realigned, 4) / bound, 2)})`);
   }
   if (Object.keys(curve).length > 0) {
     console.log(`llama-batched-bench S_TG (rows/s): ${Object.entries(curve).map(([rows, speed]) => `${rows}: ${f(speed)}`).join(', ')}`);
