@@ -63,12 +63,7 @@ void BatchEngine::submit(std::shared_ptr<GenerationRun> run) {
     run->on_room([this] { poke(); });
     incoming_.push_back(std::move(run));
     pending_poke_ = true;
-    if (!running_) {
-        // The last thread ended for want of work; it has left the loop already.
-        if (thread_.joinable()) thread_.join();
-        running_ = true;
-        thread_ = std::thread([this] { loop(); });
-    }
+    ensure_thread();
     lock.unlock();
     poked_.notify_all();
 }
@@ -78,12 +73,16 @@ void BatchEngine::forget(SessionId session) {
     if (stopping_) return;
     forgotten_.push_back(session);
     pending_poke_ = true;
-    if (!running_) {
-        if (thread_.joinable()) thread_.join();
-        running_ = true;
-        thread_ = std::thread([this] { loop(); });
-    }
+    ensure_thread();
     poked_.notify_all();
+}
+
+void BatchEngine::ensure_thread() {
+    if (running_) return;
+    // The last thread ended for want of work; it has left the loop already.
+    if (thread_.joinable()) thread_.join();
+    running_ = true;
+    thread_ = std::thread([this] { loop(); });
 }
 
 EngineMetrics BatchEngine::metrics() const {

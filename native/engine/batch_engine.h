@@ -75,6 +75,7 @@ class BatchEngine {
     };
 
     void poke();
+    void ensure_thread();  // with mutex_ held: starts the decode thread unless it runs
     void loop();
     void admit();
     bool runnable(const Member & member) const;
