@@ -24,10 +24,11 @@ Endpoints (base URL http://<host>:<port>/v1):
   GET  /health                status and load (no API key needed)
 
 A request with "preferences": [{ "text", "weight" }] (or strings) is realigned
-toward them; "amulet": { "method", "alpha", ... } tunes the realignment. A
-request without preferences gets those given here with -p, else plain
-decoding (method base). Stop with Ctrl-C or SIGTERM: running answers are
-aborted and the model is freed.`;
+toward them; "amulet": { "method", "alpha", ... } tunes the realignment, and
+"amulet": { "trace": true } adds each token's trace to the answer (to each
+chunk, streamed). A request without preferences gets those given here with
+-p, else plain decoding (method base). Stop with Ctrl-C or SIGTERM: running
+answers are aborted and the model is freed.`;
 
   const server = helpSection('Server', [
     ...ruleHelp(serverFlags),
