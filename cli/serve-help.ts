@@ -15,9 +15,10 @@ can be realigned toward preferences while they are decoded.
 
 Usage:
   amulet serve --model <gguf|hf:…|url> [--host 127.0.0.1] [--port 8080]
-               [--parallel N] [--queue N] [--api-key K] [-p "<preference>"] [options]
+               [--parallel N] [--queue N] [--api-key K] [-p "<preference>"] [--open] [options]
 
 Endpoints (base URL http://<host>:<port>/v1):
+  GET  /                      the playground: chat, compare and token views in a browser
   POST /v1/chat/completions   OpenAI's chat completions, streamed with "stream": true;
                               extension fields "preferences" and "amulet"
   GET  /v1/models             the model
@@ -32,6 +33,7 @@ answers are aborted and the model is freed.`;
 
   const server = helpSection('Server', [
     ...ruleHelp(serverFlags),
+    helpOption('--open', 'Open the playground (the page at /) in the default browser once listening.'),
     helpOption('-h, --help', 'Print this help.'),
   ]);
   const methods = `Methods (--method <name>, default ${rules.method.default}, for requests with preferences):
