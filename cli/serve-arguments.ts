@@ -17,6 +17,7 @@ export const serverFlags: readonly RuleName[] = ['host', 'port', 'parallel', 'se
 export const serveOptions = {
   ...sessionCommandLineOptions,
   ...ruleFlags(serverFlags),
+  open: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -32,6 +33,8 @@ export interface ServeRequest extends SessionFlags {
   /** undefined: the library reads $AMULET_API_KEY. */
   apiKey: string | undefined;
   modelName: string | undefined;
+  /** `--open`: open the playground in a browser once listening. */
+  open: boolean;
 }
 
 export type ServeCommandLine = { kind: 'help' } | { kind: 'run'; request: ServeRequest };
@@ -61,6 +64,7 @@ export function parseServeCommandLine(args: readonly string[]): ServeCommandLine
       queueSize: (flag('queueSize') as number | undefined) ?? rules.queueSize.default,
       apiKey: flag('apiKey') as string | undefined,
       modelName: flag('modelName') as string | undefined,
+      open: values.open ?? false,
     },
   };
 }

@@ -38,7 +38,10 @@ export { systemInfo, type SystemInfo } from './system-info';
 export {
   AmuletServer,
   createServer,
+  type AmuletChunkTrace,
   type AmuletInfo,
+  type AmuletTokenTrace,
+  type AmuletTopToken,
   type CompletionRecord,
   type CompletionUsage,
   type ServerOptions,

@@ -93,8 +93,26 @@ function buildTypeScript() {
   }
   if (!fs.existsSync(path.join(root, 'tsconfig.json'))) return;
   run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+  run(process.execPath, [tsc, '-p', path.join('playground', 'tsconfig.json')]);
   pruneStaleOutputs(path.join(root, 'dist'));
   writeEsmEntry();
+  copyPlaygroundFiles();
+}
+
+/**
+ * The playground's files besides its compiled TypeScript: the page, its
+ * style and icon, and markdown-it's browser bundle with its licence, so the
+ * page needs nothing from the network.
+ */
+function copyPlaygroundFiles() {
+  const out = path.join(root, 'dist', 'playground');
+  fs.mkdirSync(path.join(out, 'vendor'), { recursive: true });
+  for (const name of ['index.html', 'style.css', 'icon.svg']) {
+    fs.copyFileSync(path.join(root, 'playground', name), path.join(out, name));
+  }
+  const markdownIt = path.dirname(fileURLToPath(import.meta.resolve('markdown-it/package.json')));
+  fs.copyFileSync(path.join(markdownIt, 'dist', 'browser', 'markdown-it.esm.min.mjs'), path.join(out, 'vendor', 'markdown-it.mjs'));
+  fs.copyFileSync(path.join(markdownIt, 'LICENSE'), path.join(out, 'vendor', 'markdown-it.LICENSE.txt'));
 }
 
 /** Removes compiled files whose TypeScript source is gone (tsc never deletes outputs). */

@@ -8,6 +8,7 @@ import { createServer, isAmuletError, type AmuletServer, type Model, type Server
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_SUCCESS, EXIT_USAGE, printError } from '../command-process';
 import { UsageError } from '../flags';
 import { loadModelWithProgress } from '../model-loading';
+import { browserUrl, openBrowser } from '../open-browser';
 import { parseServeCommandLine, type ServeRequest } from '../serve-arguments';
 import { serveHelpText } from '../serve-help';
 
@@ -91,6 +92,12 @@ async function serve(request: ServeRequest): Promise<number> {
     server = await startServer(model, request);
     process.stdout.write(`amulet serve: ${model.info.description} at ${server.url} ` +
       `(OpenAI base URL ${server.url}/v1); Ctrl-C stops\n`);
+    const page = browserUrl(server.url!);
+    process.stdout.write(`amulet serve: the playground is at ${page}\n`);
+    if (request.open) {
+      openBrowser(page, (reason) =>
+        process.stderr.write(`amulet: cannot open a browser (${reason}); the playground is at ${page}\n`));
+    }
     await stopped;
     process.stderr.write('amulet: stopping: aborting running answers\n');
     return EXIT_SUCCESS;

@@ -23,11 +23,13 @@ import { sendError, sendJson } from './json-response';
 import type { ChatRequest } from './chat-request';
 import {
   amuletInfoOf,
+  amuletTraceOf,
   chunkObject,
   completionObject,
   finishReasonOf,
   usageChunkObject,
   usageOf,
+  type AmuletTokenTrace,
   type CompletionHeader,
 } from './chat-response';
 import type { Conversation, SlotPool } from './slot-pool';
@@ -90,6 +92,7 @@ function promptSettings(request: ChatRequest, defaults: ChatDefaults): {
       systemPrompt,
       sampling: request.sampling,
       maxTokens: request.maxTokens ?? defaults.maxTokens,
+      trace: request.trace,
       ...request.constraints,
     },
     method,
@@ -104,7 +107,8 @@ async function sendEvent(response: ServerResponse, data: object | string): Promi
 
 /**
  * Streams the answer as server-sent events: a first chunk with the role, one
- * per piece of text, one with the finish reason and the `amulet` object, the
+ * per piece of text (with its tokens' `amulet.trace` when the request asked
+ * for it), one with the finish reason and the `amulet` object, the
  * usage when asked for, then `[DONE]`. The headers go out with the first
  * text, so a request that fails before it (a prompt that does not fit) still
  * gets its HTTP status; a failure after it becomes an `error` event.
@@ -119,9 +123,11 @@ async function streamAnswer(stream: GenerationStream, response: ServerResponse, 
   };
   try {
     for await (const chunk of stream) {
-      if (chunk.text === '') continue;
+      const traces = chunk.traces?.map(amuletTraceOf);
+      if (chunk.text === '' && traces === undefined) continue;
       await start();
-      await sendEvent(response, chunkObject(header, { delta: { content: chunk.text } }, extra));
+      await sendEvent(response, chunkObject(header, { delta: { content: chunk.text } },
+        traces ? { ...extra, amulet: { trace: traces } } : extra));
     }
     const result = await stream;
     await start();
@@ -138,6 +144,18 @@ async function streamAnswer(stream: GenerationStream, response: ServerResponse, 
     }
     throw error;
   }
+}
+
+/** Sends the whole answer as one JSON object, with the trace its chunks carried when the request asked for it. */
+async function answer(stream: GenerationStream, response: ServerResponse, header: CompletionHeader,
+  trace: boolean): Promise<GenerationResult> {
+  const traces: AmuletTokenTrace[] = [];
+  if (trace) {
+    for await (const chunk of stream) traces.push(...(chunk.traces ?? []).map(amuletTraceOf));
+  }
+  const result = await stream;
+  if (!response.destroyed) sendJson(response, 200, completionObject(header, result, trace ? traces : undefined));
+  return result;
 }
 
 /** A new completion id, as OpenAI spells them. */
@@ -173,8 +191,7 @@ export async function serveChatCompletion(request: ChatRequest, response: Server
     stream = session.prompt(request.question, { ...options, signal });
     const result = request.stream
       ? await streamAnswer(stream, response, header, request.includeUsage)
-      : await stream;
-    if (!request.stream && !response.destroyed) sendJson(response, 200, completionObject(header, result));
+      : await answer(stream, response, header, request.trace);
     const usage = usageOf(result);
     Object.assign(record, {
       outcome: result.finishReason, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens,

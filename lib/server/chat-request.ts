@@ -42,6 +42,8 @@ export interface ChatRequest {
   preferences: Required<Preference>[] | undefined;
   /** The request's `amulet` object: method and coefficients it gives. */
   realign: RealignOptions;
+  /** `amulet.trace`: the per-token trace in the answer (each chunk's, when streamed). */
+  trace: boolean;
   constraints: GenerationConstraints;
 }
 
@@ -67,6 +69,9 @@ const samplingFields: readonly (readonly [string, keyof SamplingOptions])[] = [
 
 /** Fields of the `amulet` extension object, each a library realignment option of the same name. */
 const realignFields = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget'] as const;
+
+/** Every field of the `amulet` object: the realignment's, and `trace`, the prompt option of that name. */
+const amuletFields: readonly string[] = [...realignFields, 'trace'];
 
 /** Every other field the server reads. */
 const readFields = [
@@ -220,17 +225,18 @@ function parseResponseFormat(value: unknown): JsonSchema | undefined {
   }
 }
 
-function parseRealign(value: unknown): RealignOptions {
-  if (!given(value)) return {};
-  if (!isObject(value)) throw invalidField('amulet', `amulet must be an object: { ${realignFields.join(', ')} }`);
+/** The `amulet` object: the realignment options it gives, and whether it asks for the trace. */
+function parseAmulet(value: unknown): { realign: RealignOptions; trace: boolean } {
+  if (!given(value)) return { realign: {}, trace: false };
+  if (!isObject(value)) throw invalidField('amulet', `amulet must be an object: { ${amuletFields.join(', ')} }`);
   const realign: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(value)) {
-    if (!(realignFields as readonly string[]).includes(key)) {
-      throw invalidField(`amulet.${key}`, `amulet.${key} is not a known field (known: ${realignFields.join(', ')})`);
+    if (!amuletFields.includes(key)) {
+      throw invalidField(`amulet.${key}`, `amulet.${key} is not a known field (known: ${amuletFields.join(', ')})`);
     }
-    realign[key] = ruleField(`amulet.${key}`, rules[key as (typeof realignFields)[number]], field);
+    if (key !== 'trace') realign[key] = ruleField(`amulet.${key}`, rules[key as (typeof realignFields)[number]], field);
   }
-  return realign as RealignOptions;
+  return { realign: realign as RealignOptions, trace: booleanField('amulet.trace', value.trace) ?? false };
 }
 
 function parsePreferences(value: unknown): Required<Preference>[] | undefined {
@@ -310,7 +316,7 @@ export function parseChatRequest(body: unknown, vocabularySize: number): ChatReq
     maxTokens: maxTokens as number | undefined,
     sampling: sampling as SamplingOptions,
     preferences: parsePreferences(body.preferences),
-    realign: parseRealign(body.amulet),
+    ...parseAmulet(body.amulet),
     constraints,
   };
 }

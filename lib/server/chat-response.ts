@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { FinishReason, GenerationResult } from '../generation';
+import type { FinishReason, GenerationResult, TokenTrace } from '../generation';
 import type { RealignMethod } from '../options';
 
 /** What every object of one completion shares. */
@@ -47,6 +47,45 @@ export interface AmuletInfo {
   evaluated_prompt_tokens: number;
 }
 
+/** One distribution's most likely token in a {@link AmuletTokenTrace}. */
+export interface AmuletTopToken {
+  token: number;
+  text: string;
+  probability: number;
+}
+
+/**
+ * One generated token's trace (`amulet: { trace: true }`): the most likely
+ * token of the base prompt, of the (first) preference prompt and of the
+ * realigned distribution, and how far realignment moved the distribution.
+ */
+export interface AmuletTokenTrace {
+  /** The token emitted. */
+  token: number;
+  base: AmuletTopToken;
+  preference: AmuletTopToken;
+  realigned: AmuletTopToken;
+  /** KL(realigned ‖ base) in nats. */
+  kl_divergence: number;
+}
+
+/** The `amulet` object of a streamed chunk that carries text, when the request asked for the trace. */
+export interface AmuletChunkTrace {
+  /** One entry per token whose text the chunk carries. */
+  trace: AmuletTokenTrace[];
+}
+
+/** A token's trace as the library records it, in the wire shape. */
+export function amuletTraceOf(trace: TokenTrace): AmuletTokenTrace {
+  return {
+    token: trace.token,
+    base: { token: trace.baseToken, text: trace.baseText, probability: trace.baseProbability },
+    preference: { token: trace.preferenceToken, text: trace.preferenceText, probability: trace.preferenceProbability },
+    realigned: { token: trace.realignedToken, text: trace.realignedText, probability: trace.realignedProbability },
+    kl_divergence: trace.klDivergence,
+  };
+}
+
 /** OpenAI's finish reasons: a full context also ends the answer for lack of room. */
 export function finishReasonOf(reason: FinishReason): 'stop' | 'length' {
   return reason === 'stop' ? 'stop' : 'length';
@@ -79,8 +118,8 @@ export function amuletInfoOf(result: GenerationResult): AmuletInfo {
   };
 }
 
-/** The answer to a request without `stream`. */
-export function completionObject(header: CompletionHeader, result: GenerationResult): object {
+/** The answer to a request without `stream`; `trace`, when the request asked for it, joins the `amulet` object. */
+export function completionObject(header: CompletionHeader, result: GenerationResult, trace?: AmuletTokenTrace[]): object {
   return {
     id: header.id,
     object: 'chat.completion',
@@ -93,7 +132,7 @@ export function completionObject(header: CompletionHeader, result: GenerationRes
       finish_reason: finishReasonOf(result.finishReason),
     }],
     usage: usageOf(result),
-    amulet: amuletInfoOf(result),
+    amulet: trace ? { ...amuletInfoOf(result), trace } : amuletInfoOf(result),
   };
 }
 
@@ -104,7 +143,7 @@ export function completionObject(header: CompletionHeader, result: GenerationRes
 export function chunkObject(header: CompletionHeader, choice: {
   delta: { role?: 'assistant'; content?: string };
   finishReason?: 'stop' | 'length';
-}, extra: { includeUsage: boolean; amulet?: AmuletInfo }): object {
+}, extra: { includeUsage: boolean; amulet?: AmuletInfo | AmuletChunkTrace }): object {
   return {
     id: header.id,
     object: 'chat.completion.chunk',

@@ -6,4 +6,4 @@
 
 export { AmuletServer, createServer, type ServerOptions, type ServerRequestRecord, type ServerStatus } from './server';
 export type { CompletionRecord } from './chat-completion';
-export type { AmuletInfo, CompletionUsage } from './chat-response';
+export type { AmuletChunkTrace, AmuletInfo, AmuletTokenTrace, AmuletTopToken, CompletionUsage } from './chat-response';

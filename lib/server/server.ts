@@ -31,6 +31,7 @@ import { ApiError, apiErrorOf } from './api-error';
 import { ApiKeyCheck } from './api-key';
 import { serveChatCompletion, type ChatDefaults, type CompletionRecord } from './chat-completion';
 import { parseChatRequest } from './chat-request';
+import { playgroundRoute } from './playground';
 import { sendError, sendJson } from './json-response';
 import { readJsonBody } from './request-body';
 import { METRICS_CONTENT_TYPE, metricsText, type ServerCounters } from './metrics';
@@ -261,6 +262,8 @@ export class AmuletServer {
   }
 
   #route(path: string): Route | undefined {
+    const playground = playgroundRoute(path, this.#defaults, () => this.#pool.status().slots);
+    if (playground) return playground;
     switch (path) {
       case '/health':
         return { methods: ['GET'], authenticated: false, handle: async (_, response) => this.#health(response) };

@@ -221,6 +221,8 @@ describe('npm pack', () => {
     for (const file of [
       'package.json', 'README.md', 'LICENSE',
       'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/index.mjs', 'dist/lib/index.d.mts', 'dist/cli/amulet.js',
+      'dist/playground/index.html', 'dist/playground/app.js', 'dist/playground/vendor/markdown-it.mjs',
+      'dist/playground/vendor/markdown-it.LICENSE.txt',
       'CMakeLists.txt', 'binding.gyp', 'scripts/build.mjs', 'scripts/install.mjs',
       'native/addon/addon.cpp', 'native/sampler/realign_sampler.cpp',
       'vendor/materialize.mjs', 'vendor/llama.cpp.pin.json', 'vendor/llama.cpp/.amulet-pin',

@@ -79,6 +79,14 @@ describe('parseChatRequest', () => {
     expect(parse({ amulet: { plausibility: 0.1, klBudget: 0.5 } }).realign).toEqual({ plausibility: 0.1, klBudget: 0.5 });
   });
 
+  it('reads amulet.trace apart from the realignment options', () => {
+    const request = parse({ amulet: { method: 'amulet', trace: true } });
+    expect(request).toMatchObject({ trace: true, realign: { method: 'amulet' } });
+    expect(request.realign).not.toHaveProperty('trace');
+    expect(parse({}).trace).toBe(false);
+    expect(parse({ amulet: { trace: null } }).trace).toBe(false);
+  });
+
   it('reads stop, logit_bias, grammar and response_format into the constrained-decoding options', () => {
     expect(parse({ stop: 'END' }).constraints).toEqual({ stop: ['END'] });
     expect(parse({ stop: ['a', 'b'] }).constraints).toEqual({ stop: ['a', 'b'] });
@@ -131,6 +139,8 @@ describe('parseChatRequest', () => {
     ['an unknown amulet field', { messages: [user('a')], amulet: { alpa: 1 } }, 'amulet.alpa', /not a known field/],
     ['an amulet value out of range', { messages: [user('a')], amulet: { alpha: -1 } }, 'amulet.alpha',
       /amulet.alpha must be a number > 0/],
+    ['a trace that is no boolean', { messages: [user('a')], amulet: { trace: 'yes' } }, 'amulet.trace',
+      /amulet.trace must be a boolean/],
     ['a negative KL budget', { messages: [user('a')], amulet: { klBudget: -1 } }, 'amulet.klBudget',
       /amulet.klBudget must be a number >= 0/],
     ['a blank preference', { messages: [user('a')], preferences: [' '] }, 'preferences', /preferences\[0\].text must be a non-empty/],

@@ -10,6 +10,8 @@ import { renderComparison, type ComparedAnswer } from '../../cli/compare-view';
 import { DEFAULT_JUDGE_MODEL, parseEvalCommandLine, type EvalRequest } from '../../cli/eval-arguments';
 import { parseRpcServerCommandLine, rpcServerArguments, type RpcServerRequest } from '../../cli/rpc-server-arguments';
 import { DEFAULT_MODEL } from '../../cli/model-loading';
+import { browserUrl } from '../../cli/open-browser';
+import { parseServeCommandLine } from '../../cli/serve-arguments';
 import { wrapText } from '../../cli/text-wrap';
 
 /** The request a command line parses to; fails the test if it is not a run. */
@@ -175,6 +177,26 @@ describe('parseCommandLine', () => {
   it('lets --help and --version win over everything else', () => {
     expect(parseCommandLine(['--alpha', 'nan', '--help'])).toEqual({ kind: 'help' });
     expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
+  });
+});
+
+describe('amulet serve --open', () => {
+  const open = (args: readonly string[]): boolean => {
+    const commandLine = parseServeCommandLine(args);
+    if (commandLine.kind !== 'run') throw new Error('expected a run');
+    return commandLine.request.open;
+  };
+
+  it('is off unless given, and takes no value', () => {
+    expect(open([])).toBe(false);
+    expect(open(['--open', '--port', '0'])).toBe(true);
+    expect(() => parseServeCommandLine(['--open=yes'])).toThrow(UsageError);
+  });
+
+  it('opens a server listening on every address at its loopback address', () => {
+    expect(browserUrl('http://0.0.0.0:8080')).toBe('http://127.0.0.1:8080/');
+    expect(browserUrl('http://[::]:8080')).toBe('http://[::1]:8080/');
+    expect(browserUrl('http://127.0.0.1:9000')).toBe('http://127.0.0.1:9000/');
   });
 });
 
