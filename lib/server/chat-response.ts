@@ -49,8 +49,11 @@ export interface AmuletInfo {
 
 /** One distribution's most likely token in a {@link AmuletTokenTrace}. */
 export interface AmuletTopToken {
+  /** The token's id in the model's vocabulary. */
   token: number;
+  /** Its text, as the model spells the token. */
   text: string;
+  /** Its probability under the distribution it tops. */
   probability: number;
 }
 
@@ -62,8 +65,11 @@ export interface AmuletTopToken {
 export interface AmuletTokenTrace {
   /** The token emitted. */
   token: number;
+  /** The base prompt's most likely token. */
   base: AmuletTopToken;
+  /** The (first) preference prompt's most likely token. */
   preference: AmuletTopToken;
+  /** The realigned distribution's most likely token. */
   realigned: AmuletTopToken;
   /** KL(realigned ‖ base) in nats. */
   kl_divergence: number;
