@@ -4,6 +4,7 @@
 // compiles the TypeScript. Options:
 //   --native-only / --ts-only   one half only
 //   --cuda                      build llama.cpp with CUDA (AMULET_CUDA_ARCHITECTURES picks the archs)
+//   --vulkan                    build llama.cpp with Vulkan (needs libvulkan-dev, glslc, spirv-headers)
 //   --portable                  a baseline x86-64 CPU (AVX2), as the prebuild uses
 //   --out <dir>                 cmake-js build folder (default build/, where
 //                               node-gyp-build looks; the prebuild uses build-portable/)
@@ -47,6 +48,7 @@ function buildNative() {
   const defines = [
     `--CDAMULET_NATIVE=${portable ? 'OFF' : 'ON'}`,
     `--CDAMULET_CUDA=${args.has('--cuda') ? 'ON' : 'OFF'}`,
+    `--CDAMULET_VULKAN=${args.has('--vulkan') ? 'ON' : 'OFF'}`,
     `--CDAMULET_CUDA_ARCHITECTURES=${process.env.AMULET_CUDA_ARCHITECTURES ?? ''}`,
     // ggml's own thread pool, not OpenMP, in every build: on a 2-core machine
     // OpenMP's threads, spinning at the graph's barriers while the Node.js
