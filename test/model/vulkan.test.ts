@@ -13,9 +13,16 @@
  * is missing. Answers are short: lavapipe is slow, and this file runs in CI.
  */
 import { ensureFixtureModel } from '../support/fixtures';
-import { captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } from '../support/agreement';
+import {
+  acrossShapesRealigned,
+  ACROSS_SHAPES,
+  captureRun,
+  expectAgreementUpToNearTie,
+  SAME_ROWS,
+  type CapturedRun,
+} from '../support/agreement';
 import { compareLogProbs, multiPreferenceAmulet, paperHyperparameters } from '../support/oracle';
-import { paperPreference } from '../support/models';
+import { paperPreference, testThreads } from '../support/models';
 import type * as Lib from '../../lib/index';
 
 /** The CPU reference: the addon AMULET_ADDON names (the one the other test files run on), else the CPU build. */
@@ -80,13 +87,13 @@ const LOG_PROB_TOLERANCE = 1e-4;
 const LOG_PROB_FLOOR = -30;
 /**
  * The raw rows of one prompt from lavapipe's shaders against the CPU
- * backend's kernels: other float32 (and f16) arithmetic over the same
- * weights. Observed on SmolLM2: up to 0.03 nats between the two backends'
- * log-probabilities of a row's top ten tokens.
+ * backend's kernels differ like rows of differently shaped batches (other
+ * kernels, f16 accumulation in the device's matrix products): measured on
+ * SmolLM2, up to 0.45 nats between the two backends' log-probabilities of
+ * a row's top ten tokens, and 2.2 on the realigned row, over the five tokens
+ * the runs shared. So the bounds of test/support/agreement.ts across shapes.
  */
-const ACROSS_BACKENDS = 0.25;
-/** That row difference through the realignment at the paper's scale (|1 + s| + |s|, s = 4.65). */
-const ACROSS_BACKENDS_REALIGNED = ACROSS_BACKENDS * 10.3;
+const ACROSS_BACKENDS = ACROSS_SHAPES;
 const amulet: Lib.PromptOptions = { method: 'amulet', preferences: [verbose], ...paperHyperparameters };
 
 describeOnVulkan('the Vulkan variant on a Vulkan device', () => {
@@ -101,7 +108,7 @@ describeOnVulkan('the Vulkan variant on a Vulkan device', () => {
   });
 
   async function run(options: Lib.PromptOptions, on: Lib.Model = model, maxTokens = TOKENS): Promise<CapturedRun> {
-    const session = on.createSession();
+    const session = on.createSession({ threads: testThreads });
     try {
       return await captureRun(session, question, { maxTokens, ...options });
     } finally {
@@ -110,7 +117,7 @@ describeOnVulkan('the Vulkan variant on a Vulkan device', () => {
   }
 
   async function tokensOf(options: Lib.PromptOptions, maxTokens: number): Promise<{ tokens: number[]; result: Lib.GenerationResult }> {
-    const session = model.createSession();
+    const session = model.createSession({ threads: testThreads });
     try {
       const tokens: number[] = [];
       const stream = session.prompt(question, { maxTokens, ...options });
@@ -189,7 +196,8 @@ describeOnVulkan('the Vulkan variant on a Vulkan device', () => {
     try {
       const reference = await run({ ...amulet, realignOn: 'cpu' }, onCpu);
       const { host } = await capturedRuns();
-      const { agreed } = expectAgreementUpToNearTie(host, reference, ACROSS_BACKENDS_REALIGNED, ACROSS_BACKENDS);
+      const realignedBound = acrossShapesRealigned(vulkan.guidanceScale(paperHyperparameters));
+      const { agreed } = expectAgreementUpToNearTie(host, reference, realignedBound, ACROSS_BACKENDS);
       expect(agreed).toBeGreaterThan(0);
     } finally {
       await onCpu.dispose();
@@ -209,7 +217,7 @@ describeOnVulkan('the Vulkan variant on a Vulkan device', () => {
   });
 
   it('a prompt past the context, an abort and a dispose while decoding fail cleanly', async () => {
-    const session = model.createSession({ contextSize: 256, preferences: [verbose] });
+    const session = model.createSession({ threads: testThreads, contextSize: 256, preferences: [verbose] });
     try {
       const overflow = session.prompt('word '.repeat(400), { maxTokens: 4 });
       await expect(overflow.result).rejects.toMatchObject({ code: 'ERR_CONTEXT_FULL' });
@@ -220,13 +228,14 @@ describeOnVulkan('the Vulkan variant on a Vulkan device', () => {
       await expect((async () => {
         for await (const chunk of aborted) if (chunk.tokens.length > 0 && ++seen === 2) controller.abort();
       })()).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-      expect(seen).toBe(2);
+      // A token already on its way may still arrive after the abort.
+      expect(seen).toBeGreaterThanOrEqual(2);
       expect(session.history).toEqual([]);
     } finally {
       await session.dispose();
     }
 
-    const disposed = model.createSession({ preferences: [verbose] });
+    const disposed = model.createSession({ threads: testThreads, preferences: [verbose] });
     const stream = disposed.prompt(question, { maxTokens: 64 });
     const first = await stream[Symbol.asyncIterator]().next();
     expect(first.done).toBe(false);
