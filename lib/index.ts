@@ -35,6 +35,7 @@ export {
   type ResolveModelFileOptions,
 } from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
+export type { AddonVariant } from './addon-variant';
 export {
   AmuletServer,
   createServer,

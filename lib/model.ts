@@ -154,7 +154,7 @@ export async function loadModel(options: LoadModelOptions | string): Promise<Mod
   const binding = nativeBinding();
   if (gpuLayers > 0 && rpcServers.length === 0 && !binding.systemInfo().gpuOffload) {
     throw new AmuletError('ERR_INVALID_OPTION',
-      'gpuLayers > 0 needs rpcServers, or a GPU build of amulet-llm (npm run build:cuda) and a GPU');
+      'gpuLayers > 0 needs rpcServers, or a GPU variant of amulet-llm (Vulkan or CUDA) and a GPU');
   }
   const file = await resolveModelFile(path, {
     cacheDir: settings.cacheDir, token: settings.token, endpoint: settings.endpoint, offline: settings.offline,

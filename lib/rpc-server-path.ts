@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AmuletError } from './errors';
 import { packageRoot } from './package-root';
+import { nativeBindingFile } from './addon';
 
 const EXECUTABLE = `ggml-rpc-server${process.platform === 'win32' ? '.exe' : ''}`;
 
@@ -15,7 +16,8 @@ const EXECUTABLE = `ggml-rpc-server${process.platform === 'win32' ? '.exe' : ''}
  * The path of llama.cpp's RPC server (`ggml-rpc-server`, from
  * vendor/llama.cpp/tools/rpc, linked with ggml alone), the worker `amulet rpc-server` runs
  * and `loadModel({ rpcServers })` connects to: `AMULET_RPC_SERVER` if set;
- * else the one beside the addon `AMULET_ADDON` names; else the local build
+ * else the one beside the addon that loaded (`AMULET_ADDON`, a variant
+ * package, a build folder); else the local build
  * (build/Release/); else the prebuilt one for this platform
  * (prebuilds/<platform>-<arch>/). It speaks the protocol of the addon it was
  * built with.
@@ -26,9 +28,8 @@ export function rpcServerPath(): string {
   const override = process.env['AMULET_RPC_SERVER'];
   if (override !== undefined && override !== '') return path.resolve(override);
   const root = packageRoot();
-  const addon = process.env['AMULET_ADDON'];
   const candidates = [
-    ...(addon !== undefined && addon !== '' ? [path.join(path.dirname(path.resolve(addon)), EXECUTABLE)] : []),
+    ...besideLoadedAddon(),
     path.join(root, 'build', 'Release', EXECUTABLE),
     path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, EXECUTABLE),
   ];
@@ -39,4 +40,13 @@ export function rpcServerPath(): string {
       '`npm rebuild amulet-llm` (its install script approved), or `npm run build` in a checkout');
   }
   return found;
+}
+
+/** The RPC server beside the addon that loads, as the one built with it; none when no addon loads. */
+function besideLoadedAddon(): string[] {
+  try {
+    return [path.join(path.dirname(nativeBindingFile()), EXECUTABLE)];
+  } catch {
+    return [];
+  }
 }

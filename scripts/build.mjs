@@ -4,7 +4,11 @@
 // compiles the TypeScript. Options:
 //   --native-only / --ts-only   one half only
 //   --cuda                      build llama.cpp with CUDA (AMULET_CUDA_ARCHITECTURES picks the archs)
+//   --vulkan                    build llama.cpp with Vulkan (needs libvulkan-dev, glslc, spirv-headers)
 //   --portable                  a baseline x86-64 CPU (AVX2), as the prebuild uses
+//   --arch arm64                cross-compile for linux-arm64 (portable, armv8-a) with
+//                               g++-aarch64-linux-gnu and cmake/aarch64-linux-gnu.cmake,
+//                               into build-linux-arm64/ unless --out says otherwise
 //   --out <dir>                 cmake-js build folder (default build/, where
 //                               node-gyp-build looks; the prebuild uses build-portable/)
 // In a checkout, the build folder also gets amulet_test.node, the addon with
@@ -25,8 +29,15 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
+/** The CMake toolchain file of each architecture this machine cross-compiles to. */
+const crossToolchains = { 'linux-x64 arm64': 'aarch64-linux-gnu.cmake' };
+const archIndex = argv.indexOf('--arch');
+const arch = archIndex >= 0 ? argv.splice(archIndex, 2)[1] : os.arch();
+const cross = arch !== os.arch();
+const toolchain = crossToolchains[`${os.platform()}-${os.arch()} ${arch}`];
+if (cross && !toolchain) throw new Error(`cannot cross-compile from ${os.platform()}-${os.arch()} to ${arch}`);
 const outIndex = argv.indexOf('--out');
-const outDir = outIndex >= 0 ? argv.splice(outIndex, 2)[1] : 'build';
+const outDir = outIndex >= 0 ? argv.splice(outIndex, 2)[1] : cross ? `build-${os.platform()}-${arch}` : 'build';
 if (!outDir) throw new Error('--out needs a folder');
 const args = new Set(argv);
 const cacheDir = process.env.AMULET_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'amulet-llm');
@@ -40,13 +51,15 @@ function run(command, commandArgs, env = process.env) {
 function buildNative() {
   run(process.execPath, [path.join(root, 'vendor', 'materialize.mjs')]);
   const cmakeJs = path.join(path.dirname(fileURLToPath(import.meta.resolve('cmake-js/package.json'))), 'bin', 'cmake-js');
-  const portable = args.has('--portable');
+  // A cross build runs on CPUs other than this one: it is always portable.
+  const portable = args.has('--portable') || cross;
   const tests = isCheckout && fs.existsSync(path.join(root, 'native', 'tests'));
   // Every option is passed every time, so switching --portable or --cuda on
   // and off again leaves no stale value in the cmake cache.
   const defines = [
     `--CDAMULET_NATIVE=${portable ? 'OFF' : 'ON'}`,
     `--CDAMULET_CUDA=${args.has('--cuda') ? 'ON' : 'OFF'}`,
+    `--CDAMULET_VULKAN=${args.has('--vulkan') ? 'ON' : 'OFF'}`,
     `--CDAMULET_CUDA_ARCHITECTURES=${process.env.AMULET_CUDA_ARCHITECTURES ?? ''}`,
     // ggml's own thread pool, not OpenMP, in every build: on a 2-core machine
     // OpenMP's threads, spinning at the graph's barriers while the Node.js
@@ -57,6 +70,7 @@ function buildNative() {
     '--CDGGML_OPENMP=OFF',
     `--CDAMULET_TEST_ADDON=${isCheckout ? 'ON' : 'OFF'}`,
     `--CDAMULET_BUILD_TESTS=${tests ? 'ON' : 'OFF'}`,
+    ...(cross ? [`--CDCMAKE_TOOLCHAIN_FILE=${path.join(root, 'cmake', toolchain)}`] : []),
     ...argv.filter((arg) => arg.startsWith('--CD')),
   ];
   const env = {

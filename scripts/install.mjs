@@ -12,6 +12,8 @@
 //
 //   AMULET_BUILD_FROM_SOURCE=1   build even when a prebuild matches
 //   AMULET_CUDA=1                build from source with the CUDA backend
+//   AMULET_VULKAN=1              build from source with the Vulkan backend (in a
+//                                checkout: also, into build-vulkan/)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const isCheckout = fs.existsSync(path.join(root, 'tsconfig.json'));
 const cuda = process.env.AMULET_CUDA === '1';
+const vulkan = process.env.AMULET_VULKAN === '1';
 
 function log(message) {
   process.stderr.write(`[amulet-llm] ${message}\n`);
@@ -53,6 +56,7 @@ function reasonToBuild() {
   if (isCheckout) return 'a checkout builds from source';
   if (process.env.AMULET_BUILD_FROM_SOURCE === '1') return 'AMULET_BUILD_FROM_SOURCE=1';
   if (cuda) return 'AMULET_CUDA=1';
+  if (vulkan) return 'AMULET_VULKAN=1';
   const binary = usableBinary();
   if (!binary) return `no prebuild for ${process.platform}-${process.arch} (or it does not load)`;
   const missing = missingCpuFeatures();
@@ -68,11 +72,14 @@ if (reason) {
   if (!isCheckout) log(`building the addon from source (${reason}): needs a C++17 compiler and CMake >= 3.19`);
   const buildArgs = isCheckout ? [] : ['--native-only'];
   if (cuda) buildArgs.push('--cuda');
+  // An installed package loads build/ (node-gyp-build's folder); a checkout keeps its CPU build there.
+  if (vulkan && !isCheckout) buildArgs.push('--vulkan');
   const build = (args) => execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), ...args],
     { stdio: 'inherit' });
   try {
     build(buildArgs);
     if (isCheckout) build(['--native-only', '--portable', '--out', 'build-portable']);
+    if (isCheckout && vulkan) build(['--native-only', '--vulkan', '--out', 'build-vulkan']);
   } catch {
     process.exit(1);
   }

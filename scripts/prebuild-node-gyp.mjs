@@ -5,8 +5,8 @@
 // folder and then takes the .node it finds in <that folder>/build/Release.
 //
 // This runs the real build instead: cmake-js through scripts/build.mjs, for a
-// portable CPU baseline and without the C++ unit tests, which the package does
-// not ship, into build-portable/ (incremental, so not the clean
+// portable CPU baseline, into build-portable/, or cross-compiled into
+// build-linux-arm64/ when prebuildify's --arch is arm64 (incremental, so not the clean
 // rebuild node-gyp's `rebuild` would be: cmake rebuilds what changed, ccache
 // serves the rest). The target Node version does not matter: the addon is
 // Node-API only.
@@ -22,19 +22,16 @@ if (args[0] !== 'rebuild') {
   process.stderr.write(`prebuild-node-gyp: only \`rebuild\` is supported (got ${args.join(' ')})\n`);
   process.exit(1);
 }
-const arch = args.find((arg) => arg.startsWith('--arch='))?.slice('--arch='.length);
-if (arch && arch !== os.arch()) {
-  process.stderr.write(`prebuild-node-gyp: cross-compiling to ${arch} is not supported (this is ${os.arch()})\n`);
-  process.exit(1);
-}
+const arch = args.find((arg) => arg.startsWith('--arch='))?.slice('--arch='.length) ?? os.arch();
+const cross = arch !== os.arch();
 if (args.includes('--debug')) {
   process.stderr.write('prebuild-node-gyp: debug prebuilds are not supported\n');
   process.exit(1);
 }
 
-const outDir = 'build-portable';
+const outDir = cross ? `build-${os.platform()}-${arch}` : 'build-portable';
 execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--native-only', '--portable',
-  '--out', outDir], {
+  ...(cross ? ['--arch', arch] : []), '--out', outDir], {
   cwd: root,
   stdio: 'inherit',
 });

@@ -248,7 +248,9 @@ describe('npm pack', () => {
 
     const size = fs.statSync(tarball).size;
     process.stdout.write(`[package] ${files.length} files, ${(size / 1048576).toFixed(2)} MiB\n`);
-    expect(size).toBeLessThan(8 * 1048576);
+    // The sources and the JavaScript, and about 4 MiB compressed per platform's prebuild (the addon and the RPC worker).
+    const platforms = new Set(prebuilds.map((file) => file.split('/')[1]));
+    expect(size).toBeLessThan((4 + 4 * platforms.size) * 1048576);
   });
 });
 
@@ -337,4 +339,50 @@ describe('installed with AMULET_BUILD_FROM_SOURCE=1', () => {
     expect(fs.existsSync(path.join(installed, 'build', 'Release', 'amulet.node'))).toBe(true);
     runCheck(dir, 'check.cjs');
   }, 60 * minutes);
+});
+
+const vulkanBuild = path.join(root, 'build-vulkan', 'Release', 'amulet.node');
+const vulkanPackage = `@${manifest.name}/${platform}-vulkan`;
+
+/** What a project sees of the addon it loads: the variant, whether it found a GPU, or the error. */
+const variantCheck = `
+try {
+  const { systemInfo } = require('amulet-llm');
+  const { addon, gpuOffload } = systemInfo();
+  console.log(JSON.stringify({ variant: addon.variant, gpuOffload, file: addon.file }));
+} catch (error) {
+  console.log(JSON.stringify({ code: error.code, message: error.message }));
+}
+`;
+
+(hasPrebuild && fs.existsSync(vulkanBuild) ? describe : describe.skip)(`the ${vulkanPackage} variant package`, () => {
+  test('npm pack makes it; installed beside the CPU package, it loads on a Vulkan device, and AMULET_VARIANT forces a variant', () => {
+    // The build in build-vulkan/ (npm run build:vulkan), packed: nothing is compiled when it is current.
+    run(process.execPath, [path.join(root, 'scripts', 'prebuild.mjs'), '--variant', 'vulkan'], root, userEnv());
+    const packed = `${manifest.name}-${platform}-vulkan-${manifest.version}.tgz`;
+    const variantTarball = path.join(work, packed);
+    fs.renameSync(path.join(root, packed), variantTarball);
+    const files = run('tar', ['-tzf', variantTarball], work).trim().split('\n').sort();
+    expect(files).toEqual(['LICENSE', 'README.md', 'amulet.node', 'ggml-rpc-server', 'package.json']
+      .map((file) => `package/${file}`));
+    process.stdout.write(`[package] ${packed}: ${(fs.statSync(variantTarball).size / 1048576).toFixed(2)} MiB\n`);
+
+    const dir = newProject('consumer-vulkan', { [vulkanPackage]: `file:${variantTarball}` });
+    npmInstall(dir, userEnv({ CC: '/bin/false', CXX: '/bin/false' }));
+    fs.writeFileSync(path.join(dir, 'check.cjs'), variantCheck);
+    const check = (variant?: string) => JSON.parse(run(process.execPath, ['check.cjs'], dir,
+      userEnv(variant === undefined ? {} : { AMULET_VARIANT: variant })).trim()) as
+      { variant?: string; gpuOffload?: boolean; file?: string; code?: string; message?: string };
+
+    const forced = check('vulkan');
+    expect(forced.variant).toBe('vulkan');
+    expect(forced.file).toBe(path.join(dir, 'node_modules', vulkanPackage, 'amulet.node'));
+    // Unforced, the variant is taken where it finds a device (lavapipe, made visible by the tests' global setup).
+    expect(check().variant).toBe(forced.gpuOffload ? 'vulkan' : 'cpu');
+    expect(check('cpu')).toMatchObject({ variant: 'cpu', gpuOffload: false });
+    expect(check('cuda')).toMatchObject({
+      code: 'ERR_NATIVE_MISSING',
+      message: expect.stringContaining(`install @${manifest.name}/${platform}-cuda`),
+    });
+  }, 30 * minutes);
 });

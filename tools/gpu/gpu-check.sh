@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The GPU check, for a machine with an NVIDIA GPU: gets a CUDA
-# build of the addon, runs the backend-vs-host realignment equivalence test
+# The GPU check, for a machine with an NVIDIA GPU (or, with --vulkan, any
+# Vulkan device): gets a CUDA (Vulkan) build of the addon, runs the backend-vs-host realignment equivalence test
 # with every layer offloaded, then measures amulet vs plain tokens/s on the
 # GPU, and writes everything under $OUT (default bench/results/gpu-check/).
 # Every step has a time limit, so the whole stays under 10 minutes.
 #
 #   bash tools/gpu/gpu-check.sh                  # a development machine: builds with CUDA here
 #   bash tools/gpu/gpu-check.sh --pack DIR       # a bare machine: unpacks tools/gpu/gpu-pack.sh's parts from DIR
+#   bash tools/gpu/gpu-check.sh --vulkan         # any Vulkan device: builds the Vulkan variant into build-vulkan/
+#                                                # (libvulkan-dev, glslc, spirv-headers) and runs on it; where
+#                                                # vulkaninfo shows no GPU, on device 0 (lavapipe, in software)
 #   options: --gpu-layers N (default 999: all), --models a,b (default: every fixture model, or the packed ones)
 #
 # On a development machine it needs the CUDA toolkit (nvcc, cuBLAS), CMake,
@@ -26,12 +29,14 @@ mkdir -p "$OUT"
 export AMULET_CUDA_ARCHITECTURES="${AMULET_CUDA_ARCHITECTURES:-90}"
 
 pack=
+vulkan=
 unpacked="${TMPDIR:-/tmp}/amulet-gpu"  # where --pack unpacks to
 gpu_layers=999
 models=
 while [ $# -gt 0 ]; do
   case "$1" in
     --pack) pack=$2; shift 2 ;;
+    --vulkan) vulkan=1; shift ;;
     --gpu-layers) gpu_layers=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
@@ -84,31 +89,55 @@ unpack() {  # unpack DIR: places Node.js, the addon, dist/, node_modules/ and th
   [ -n "$models" ] || models=$(cat "$unpacked/models.txt")
 }
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
-  nvcc --version 2>/dev/null | tail -1; nproc; } >>"$OUT/summary.txt" 2>&1
-if [ -n "$pack" ]; then
-  # In this shell, not under `step`: its exports are for the steps that follow.
-  t0=$(date +%s)
-  unpack "$pack" >"$OUT/unpack.log" 2>&1 || { note "unpack failed"; cat "$OUT/unpack.log" "$OUT/summary.txt"; exit 1; }
-  note "unpack: $(( $(date +%s) - t0 )) s"
-else
-  step build 330 node scripts/build.mjs --cuda || { cat "$OUT/summary.txt"; exit 1; }
-fi
-find_cuda_libraries
-note "node $(node --version) at $(command -v node)"
-ldd build/Release/amulet.node >"$OUT/ldd.txt" 2>&1
-if [ -n "$pack" ] && grep -q "GLIBCXX_.*not found" "$OUT/ldd.txt"; then
-  note "the image's libstdc++ is older than the addon's: using the packed one"
-  export LD_LIBRARY_PATH="$unpacked/lib-fallback:$LD_LIBRARY_PATH"
+# The Vulkan variant, built here; any Vulkan device.
+prepare_vulkan() {
+  [ -z "$pack" ] || { echo "gpu-check: --vulkan builds here; it takes no --pack" >&2; exit 2; }
+  # ggml's Vulkan backend skips CPU-type devices (lavapipe) unless they are named.
+  if ! vulkaninfo --summary 2>/dev/null | grep -Eq 'PHYSICAL_DEVICE_TYPE_(DISCRETE|INTEGRATED)_GPU'; then
+    export GGML_VK_VISIBLE_DEVICES="${GGML_VK_VISIBLE_DEVICES:-0}"
+    note "no Vulkan GPU: running on Vulkan device $GGML_VK_VISIBLE_DEVICES"
+  fi
+  { vulkaninfo --summary 2>/dev/null | grep -E 'deviceName|deviceType|driverInfo'; nproc; } >>"$OUT/summary.txt"
+  # A cold build generates every shader: far longer than a warm CUDA build.
+  step build 1800 node scripts/build.mjs --vulkan --portable --out build-vulkan || { cat "$OUT/summary.txt"; exit 1; }
+  export AMULET_VARIANT=vulkan
+  note "node $(node --version) at $(command -v node)"
+  node -e 'const s = require("./dist/lib/index.js").systemInfo();
+    console.log(`addon ${s.addon.variant} at ${s.addon.file}, gpuOffload ${s.gpuOffload}`)' >>"$OUT/summary.txt" 2>&1 ||
+    { note "the Vulkan addon does not load"; cat "$OUT/summary.txt"; exit 1; }
+}
+
+# The CUDA build: made here, or unpacked from --pack.
+prepare_cuda() {
+  { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
+    nvcc --version 2>/dev/null | tail -1; nproc; } >>"$OUT/summary.txt" 2>&1
+  if [ -n "$pack" ]; then
+    # In this shell, not under `step`: its exports are for the steps that follow.
+    t0=$(date +%s)
+    unpack "$pack" >"$OUT/unpack.log" 2>&1 || { note "unpack failed"; cat "$OUT/unpack.log" "$OUT/summary.txt"; exit 1; }
+    note "unpack: $(( $(date +%s) - t0 )) s"
+  else
+    step build 330 node scripts/build.mjs --cuda || { cat "$OUT/summary.txt"; exit 1; }
+  fi
+  find_cuda_libraries
+  note "node $(node --version) at $(command -v node)"
   ldd build/Release/amulet.node >"$OUT/ldd.txt" 2>&1
-fi
-if grep -q 'not found' "$OUT/ldd.txt"; then
-  note "the addon's libraries are missing (set AMULET_CUDA_LIB_DIRS):"; grep 'not found' "$OUT/ldd.txt" >>"$OUT/summary.txt"
-  cat "$OUT/summary.txt"; exit 1
-fi
+  if [ -n "$pack" ] && grep -q "GLIBCXX_.*not found" "$OUT/ldd.txt"; then
+    note "the image's libstdc++ is older than the addon's: using the packed one"
+    export LD_LIBRARY_PATH="$unpacked/lib-fallback:$LD_LIBRARY_PATH"
+    ldd build/Release/amulet.node >"$OUT/ldd.txt" 2>&1
+  fi
+  if grep -q 'not found' "$OUT/ldd.txt"; then
+    note "the addon's libraries are missing (set AMULET_CUDA_LIB_DIRS):"; grep 'not found' "$OUT/ldd.txt" >>"$OUT/summary.txt"
+    cat "$OUT/summary.txt"; exit 1
+  fi
+}
+
+if [ -n "$vulkan" ]; then prepare_vulkan; else prepare_cuda; fi
 export AMULET_TEST_MODELS="$models"
 # The equivalence test with every layer on the GPU: the logits never leave it on the backend path.
 AMULET_TEST_GPU_LAYERS=$gpu_layers step equivalence 180 node node_modules/jest/bin/jest.js --ci --selectProjects model test/model/backend-sampling.test.ts
+[ -z "$vulkan" ] || step vulkan 300 node node_modules/jest/bin/jest.js --ci --selectProjects model test/model/vulkan.test.ts
 step bench 120 node tools/gpu/gpu-bench.mjs --out "$OUT/bench.json" --gpu-layers "$gpu_layers" ${models:+--models "$models"}
 cat "$OUT/bench.log" >>"$OUT/summary.txt"
 note "total: $(( $(date +%s) - started )) s"
