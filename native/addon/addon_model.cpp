@@ -173,20 +173,20 @@ Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
 Napi::Value AddonModel::CreateContext(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
-    return AddonContext::Create(env, loaded, info[0].As<Napi::Object>());
+    return AddonContext::Create(env, loaded, info[0]);
 }
 
 Napi::Value AddonModel::CreateScorer(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
-    return AddonScorer::Create(env, loaded, info[0].As<Napi::Object>());
+    return AddonScorer::Create(env, loaded, info[0]);
 }
 
 Napi::Value AddonModel::FormatChat(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
     const std::string system_prompt = info[0].As<Napi::String>().Utf8Value();
-    const std::vector<ChatMessage> turns = parse_turns(info[1].As<Napi::Array>());
+    const std::vector<ChatMessage> turns = parse_turns(info[1]);
     // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
     auto * worker = new FormatChatWorker(env, loaded, conversation_messages(system_prompt, turns));
     worker->Queue();

@@ -22,6 +22,8 @@ import {
   type Session,
   type SessionOptions,
 } from '../../lib/index';
+import { nativeBinding } from '../../lib/addon';
+import { resolveRealign, samplingDefaults } from '../../lib/options';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
 import { TIMED_OUT, within } from '../support/timing';
 
@@ -422,6 +424,47 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
 });
 
 // ---------------------------------------------------------------------------
+
+describe("the addon checks the types and names of what reaches it, as when lib/ is bypassed", () => {
+  it('refuses a wrong type or an unknown enum name with ERR_INVALID_OPTION naming the field', async () => {
+    const binding = nativeBinding();
+    const realign = resolveRealign({});
+    expectAmuletError(thrownBy(() => binding.guidanceScale(undefined as never)), 'ERR_INVALID_OPTION', /realign must be an object/);
+    expectAmuletError(thrownBy(() => binding.guidanceScale({ ...realign, alpha: '2' } as never)), 'ERR_INVALID_OPTION',
+      /alpha must be a number/);
+    expectAmuletError(thrownBy(() => binding.guidanceScale({ ...realign, method: 'nope' } as never)), 'ERR_INVALID_OPTION',
+      /unknown method 'nope'/);
+    const native = await binding.loadModel(model.path, { gpuLayers: 0, useMmap: true, chatTemplate: '', rpcServers: [],
+      tensorSplit: [] });
+    try {
+      expectAmuletError(thrownBy(() => native.createContext({ contextSize: '64' } as never)), 'ERR_INVALID_OPTION',
+        /contextSize must be a number/);
+      const context = native.createContext({ contextSize: 128, threads, batchSize: 16, sequences: 1, cacheSize: 0 });
+      const session = context.createSession();
+      const request = {
+        systemPrompt: 'You are a helpful assistant.', preferences: [], realign: { ...realign, method: 'base' },
+        sampling: { ...samplingDefaults }, maxTokens: 2, trace: false, captureLogits: false, realignOn: 'auto',
+        contextOverflow: 'error', stop: [], logitBias: [], grammar: '', jsonSchema: '',
+        turns: [{ role: 'user', content: 'Hi.' }],
+      };
+      for (const [field, value, message] of [
+        ['realignOn', 'gpu', /realignOn must be one of auto, cpu, backend \(got 'gpu'\)/],
+        ['contextOverflow', 'drop', /contextOverflow must be one of error, dropOldestTurns/],
+        ['trace', 'yes', /trace must be a boolean/],
+        ['turns', 'Hi.', /turns must be an array/],
+        ['sampling', undefined, /sampling must be an object/],
+        ['maxTokens', '2', /maxTokens must be a number/],
+      ] as const) {
+        expectAmuletError(thrownBy(() => session.generate({ ...request, [field]: value } as never)), 'ERR_INVALID_OPTION',
+          message);
+      }
+      session.dispose();
+      context.dispose();
+    } finally {
+      native.dispose();
+    }
+  });
+});
 
 describe('a prompt longer than the context', () => {
   const words = 'the quick brown fox jumps over a lazy dog near our quiet river bank'.split(' ');
