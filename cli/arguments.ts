@@ -12,6 +12,7 @@ import { rules, type RuleName } from '../lib/option-rules';
 import type {
   JsonSchema, OutputControls, Preference, RealignMethod, RealignOn, RealignOptions, SamplingOptions,
 } from '../lib/index';
+import { methodPreferencesFault } from '../lib/options';
 import { DEFAULT_MODEL } from './model-loading';
 import { attachNegativeValues, flagValue, flagValues, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
 
@@ -173,13 +174,14 @@ function checkMethodCombination(method: RealignMethod, compare: boolean, prefere
   if (compare && !realigningMethods.includes(method)) {
     throw new UsageError(`--compare already shows base and pref; --method must be one of ${realigningMethods.join(', ')}`);
   }
-  const usesPreferences = compare || method !== 'base';
-  if (usesPreferences && preferences.length === 0) {
-    throw new UsageError(`${compare ? '--compare' : `--method ${method}`} needs at least one --preference`);
-  }
-  const runsPref = compare || method === 'pref';
-  if (runsPref && preferences.some((preference) => preference.weight < 0)) {
-    throw new UsageError('the pref method only adds the preference texts to the prompt, so it cannot follow a negative weight');
+  // --compare runs pref beside the method, so pref's needs are the stricter.
+  switch (methodPreferencesFault(compare ? 'pref' : method, preferences)) {
+    case 'noPreference':
+      throw new UsageError(`${compare ? '--compare' : `--method ${method}`} needs at least one --preference`);
+    case 'negativeWeight':
+      throw new UsageError('the pref method only adds the preference texts to the prompt, so it cannot follow a ' +
+        'negative weight');
+    case undefined: return;
   }
 }
 

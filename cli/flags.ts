@@ -103,8 +103,11 @@ export function flagValues(rule: TextListRule | TokenBiasRule, texts: readonly s
   }
   const biases: Record<number, number> = {};
   for (const text of texts) {
-    const entry = parseTokenBiasText(text);
-    if (!entry) throw new UsageError(`${flag} must be <token id>=<number or -inf> (got ${quote(text)})`);
+    const entry = parseTokenBiasText(rule, text);
+    if (!entry) {
+      throw new UsageError(`${flag} must be <token id>=<number or -inf> (got ${quote(text)}); the number is from ` +
+        `-${rule.maxBias} to ${rule.maxBias}`);
+    }
     biases[entry[0]] = entry[1];
   }
   return biases;

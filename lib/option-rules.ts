@@ -64,11 +64,13 @@ export interface TextListRule extends RuleBase {
 }
 
 /**
- * Token ids mapped to a bias added to their logit: finite, or `-Infinity` to
- * ban the token (a flag given once per entry, `<token>=<bias>`).
+ * Token ids mapped to a bias added to their logit: within ±`maxBias`, or
+ * `-Infinity` to ban the token (a flag given once per entry, `<token>=<bias>`).
  */
 export interface TokenBiasRule extends RuleBase {
   readonly kind: 'tokenBias';
+  /** Largest |bias| besides `-Infinity`. */
+  readonly maxBias: number;
   readonly default: Readonly<Record<number, number>>;
 }
 
@@ -236,7 +238,7 @@ export const rules = Object.freeze({
       'several',
   } as TextListRule,
   logitBias: {
-    kind: 'tokenBias', name: 'logitBias', flag: 'logit-bias', placeholder: 'token>=<bias', default: {},
+    kind: 'tokenBias', name: 'logitBias', flag: 'logit-bias', placeholder: 'token>=<bias', maxBias: 100, default: {},
     defaultText: 'none',
     description: 'Add a bias to a token id\'s logit after the realignment; -inf bans the token; repeat it for several',
   } as TokenBiasRule,
@@ -383,7 +385,7 @@ export function requirement(rule: OptionRule): string {
     case 'boolean': return 'a boolean';
     case 'text': return 'a string';
     case 'textList': return `an array of at most ${rule.maxCount} non-empty strings`;
-    case 'tokenBias': return 'an object mapping token ids to finite numbers or -Infinity';
+    case 'tokenBias': return `an object mapping token ids to numbers from -${rule.maxBias} to ${rule.maxBias}, or -Infinity`;
     case 'jsonSchema': return 'a JSON Schema (an object), or true for any JSON object';
     case 'choice': return `one of ${rule.values.join(', ')}`;
     case 'number': {
@@ -457,7 +459,7 @@ export function satisfies(rule: OptionRule, value: unknown): boolean {
         value.every((entry) => typeof entry === 'string' && entry !== '');
     case 'tokenBias':
       return isPlainObject(value) && Object.entries(value).every(([token, bias]) =>
-        DECIMAL_TOKEN.test(token) && Number.isSafeInteger(Number(token)) && isBias(bias));
+        DECIMAL_TOKEN.test(token) && Number.isSafeInteger(Number(token)) && isBias(rule, bias));
     case 'jsonSchema': return value === true || isPlainObject(value);
     case 'choice': return typeof value === 'string' && rule.values.includes(value);
     case 'number':
@@ -471,9 +473,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A logit bias: finite, or -Infinity to ban the token. */
-function isBias(value: unknown): value is number {
-  return typeof value === 'number' && (Number.isFinite(value) || value === -Infinity);
+/** A logit bias: within the rule's bound, or -Infinity to ban the token. */
+function isBias(rule: TokenBiasRule, value: unknown): value is number {
+  return typeof value === 'number' && (Math.abs(value) <= rule.maxBias || value === -Infinity);
 }
 
 const DECIMAL_TOKEN = /^\d+$/;
@@ -495,16 +497,16 @@ export function parseNumberText(rule: NumberRule, text: string): number | string
 
 /**
  * Reads a command-line `<token>=<bias>` entry of a token-bias rule: a token
- * id (a decimal integer) and a decimal number or `-inf`. Returns undefined
+ * id (a decimal integer) and a decimal number within the rule's bound or `-inf`. Returns undefined
  * when the text is not one.
  */
-export function parseTokenBiasText(text: string): [token: number, bias: number] | undefined {
+export function parseTokenBiasText(rule: TokenBiasRule, text: string): [token: number, bias: number] | undefined {
   const match = /^\s*(\d+)\s*=\s*(.+?)\s*$/.exec(text);
   if (!match) return undefined;
   const token = Number(match[1]);
   const biasText = match[2]!;
   const bias = /^-inf(?:inity)?$/i.test(biasText) ? -Infinity : DECIMAL_NUMBER.test(biasText) ? Number(biasText) : NaN;
-  return Number.isSafeInteger(token) && isBias(bias) ? [token, bias] : undefined;
+  return Number.isSafeInteger(token) && isBias(rule, bias) ? [token, bias] : undefined;
 }
 
 /**
