@@ -10,7 +10,6 @@ import { copyFile, mkdir, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { runInThisContext } from 'node:vm';
 import { ensureFixtureModel } from '../support/fixtures';
 import {
   AmuletError,
@@ -25,6 +24,7 @@ import {
 import { nativeBinding } from '../../lib/addon';
 import { resolveRealign, samplingDefaults } from '../../lib/options';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { trapUnhandledRejections, useTestModel } from '../support/sessions';
 import { TIMED_OUT, within } from '../support/timing';
 
 const smol = testModels.find((model) => model.name === 'smollm2-135m-instruct')!;
@@ -33,30 +33,15 @@ const threads = testThreads;
 const concise = paperPreference('concise');
 const longAnswerPrompt = 'Write a long story about a dragon who learns to cook, with many chapters.';
 
-/**
- * The real process. Jest runs a test file in a vm context whose `process` is
- * a copy: listeners added to it never fire. Code run by vm.runInThisContext
- * sees the host context, where `process` is the object Node emits
- * 'unhandledRejection' on. (Outside Jest this is simply `process`.)
- */
-const hostProcess = runInThisContext('process') as NodeJS.Process;
-const unhandled: unknown[] = [];
-const onUnhandledRejection = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-
-let model: Model;
+const unhandled = trapUnhandledRejections();
+const model = useTestModel(smol);
 let workDir: string;
 
 beforeAll(async () => {
-  hostProcess.on('unhandledRejection', onUnhandledRejection);
   workDir = await mkdtemp(join(tmpdir(), 'amulet-bad-input-'));
-  model = await loadTestModel(smol);
 });
 
 afterAll(async () => {
-  hostProcess.off('unhandledRejection', onUnhandledRejection);
-  await model?.dispose();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -108,7 +93,7 @@ async function consume(stream: GenerationStream): Promise<{ chunks: string[]; er
 }
 
 
-function newSession(options: SessionOptions = {}, on: Model = model): Session {
+function newSession(options: SessionOptions = {}, on: Model = model()): Session {
   return on.createSession({ preferences: [concise], contextSize: 512, threads, ...options });
 }
 
@@ -277,7 +262,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
   it.each(sessionCases)('createSession: %s', (label, options, message) => {
     let error: unknown;
     try {
-      const session = model.createSession(options as SessionOptions);
+      const session = model().createSession(options as SessionOptions);
       void session.dispose();
       throw new Error(`createSession(${show(options)}) returned a session`);
     } catch (caught) {
@@ -370,7 +355,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
   });
 
   it("method 'amulet' (the default) on a session without preferences", async () => {
-    const bare = model.createSession({ contextSize: 256, threads });
+    const bare = model().createSession({ contextSize: 256, threads });
     try {
       await expectInvalidPrompt('Hello.', { maxTokens: 4 }, /amulet.*preference/, bare);
       // 'base' needs no preference, so the same session can still answer.
@@ -400,7 +385,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
     let created: Session | undefined;
     let error: unknown;
     try {
-      created = model.createSession({ contextSize: 256, threads, preferences: [concise], ...(options as SessionOptions) });
+      created = model().createSession({ contextSize: 256, threads, preferences: [concise], ...(options as SessionOptions) });
     } catch (caught) {
       error = caught;
     }
@@ -434,7 +419,7 @@ describe("the addon checks the types and names of what reaches it, as when lib/ 
       /alpha must be a number/);
     expectAmuletError(thrownBy(() => binding.guidanceScale({ ...realign, method: 'nope' } as never)), 'ERR_INVALID_OPTION',
       /unknown method 'nope'/);
-    const native = await binding.loadModel(model.path, { gpuLayers: 0, useMmap: true, chatTemplate: '', rpcServers: [],
+    const native = await binding.loadModel(model().path, { gpuLayers: 0, useMmap: true, chatTemplate: '', rpcServers: [],
       tensorSplit: [] });
     try {
       expectAmuletError(thrownBy(() => native.createContext({ contextSize: '64' } as never)), 'ERR_INVALID_OPTION',
