@@ -64,10 +64,9 @@ export interface RealignOptions {
   method?: RealignMethod;
   /**
    * Reward scale α (default 1.3: guidance scale 1.53). Finite, > 0. The
-   * paper's α = 2 (scale 4.65) moves small instruct models' answers a little
-   * further, at 2.6 to 3.8 times the preference prompt's per-token NLL on the
-   * Qwen models measured (1.3 to 2.0 at the default); docs/eval/results.md
-   * gives the numbers. `alpha: 2` is the paper's exact update.
+   * paper's α = 2 (scale 4.65) moves answers further from the preference
+   * prompt's, and makes them less natural to the model; docs/eval/results.md
+   * measures both. `alpha: 2` is the paper's exact update.
    */
   alpha?: number;
   /** Weight λ of the proximal term towards the preference policy (default 2). Finite, > 0. */
