@@ -9,7 +9,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { commandLineOptions, parseCommandLine } from '../../cli/arguments';
 import { chatOptions, parseChatCommandLine } from '../../cli/chat-arguments';
-import { evalOptions, parseEvalCommandLine } from '../../cli/eval-arguments';
+import { evalOptions, parseEvalCommandLine } from '../../cli/commands/eval/arguments';
 import { parseServeCommandLine, serveOptions } from '../../cli/serve-arguments';
 import { rules, type OptionRule, type RuleName } from '../../lib/option-rules';
 import { optionValue, resolveOutputControls, resolveRealign, resolveSampling, samplingDefaults } from '../../lib/options';

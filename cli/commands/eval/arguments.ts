@@ -5,13 +5,13 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
-import { isAmuletError } from '../lib/index';
-import { rules, type NumberRule, type OptionRule, type RuleName } from '../lib/option-rules';
-import { preferenceSetNames, type PreferenceSetName } from '../eval/preference-sets';
-import type { EvalParameters } from '../eval/runner';
-import type { Reference } from '../eval/scores';
-import { evalMethods, methodVariant, parseVariant, type EvalMethod, type EvalVariant } from '../eval/variants';
-import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from './flags';
+import { isAmuletError } from '../../../lib/index';
+import { rules, type NumberRule, type OptionRule, type RuleName } from '../../../lib/option-rules';
+import { preferenceSetNames, type PreferenceSetName } from '../../../eval/preference-sets';
+import type { EvalParameters } from '../../../eval/runner';
+import type { Reference } from '../../../eval/scores';
+import { evalMethods, methodVariant, parseVariant, type EvalMethod, type EvalVariant } from '../../../eval/variants';
+import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from '../../flags';
 
 /** The library options `amulet eval` takes as flags, in help order. */
 export const evalRuleFlags: readonly RuleName[] = [
