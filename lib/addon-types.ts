@@ -9,10 +9,11 @@
  */
 import type { AmuletError } from './errors';
 import type { ModelInfo } from './model-info';
+import type { rules } from './option-rules';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
-  method: 'amulet' | 'amulet-iterative' | 'la' | 'pref' | 'base';
+  method: (typeof rules.method.values)[number];
   alpha: number;
   lambda: number;
   eta: number;

@@ -19,7 +19,7 @@ import type { NativeOutputControls, NativeRealign, NativeSampling } from './addo
  * - `pref`: the prompt with the preference texts, no realignment.
  * - `base`: the prompt without any preference.
  */
-export type RealignMethod = 'amulet' | 'amulet-iterative' | 'la' | 'pref' | 'base';
+export type RealignMethod = (typeof rules.method.values)[number];
 
 /** Every method, in a stable order. */
 export const realignMethods: readonly RealignMethod[] = rules.method.values;
@@ -39,7 +39,7 @@ export const realignMethods: readonly RealignMethod[] = rules.method.values;
  * sequences than `batchSize` run on the CPU
  * whatever is asked; {@link GenerationResult.realignedOn} says where a prompt ran.
  */
-export type RealignOn = 'auto' | 'cpu' | 'backend';
+export type RealignOn = (typeof rules.realignOn.values)[number];
 
 /** Every {@link RealignOn} value. */
 export const realignOnValues: readonly RealignOn[] = rules.realignOn.values;
@@ -162,7 +162,7 @@ export interface OutputControls {
 /** This library's defaults: the paper's (arXiv 2502.19148) except α, 1.3 where the paper has 2. */
 export const defaults = Object.freeze({
   /** The realignment method (`'amulet'`). */
-  method: rules.method.default as RealignMethod,
+  method: rules.method.default,
   /** Amulet's reward scale α. */
   alpha: rules.alpha.default,
   /** Amulet's proximal weight λ. */

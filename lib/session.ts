@@ -190,7 +190,7 @@ export class Session {
 
   /** The session's realignment method. */
   get method(): RealignMethod {
-    return this.#realign.method as RealignMethod;
+    return this.#realign.method;
   }
 
   /** True once {@link Session.dispose} has been called. */
@@ -281,7 +281,7 @@ export class Session {
             .map((message) => ({ ...message, content: cString(message.content) })),
         });
       },
-      method: realign.method as RealignMethod,
+      method: realign.method,
       signal,
       onComplete: (result) => {
         // Messages dropped to fit the context leave the history too (unless it was cleared meanwhile).

@@ -90,7 +90,6 @@ function promptSettings(request: ChatRequest, defaults: ChatDefaults): {
     conversation: { systemPrompt, messages: [...request.history, { role: 'user', content: request.question }] },
     options: {
       ...realign,
-      method: realign.method as RealignMethod,
       preferences,
       systemPrompt,
       sampling: request.sampling,
