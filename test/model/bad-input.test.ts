@@ -605,6 +605,15 @@ describe('use after dispose', () => {
       await expect(idle.dispose()).resolves.toBeUndefined();
     });
 
+  it('disposing the model aborts its running beam search, which rejects with ERR_ABORTED', async () => {
+    const doomed = await loadTestModel(smol);
+    const search = doomed.beamSearch(longAnswerPrompt, { beams: 2, maxTokens: 200, threads });
+    const disposal = doomed.dispose();
+    expectAmuletError(await rejectionOf(search), 'ERR_ABORTED');
+    expect(await within(disposal, 30_000, TIMED_OUT)).toBeUndefined();
+    expectAmuletError(thrownBy(() => doomed.beamSearch('Hi.')), 'ERR_DISPOSED', /model/);
+  });
+
   it('`await using` disposes the session and the model at the end of the block', async () => {
     let keptModel: Model | undefined;
     let keptSession: Session | undefined;
