@@ -91,7 +91,8 @@ export interface NativeOutcome {
   sequences: number;
   promptMs: number;
   generationMs: number;
-  samplerUs: number;
+  /** Time in the sampler chain, summed over the tokens, in µs (the result divides it per token). */
+  samplerTotalUs: number;
   realignedOn: 'cpu' | 'backend';
   guidanceScale: number;
   meanGuidanceScale: number;

@@ -277,7 +277,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       tokensPerSecond: outcome.generationMs > 0 ? (generated * 1000) / outcome.generationMs : 0,
       timeToFirstTokenMs: running.firstTokenMs ?? performance.now() - running.startTime,
       promptEvaluationMs: outcome.promptMs,
-      samplerMicrosecondsPerToken: generated > 0 ? outcome.samplerUs / generated : 0,
+      samplerMicrosecondsPerToken: generated > 0 ? outcome.samplerTotalUs / generated : 0,
       guidanceScale: outcome.guidanceScale,
       meanGuidanceScale: outcome.meanGuidanceScale,
       realignedOn: outcome.realignedOn,

@@ -274,7 +274,7 @@ std::optional<GeneratedToken> Generation::sample_token() {
     const Clock::time_point sample_start = Clock::now();
     if (realign_ != nullptr) realign_sampler_set_rows(realign_, layout_.rows.data(), layout_.rows.size());
     const llama_token token = sample(row);
-    stats_.sampler_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
+    stats_.sampler_total_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
     stats_.generation_ms = elapsed_ms(first_token_time_);
 
     const LoadedModel & model = context_.model();

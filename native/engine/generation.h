@@ -101,7 +101,7 @@ struct GenerationStats {
     int32_t sequences = 0;
     double prompt_ms = 0;
     double generation_ms = 0;  // from the end of prompt evaluation to the last sampled token
-    double sampler_us = 0;     // total time in the sampler chain
+    double sampler_total_us = 0;  // time in the sampler chain, summed over the tokens
     double guidance_scale_sum = 0;  // the scale each generated token was realigned with, summed
     bool on_backend = false;   // realigned and sampled in the compute graph (RealignOn)
 };
