@@ -9,7 +9,7 @@ import { EXIT_FAILURE, printError } from './command-process';
 
 /** The commands besides asking one question, by the word that selects them. */
 const commands: Record<string, () => Promise<(args: readonly string[]) => Promise<number>>> = {
-  eval: async () => (await import('./commands/eval')).evalMain,
+  eval: async () => (await import('./commands/eval/main')).evalMain,
   serve: async () => (await import('./commands/serve')).serveMain,
   chat: async () => (await import('./commands/chat')).chatMain,
   'rpc-server': async () => (await import('./commands/rpc-server')).rpcServerMain,

@@ -8,10 +8,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { rules, type RuleName } from '../lib/option-rules';
+import { rules, type NumberRule, type OptionRule, type RuleName } from '../lib/option-rules';
 import type {
   JsonSchema, OutputControls, Preference, RealignMethod, RealignOn, RealignOptions, SamplingOptions,
 } from '../lib/index';
+import { methodPreferencesFault } from '../lib/options';
 import { DEFAULT_MODEL } from './model-loading';
 import { attachNegativeValues, flagValue, flagValues, parseErrorMessage, quote, ruleFlags, UsageError } from './flags';
 
@@ -20,10 +21,10 @@ export { UsageError } from './flags';
 /** The library options `amulet` takes as flags, in help order. */
 export const realignFlags: readonly RuleName[] = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio',
   'plausibility', 'klBudget'];
-export const samplingFlags: readonly RuleName[] = [
-  'maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty',
-  'presencePenalty', 'seed',
-];
+const samplingOptionFlags = [
+  'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty', 'presencePenalty', 'seed',
+] as const satisfies readonly (keyof SamplingOptions)[];
+export const samplingFlags: readonly RuleName[] = ['maxTokens', ...samplingOptionFlags];
 export const modelFlags: readonly RuleName[] = [
   'chatTemplate', 'gpuLayers', 'rpcServers', 'tensorSplit', 'realignOn', 'threads', 'contextSize', 'batchSize',
 ];
@@ -114,7 +115,7 @@ export function parsePreference(argument: string): string {
 
 /** Reads a `--weight` value. */
 function parseWeight(value: string): number {
-  return flagValue(rules.weight, value) as number;
+  return flagValue(rules.weight, value)!;
 }
 
 /**
@@ -173,13 +174,14 @@ function checkMethodCombination(method: RealignMethod, compare: boolean, prefere
   if (compare && !realigningMethods.includes(method)) {
     throw new UsageError(`--compare already shows base and pref; --method must be one of ${realigningMethods.join(', ')}`);
   }
-  const usesPreferences = compare || method !== 'base';
-  if (usesPreferences && preferences.length === 0) {
-    throw new UsageError(`${compare ? '--compare' : `--method ${method}`} needs at least one --preference`);
-  }
-  const runsPref = compare || method === 'pref';
-  if (runsPref && preferences.some((preference) => preference.weight < 0)) {
-    throw new UsageError('the pref method only adds the preference texts to the prompt, so it cannot follow a negative weight');
+  // --compare runs pref beside the method, so pref's needs are the stricter.
+  switch (methodPreferencesFault(compare ? 'pref' : method, preferences)) {
+    case 'noPreference':
+      throw new UsageError(`${compare ? '--compare' : `--method ${method}`} needs at least one --preference`);
+    case 'negativeWeight':
+      throw new UsageError('the pref method only adds the preference texts to the prompt, so it cannot follow a ' +
+        'negative weight');
+    case undefined: return;
   }
 }
 
@@ -240,40 +242,41 @@ export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof
   const preferences = collectPreferences(tokens);
   const preferenceFile = values['preference-file'] as string | undefined;
   if (preferenceFile !== undefined) preferences.push(...readPreferenceFile(preferenceFile));
-  const flag = <N extends RuleName>(name: N): (typeof rules)[N]['default'] | 'max' | undefined => {
-    const rule = rules[name];
-    return flagValue(rule, values[rule.flag!] as string | undefined);
-  };
-  const number = (name: RuleName): number | undefined => flag(name) as number | undefined;
-  const sampling: SamplingOptions = Object.fromEntries(samplingFlags.filter((name) => name !== 'maxTokens')
-    .map((name) => [name, number(name)]).filter(([, value]) => value !== undefined));
+  // The table's flags are known by name only at run time.
+  const given = (rule: OptionRule): string | undefined => values[rule.flag!] as string | undefined;
+  const number = (rule: NumberRule<never>): number | undefined => flagValue(rule, given(rule));
+  const sampling: SamplingOptions = {};
+  for (const name of samplingOptionFlags) {
+    const value = number(rules[name]);
+    // Only the sampling flags given: the library fills in the rest.
+    if (value !== undefined) sampling[name] = value;
+  }
   const modelPath = (values.model as string | undefined) ?? DEFAULT_MODEL;
   if (modelPath.trim() === '') throw new UsageError('--model needs a GGUF path, an hf: reference or a URL');
   return {
     preferences,
-    method: flag('method') as RealignMethod | undefined,
+    method: flagValue(rules.method, given(rules.method)),
     realign: {
-      alpha: number('alpha') ?? rules.alpha.default,
-      lambda: number('lambda') ?? rules.lambda.default,
-      eta: number('eta') ?? rules.eta.default,
-      iterations: number('iterations') ?? rules.iterations.default,
-      ratio: number('ratio') ?? rules.ratio.default,
-      plausibility: number('plausibility') ?? rules.plausibility.default,
-      klBudget: number('klBudget') ?? rules.klBudget.default,
+      alpha: number(rules.alpha) ?? rules.alpha.default,
+      lambda: number(rules.lambda) ?? rules.lambda.default,
+      eta: number(rules.eta) ?? rules.eta.default,
+      iterations: number(rules.iterations) ?? rules.iterations.default,
+      ratio: number(rules.ratio) ?? rules.ratio.default,
+      plausibility: number(rules.plausibility) ?? rules.plausibility.default,
+      klBudget: number(rules.klBudget) ?? rules.klBudget.default,
     },
-    // Only the sampling flags given: the library fills in the rest.
     sampling,
-    maxTokens: number('maxTokens'),
-    systemPrompt: (flag('systemPrompt') as string | undefined) ?? rules.systemPrompt.default,
+    maxTokens: number(rules.maxTokens),
+    systemPrompt: flagValue(rules.systemPrompt, given(rules.systemPrompt)) ?? rules.systemPrompt.default,
     modelPath,
-    chatTemplate: flag('chatTemplate') as string | undefined,
-    gpuLayers: flag('gpuLayers') as number | 'max' | undefined,
-    rpcServers: flag('rpcServers') as readonly string[] | undefined,
-    tensorSplit: flag('tensorSplit') as readonly number[] | undefined,
-    realignOn: flag('realignOn') as RealignOn | undefined,
-    threads: number('threads'),
-    contextSize: number('contextSize'),
-    batchSize: number('batchSize'),
+    chatTemplate: flagValue(rules.chatTemplate, given(rules.chatTemplate)),
+    gpuLayers: flagValue(rules.gpuLayers, given(rules.gpuLayers)),
+    rpcServers: flagValue(rules.rpcServers, given(rules.rpcServers)),
+    tensorSplit: flagValue(rules.tensorSplit, given(rules.tensorSplit)),
+    realignOn: flagValue(rules.realignOn, given(rules.realignOn)),
+    threads: number(rules.threads),
+    contextSize: number(rules.contextSize),
+    batchSize: number(rules.batchSize),
   };
 }
 

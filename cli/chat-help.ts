@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { realignFlags, samplingFlags } from './arguments';
-import { chatCommandHelp } from './chat-commands';
+import { chatCommandHelp } from './chat-line';
 import { helpOption, helpSection, ruleHelp } from './flags';
 import { methodList, modelSection, preferenceSection } from './help-text';
 

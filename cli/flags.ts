@@ -1,20 +1,22 @@
 /**
  * Command-line flags read off the library's rules table (lib/option-rules.ts):
- * one place states each option's bounds, and every command parses and
- * documents its flags from there.
+ * one place states each option's bounds, and every command parses its flags'
+ * text and writes their help from there.
  *
  * @packageDocumentation
  */
 import {
-  helpDescription,
-  parseListText,
   parseNumberText,
-  parseTokenBiasText,
   requirement,
   rules,
+  satisfies,
+  type ChoiceRule,
+  type ListRule,
+  type NumberRule,
   type OptionRule,
   type RuleName,
   type TextListRule,
+  type TextRule,
   type TokenBiasRule,
 } from '../lib/option-rules';
 import { wrapText } from './text-wrap';
@@ -53,33 +55,51 @@ function flagOf(rule: OptionRule): string {
   return rule.flag;
 }
 
+const DECIMAL_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Reads a command-line `<token>=<bias>` entry of a token-bias rule: a token
+ * id (a decimal integer) and a decimal number or `-inf`, within the rule.
+ * Returns undefined when the text is not one.
+ */
+function parseTokenBiasText(rule: TokenBiasRule, text: string): [token: number, bias: number] | undefined {
+  const match = /^\s*(\d+)\s*=\s*(.+?)\s*$/.exec(text);
+  if (!match) return undefined;
+  const biasText = match[2]!;
+  const bias = /^-inf(?:inity)?$/i.test(biasText) ? -Infinity : DECIMAL_NUMBER.test(biasText) ? Number(biasText) : NaN;
+  return satisfies(rule, { [match[1]!]: bias }) ? [Number(match[1]), bias] : undefined;
+}
+
+/**
+ * Reads a command-line value for a list rule: comma-separated items, each an
+ * endpoint or a decimal number. Returns undefined when the list does not
+ * satisfy the rule.
+ */
+function parseListText<T extends string | number>(rule: ListRule<T>, text: string): T[] | undefined {
+  const items = text.split(',').map((item) => item.trim());
+  const { item } = rule;
+  const values: unknown[] = item === 'endpoint' ? items : items.map((entry) => parseNumberText(item, entry));
+  return satisfies(rule, values) ? values as T[] : undefined;
+}
+
 /**
  * Reads a flag's value by its rule, or undefined when it was not given.
  *
  * @throws UsageError: "--<flag> must be <requirement> (got "<text>")".
  */
-export function flagValue<R extends OptionRule>(rule: R, text: string | undefined): R['default'] | 'max' | undefined {
+export function flagValue<W extends string>(rule: NumberRule<W>, text: string | undefined): number | W | undefined;
+export function flagValue<T extends string>(rule: ChoiceRule<T>, text: string | undefined): T | undefined;
+export function flagValue(rule: TextRule, text: string | undefined): string | undefined;
+export function flagValue<T extends string | number>(rule: ListRule<T>, text: string | undefined): T[] | undefined;
+export function flagValue(rule: NumberRule | ChoiceRule | TextRule | ListRule, text: string | undefined):
+  number | string | (string | number)[] | undefined {
   if (text === undefined) return undefined;
-  const refuse = (): never => {
-    throw new UsageError(`--${flagOf(rule)} must be ${requirement(rule)} (got ${quote(text)})`);
-  };
-  switch (rule.kind) {
-    case 'text': return text;
-    case 'boolean':
-    case 'textList':
-    case 'tokenBias':
-    case 'jsonSchema':
-      return refuse();
-    case 'choice': return rule.values.includes(text) ? text : refuse();
-    case 'number': {
-      const value = parseNumberText(rule, text);
-      return value === undefined ? refuse() : value as R['default'] | 'max';
-    }
-    case 'list': {
-      const value = parseListText(rule, text);
-      return value === undefined ? refuse() : value as R['default'];
-    }
-  }
+  const value = rule.kind === 'text' ? text
+    : rule.kind === 'choice' ? rule.values.find((entry) => entry === text)
+      : rule.kind === 'number' ? parseNumberText(rule, text)
+        : parseListText(rule, text);
+  if (value === undefined) throw new UsageError(`--${flagOf(rule)} must be ${requirement(rule)} (got ${quote(text)})`);
+  return value;
 }
 
 /**
@@ -103,8 +123,11 @@ export function flagValues(rule: TextListRule | TokenBiasRule, texts: readonly s
   }
   const biases: Record<number, number> = {};
   for (const text of texts) {
-    const entry = parseTokenBiasText(text);
-    if (!entry) throw new UsageError(`${flag} must be <token id>=<number or -inf> (got ${quote(text)})`);
+    const entry = parseTokenBiasText(rule, text);
+    if (!entry) {
+      throw new UsageError(`${flag} must be <token id>=<number or -inf> (got ${quote(text)}); the number is from ` +
+        `-${rule.maxBias} to ${rule.maxBias}`);
+    }
     biases[entry[0]] = entry[1];
   }
   return biases;
@@ -159,6 +182,24 @@ export function helpOption(flags: string, description: string): string {
   // The space after the flags keeps them apart from the description even if they fill the column.
   const first = `  ${flags} `.padEnd(DESCRIPTION_COLUMN);
   return lines.map((line, index) => (index === 0 ? first : indent) + line).join('\n');
+}
+
+/** The bounds as the help shows them beside a description: "1 to 10000", "> 0", "in (0, 1]". */
+function boundsText(rule: NumberRule): string | undefined {
+  const { min, max, minExclusive, maxExclusive } = rule;
+  if (rule.integer && min !== undefined && max !== undefined) return `${min} to ${max}`;
+  if (min !== undefined && max !== undefined) {
+    return `in ${minExclusive ? '(' : '['}${min}, ${max}${maxExclusive ? ')' : ']'}`;
+  }
+  if (min !== undefined) return `${minExclusive ? '>' : '>='} ${min}`;
+  return undefined;
+}
+
+/** The help's line for a rule: its description, bounds and default. */
+export function helpDescription(rule: OptionRule): string {
+  const bounds = rule.kind === 'number' ? boundsText(rule) : undefined;
+  const shown = rule.defaultText ?? (typeof rule.default === 'string' ? JSON.stringify(rule.default) : String(rule.default));
+  return `${rule.description} (${bounds ? `${bounds}; ` : ''}default ${shown}).`;
 }
 
 /** The help lines of the table's rules named: flag, placeholder, description, bounds and default. */

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
-import { rules, type RuleName } from '../lib/option-rules';
+import { rules, type NumberRule, type OptionRule, type RuleName, type TextRule } from '../lib/option-rules';
 import { readSessionFlags, sessionCommandLineOptions, type SessionFlags } from './arguments';
 import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from './flags';
 
@@ -50,20 +50,22 @@ export function parseServeCommandLine(args: readonly string[]): ServeCommandLine
   }
   const { values, tokens } = parsed;
   if (values.help) return { kind: 'help' };
-  const flag = (name: RuleName): string | number | undefined =>
-    flagValue(rules[name], values[rules[name].flag as keyof typeof values] as string | undefined) as string | number | undefined;
+  // The table's flags are known by name only at run time.
+  const given = (rule: OptionRule): string | undefined => values[rule.flag as keyof typeof values] as string | undefined;
+  const text = (rule: TextRule): string | undefined => flagValue(rule, given(rule));
+  const number = (rule: NumberRule<never>): number | undefined => flagValue(rule, given(rule));
   return {
     kind: 'run',
     request: {
       ...readSessionFlags(values, tokens),
-      host: (flag('host') as string | undefined) ?? rules.host.default,
-      port: (flag('port') as number | undefined) ?? rules.port.default,
-      parallel: (flag('parallel') as number | undefined) ?? rules.parallel.default,
-      sequences: flag('sequences') as number | undefined,
-      cacheSize: (flag('cacheSize') as number | undefined) ?? rules.cacheSize.default,
-      queueSize: (flag('queueSize') as number | undefined) ?? rules.queueSize.default,
-      apiKey: flag('apiKey') as string | undefined,
-      modelName: flag('modelName') as string | undefined,
+      host: text(rules.host) ?? rules.host.default,
+      port: number(rules.port) ?? rules.port.default,
+      parallel: number(rules.parallel) ?? rules.parallel.default,
+      sequences: number(rules.sequences),
+      cacheSize: number(rules.cacheSize) ?? rules.cacheSize.default,
+      queueSize: number(rules.queueSize) ?? rules.queueSize.default,
+      apiKey: text(rules.apiKey),
+      modelName: text(rules.modelName),
       open: values.open ?? false,
     },
   };

@@ -62,7 +62,7 @@ export function parseVariant(spec: string): EvalVariant {
     const [key = '', value = ''] = setting.split('=').map((part) => part.trim());
     const option = variantOptionNames.find((known) => known === key);
     if (!option) throw invalid(`variant ${name}: options are ${variantOptionNames.join(', ')} (got ${JSON.stringify(key)})`);
-    const rule = rules[option] as NumberRule;
+    const rule: NumberRule<never> = rules[option];
     const parsed = parseNumberText(rule, value);
     if (typeof parsed !== 'number') throw invalid(`variant ${name}: ${option} must be ${requirement(rule)} (got ${JSON.stringify(value)})`);
     options[option] = parsed;

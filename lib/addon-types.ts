@@ -9,10 +9,11 @@
  */
 import type { AmuletError } from './errors';
 import type { ModelInfo } from './model-info';
+import type { rules } from './option-rules';
 
 /** Realignment settings as the addon reads them (all fields present). */
 export interface NativeRealign {
-  method: 'amulet' | 'amulet-iterative' | 'la' | 'pref' | 'base';
+  method: (typeof rules.method.values)[number];
   alpha: number;
   lambda: number;
   eta: number;
@@ -90,7 +91,8 @@ export interface NativeOutcome {
   sequences: number;
   promptMs: number;
   generationMs: number;
-  samplerUs: number;
+  /** Time in the sampler chain, summed over the tokens, in µs (the result divides it per token). */
+  samplerTotalUs: number;
   realignedOn: 'cpu' | 'backend';
   guidanceScale: number;
   meanGuidanceScale: number;

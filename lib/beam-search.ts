@@ -63,13 +63,19 @@ export interface BeamSearchResult {
   generationMs: number;
 }
 
-/** Runs one beam search on `model`. Invalid options throw `ERR_INVALID_OPTION` at once. @internal */
+/** A beam search started: its result, and abort() to stop it between two steps. @internal */
+export interface RunningBeamSearch {
+  readonly result: Promise<BeamSearchResult>;
+  abort(): void;
+}
+
+/** Starts one beam search on `model`. Invalid options throw `ERR_INVALID_OPTION` at once. @internal */
 export function runBeamSearch(
   binding: NativeBinding,
   model: NativeModel,
   question: string,
   options: BeamSearchOptions,
-): Promise<BeamSearchResult> {
+): RunningBeamSearch {
   if (typeof question !== 'string') throw new AmuletError('ERR_INVALID_OPTION', 'the prompt text must be a string');
   const settings = objectOption('options', options);
   const systemPrompt = optionValue(rules.systemPrompt, settings.systemPrompt);
@@ -86,7 +92,9 @@ export function runBeamSearch(
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new AmuletError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
   }
-  if (signal?.aborted) return Promise.reject(new AmuletError('ERR_ABORTED', 'the beam search was aborted'));
+  if (signal?.aborted) {
+    return { result: Promise.reject(new AmuletError('ERR_ABORTED', 'the beam search was aborted')), abort: () => undefined };
+  }
   const handle = binding.beamSearch(model, {
     systemPrompt: cString(systemPrompt),
     preferences: preferences.map((preference) => cString(preference.text)),
@@ -95,7 +103,7 @@ export function runBeamSearch(
   });
   const onAbort = (): void => handle.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
-  return handle.promise.then((native) => ({
+  const result = handle.promise.then((native) => ({
     text: native.text,
     tokens: native.tokens,
     tokenCount: native.tokens.length,
@@ -109,4 +117,5 @@ export function runBeamSearch(
     promptEvaluationMs: native.promptMs,
     generationMs: native.generationMs,
   })).finally(() => signal?.removeEventListener('abort', onAbort));
+  return { result, abort: () => handle.abort() };
 }

@@ -167,6 +167,21 @@ function abortedError(): AmuletError {
 }
 
 /**
+ * Where a generation is (docs/architecture.md, "States of a generation"):
+ * queued behind its session's earlier prompt, running natively, or ended,
+ * with a result or an error. It only moves forward.
+ */
+type StreamState =
+  /** Waiting for the session's earlier prompt to end; `abortRequested`: it will fail as soon as its turn comes. */
+  | { readonly kind: 'queued'; abortRequested: boolean }
+  /** Decoding on the context's thread since `startTime`; `firstTokenMs` once the first token came. */
+  | { readonly kind: 'running'; readonly native: NativeGeneration; readonly startTime: number; firstTokenMs?: number }
+  /** Ended with a result, which the session has recorded. */
+  | { readonly kind: 'succeeded' }
+  /** Ended with an error (`ERR_ABORTED` when it was stopped). */
+  | { readonly kind: 'failed'; readonly error: AmuletError };
+
+/**
  * A running generation. Async-iterable (text chunks) and awaitable (the
  * final result). Breaking out of a `for await` loop aborts the generation.
  * If neither is consumed, decoding pauses after a few dozen tokens.
@@ -177,17 +192,15 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
   readonly settled: Promise<void>;
 
   readonly #setup: StreamSetup;
-  #native: NativeGeneration | undefined;
-  #startTime = 0;
-  #firstTokenMs = -1;
+  #state: StreamState = { kind: 'queued', abortRequested: false };
+  /** Chunks decoded and not yet iterated. */
   readonly #ready: TextChunk[] = [];
-  #held: NativeToken[] = [];  // tokens whose text is still an incomplete character
+  /** Tokens whose text is still an incomplete character. */
+  #held: NativeToken[] = [];
   #text = '';
-  #finished = false;
-  #failure: AmuletError | undefined;
   readonly #started: Promise<void>;
+  /** The native call in flight, shared by whoever waits for more. */
   #pull: Promise<void> | undefined;
-  #abortRequested = false;
   #iterating = false;
   #resolve!: (result: GenerationResult) => void;
   #reject!: (error: AmuletError) => void;
@@ -207,23 +220,29 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     this.#started = setup.ready.then(() => this.#start());
   }
 
+  /** Whether it has ended, with a result or an error. */
+  #ended(): boolean {
+    return this.#state.kind === 'succeeded' || this.#state.kind === 'failed';
+  }
+
+  /** queued → running, or → failed when it was aborted while queued or cannot start. */
   #start(): void {
-    if (this.#abortRequested || this.#setup.signal?.aborted) {
+    if (this.#state.kind !== 'queued') return;
+    if (this.#state.abortRequested || this.#setup.signal?.aborted) {
       this.#fail(abortedError());
       return;
     }
     try {
-      this.#startTime = performance.now();
-      this.#native = this.#setup.start();
+      const startTime = performance.now();
+      this.#state = { kind: 'running', native: this.#setup.start(), startTime };
     } catch (error) {
       this.#fail(error instanceof AmuletError ? error : new AmuletError('ERR_NATIVE', String(error), { cause: error }));
     }
   }
 
   #fail(error: AmuletError): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.#failure = error;
+    if (this.#ended()) return;
+    this.#state = { kind: 'failed', error };
     this.#reject(error);
   }
 
@@ -239,7 +258,8 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     this.#ready.push(chunk);
   }
 
-  #finish(outcome: NativeOutcome): void {
+  /** running → succeeded or failed, by the native outcome. */
+  #finish(running: Extract<StreamState, { kind: 'running' }>, outcome: NativeOutcome): void {
     if (outcome.tailText !== '' || this.#held.length > 0) this.#emit(outcome.tailText);
     if (outcome.error) return this.#fail(outcome.error);
     if (outcome.finishReason === 'aborted') return this.#fail(abortedError());
@@ -255,36 +275,36 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       droppedMessageCount: outcome.droppedMessages,
       sequenceCount: outcome.sequences,
       tokensPerSecond: outcome.generationMs > 0 ? (generated * 1000) / outcome.generationMs : 0,
-      timeToFirstTokenMs: this.#firstTokenMs >= 0 ? this.#firstTokenMs : performance.now() - this.#startTime,
+      timeToFirstTokenMs: running.firstTokenMs ?? performance.now() - running.startTime,
       promptEvaluationMs: outcome.promptMs,
-      samplerMicrosecondsPerToken: generated > 0 ? outcome.samplerUs / generated : 0,
+      samplerMicrosecondsPerToken: generated > 0 ? outcome.samplerTotalUs / generated : 0,
       guidanceScale: outcome.guidanceScale,
       meanGuidanceScale: outcome.meanGuidanceScale,
       realignedOn: outcome.realignedOn,
     };
     if (outcome.stopString !== undefined) result.stopString = outcome.stopString;
-    this.#finished = true;
+    this.#state = { kind: 'succeeded' };
     this.#setup.onComplete(result);
     this.#resolve(result);
   }
 
   async #pullOnce(): Promise<void> {
     await this.#started;
-    const native = this.#native;
-    if (!native || this.#finished) return;
+    const running = this.#state;
+    if (running.kind !== 'running') return;
     let step;
     try {
-      step = await native.next();
+      step = await running.native.next();
     } catch (error) {
       this.#fail(error instanceof AmuletError ? error : new AmuletError('ERR_NATIVE', String(error), { cause: error }));
       return;
     }
-    if (step.tokens.length > 0 && this.#firstTokenMs < 0) this.#firstTokenMs = performance.now() - this.#startTime;
+    if (step.tokens.length > 0) running.firstTokenMs ??= performance.now() - running.startTime;
     for (const token of step.tokens) {
       this.#held.push(token);
       if (token.text !== '') this.#emit(token.text);
     }
-    if (step.outcome) this.#finish(step.outcome);
+    if (step.outcome) this.#finish(running, step.outcome);
   }
 
   /** Waits for more chunks or the end; concurrent callers share one native call. */
@@ -295,13 +315,22 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     return this.#pull;
   }
 
-  async #drain(): Promise<void> {
-    while (!this.#finished) await this.#more();
+  /**
+   * Pulls until the end, keeping the chunks for whoever iterates. Awaiting
+   * a stream (its `result` or `then`) and aborting it drain it: a consumer
+   * that only awaits gets the result, and the session's next prompt, which
+   * awaits this one, never waits on a stream nobody reads.
+   */
+  #drain(): void {
+    if (this.#ended()) return;
+    void (async () => {
+      while (!this.#ended()) await this.#more();
+    })().catch(() => undefined);
   }
 
   /** The final result; rejects with an {@link AmuletError} (e.g. `ERR_ABORTED`). Reading it drives the generation. */
   get result(): Promise<GenerationResult> {
-    if (!this.#finished) void this.#drain().catch(() => undefined);
+    this.#drain();
     return this.#result;
   }
 
@@ -311,18 +340,15 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     this.#iterating = true;
     return {
       next: async (): Promise<IteratorResult<TextChunk>> => {
-        while (this.#ready.length === 0 && !this.#finished) await this.#more();
+        while (this.#ready.length === 0 && !this.#ended()) await this.#more();
         const chunk = this.#ready.shift();
         if (chunk) return { value: chunk, done: false };
-        if (this.#failure) throw this.#failure;
+        if (this.#state.kind === 'failed') throw this.#state.error;
         return { value: undefined, done: true };
       },
       return: async (): Promise<IteratorResult<TextChunk>> => {
         // Leaving the loop early stops the generation; the session moves on once it has stopped.
-        if (!this.#finished) {
-          this.abort();
-          void this.#drain().catch(() => undefined);
-        }
+        this.abort();
         return { value: undefined, done: true };
       },
     };
@@ -330,17 +356,17 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
 
   /** Stops the generation within one token; the stream then fails with `ERR_ABORTED`. */
   abort(): void {
-    this.#abortRequested = true;  // if still queued behind another prompt, it never starts
-    this.#native?.abort();
+    // Still queued behind another prompt: it fails when its turn comes, so the prompts after it keep their order.
+    if (this.#state.kind === 'queued') this.#state.abortRequested = true;
+    if (this.#state.kind === 'running') this.#state.native.abort();
     // Nobody may be pulling: drive the stream to its (aborted) end so result and settled settle.
-    if (!this.#finished) void this.#drain().catch(() => undefined);
+    this.#drain();
   }
 
   then<TResult1 = GenerationResult, TResult2 = never>(
     onfulfilled?: ((value: GenerationResult) => TResult1 | PromiseLike<TResult1>) | null,
     onrejected?: ((reason: unknown) => TResult2 | PromiseLike<TResult2>) | null,
   ): Promise<TResult1 | TResult2> {
-    if (!this.#iterating) void this.#drain().catch(() => undefined);
     return this.result.then(onfulfilled, onrejected);
   }
 }

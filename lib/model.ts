@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { open } from 'node:fs/promises';
-import { runBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
+import { runBeamSearch, type RunningBeamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam-search';
 import { cString, nativeBinding } from './addon';
 import { resolveModelFile, type DownloadProgressCallback } from './model-source';
 import type { NativeModel } from './addon-types';
@@ -182,6 +182,7 @@ export class Model {
   readonly #sessions = new Set<Session>();
   readonly #contexts = new Set<Context>();
   readonly #scorers = new Set<Scorer>();
+  readonly #beamSearches = new Set<RunningBeamSearch>();
   #disposed = false;
 
   /** @internal Use {@link loadModel}. */
@@ -303,20 +304,26 @@ export class Model {
   /**
    * Beam search over the preference prompt (the paper's beam-search
    * baseline), on a context of its own, off the JavaScript thread. Rejects
-   * with `ERR_ABORTED` when `signal` fires, `ERR_CONTEXT_CREATE`, `ERR_DECODE`.
+   * with `ERR_ABORTED` when `signal` fires or the model is disposed, `ERR_CONTEXT_CREATE`, `ERR_DECODE`.
    */
   beamSearch(question: string, options: BeamSearchOptions = {}): Promise<BeamSearchResult> {
     if (this.#disposed) throw new AmuletError('ERR_DISPOSED', 'the model has been disposed');
-    return runBeamSearch(nativeBinding(), this.#native, question, options);
+    const search = runBeamSearch(nativeBinding(), this.#native, question, options);
+    this.#beamSearches.add(search);
+    void search.result.then(() => undefined, () => undefined).then(() => this.#beamSearches.delete(search));
+    return search.result;
   }
 
-  /** Disposes every context, session and scorer of this model, then frees the model. */
+  /** Disposes every context, session and scorer of this model and aborts its beam searches, then frees the model. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    const searches = [...this.#beamSearches];
+    for (const search of searches) search.abort();
     await Promise.all([...this.#contexts].map((context) => context.dispose()));
     await Promise.all([...this.#sessions].map((session) => session.dispose()));
     await Promise.all([...this.#scorers].map((scorer) => scorer.dispose()));
+    await Promise.all(searches.map((search) => search.result.catch(() => undefined)));
     this.#native.dispose();
   }
 

@@ -1,8 +1,9 @@
 /**
  * The rules table: every option of the library in one place, with its kind,
- * bounds, default, command-line flag and description. The library's
- * validation, both command-line parsers and the help texts read it, so a
- * bound is stated once.
+ * bounds, default, command-line flag and description, and the checks that
+ * read it. The library's validation, the server's request parser, and the
+ * command lines' parsers and helps (cli/flags.ts) all read it, so a bound is
+ * stated once.
  *
  * @packageDocumentation
  */
@@ -21,8 +22,8 @@ interface RuleBase {
   readonly defaultText?: string;
 }
 
-/** A finite number, optionally an integer, within bounds. */
-export interface NumberRule extends RuleBase {
+/** A finite number, optionally an integer, within bounds; `W` are the words it takes besides. */
+export interface NumberRule<W extends string = string> extends RuleBase {
   readonly kind: 'number';
   readonly integer: boolean;
   readonly min?: number;
@@ -33,7 +34,7 @@ export interface NumberRule extends RuleBase {
   readonly maxExclusive?: boolean;
   readonly default: number;
   /** Words accepted besides numbers (`gpuLayers: 'max'`). */
-  readonly words?: readonly string[];
+  readonly words?: readonly W[];
 }
 
 /** One of a fixed list of strings. */
@@ -64,11 +65,13 @@ export interface TextListRule extends RuleBase {
 }
 
 /**
- * Token ids mapped to a bias added to their logit: finite, or `-Infinity` to
- * ban the token (a flag given once per entry, `<token>=<bias>`).
+ * Token ids mapped to a bias added to their logit: within ±`maxBias`, or
+ * `-Infinity` to ban the token (a flag given once per entry, `<token>=<bias>`).
  */
 export interface TokenBiasRule extends RuleBase {
   readonly kind: 'tokenBias';
+  /** Largest |bias| besides `-Infinity`. */
+  readonly maxBias: number;
   readonly default: Readonly<Record<number, number>>;
 }
 
@@ -108,18 +111,48 @@ export type OptionRule =
   | TokenBiasRule
   | JsonSchemaRule;
 
-type NumberBounds = Omit<NumberRule, 'kind' | 'name' | 'integer'>;
+/** What a builder takes: the rule without its kind and name. */
+type Fields<R extends OptionRule> = Omit<R, 'kind' | 'name'>;
 
-function integer(name: string, bounds: NumberBounds): NumberRule {
-  return Object.freeze({ kind: 'number', name, integer: true, ...bounds });
+function rule<R extends OptionRule>(kind: R['kind'], name: string, fields: Omit<R, 'kind' | 'name'>): R {
+  return Object.freeze({ kind, name, ...fields }) as R;
 }
 
-function real(name: string, bounds: NumberBounds): NumberRule {
-  return Object.freeze({ kind: 'number', name, integer: false, ...bounds });
+function integer<const W extends string = never>(name: string, fields: Omit<Fields<NumberRule<W>>, 'integer'>):
+  NumberRule<W> {
+  return rule<NumberRule<W>>('number', name, { integer: true, ...fields });
 }
 
-function choice<const T extends string>(name: string, rule: Omit<ChoiceRule<T>, 'kind' | 'name'>): ChoiceRule<T> {
-  return Object.freeze({ kind: 'choice', name, ...rule });
+function real(name: string, fields: Omit<Fields<NumberRule<never>>, 'integer'>): NumberRule<never> {
+  return rule<NumberRule<never>>('number', name, { integer: false, ...fields });
+}
+
+function choice<const T extends string>(name: string, fields: Fields<ChoiceRule<T>>): ChoiceRule<T> {
+  return rule<ChoiceRule<T>>('choice', name, fields);
+}
+
+function boolean(name: string, fields: Fields<BooleanRule>): BooleanRule {
+  return rule<BooleanRule>('boolean', name, fields);
+}
+
+function text(name: string, fields: Fields<TextRule>): TextRule {
+  return rule<TextRule>('text', name, fields);
+}
+
+function textList(name: string, fields: Fields<TextListRule>): TextListRule {
+  return rule<TextListRule>('textList', name, fields);
+}
+
+function tokenBias(name: string, fields: Fields<TokenBiasRule>): TokenBiasRule {
+  return rule<TokenBiasRule>('tokenBias', name, fields);
+}
+
+function jsonSchema(name: string, fields: Fields<JsonSchemaRule>): JsonSchemaRule {
+  return rule<JsonSchemaRule>('jsonSchema', name, fields);
+}
+
+function list<T extends string | number>(name: string, fields: Fields<ListRule<T>>): ListRule<T> {
+  return rule<ListRule<T>>('list', name, fields);
 }
 
 /** llama.cpp's "pick a random seed" value: the default, never a user's. */
@@ -223,38 +256,38 @@ export const rules = Object.freeze({
     flag: 'max-tokens', placeholder: 'n', min: 1, max: 1 << 24, default: 256,
     description: 'Most tokens to generate',
   }),
-  trace: { kind: 'boolean', name: 'trace', default: false, description: 'Record a trace per token' } as BooleanRule,
-  captureLogits: {
-    kind: 'boolean', name: 'captureLogits', default: false,
+  trace: boolean('trace', { default: false, description: 'Record a trace per token' }),
+  captureLogits: boolean('captureLogits', {
+    default: false,
     description: 'Copy the raw rows and the realigned log-probabilities of every token (diagnostics)',
-  } as BooleanRule,
+  }),
 
   // What a prompt's answer may be (applied after the realignment).
-  stop: {
-    kind: 'textList', name: 'stop', flag: 'stop', placeholder: 'text', maxCount: 16, default: [], defaultText: 'none',
+  stop: textList('stop', {
+    flag: 'stop', placeholder: 'text', maxCount: 16, default: [], defaultText: 'none',
     description: 'End the answer where it first contains this text, which is not part of the answer; repeat it for ' +
       'several',
-  } as TextListRule,
-  logitBias: {
-    kind: 'tokenBias', name: 'logitBias', flag: 'logit-bias', placeholder: 'token>=<bias', default: {},
+  }),
+  logitBias: tokenBias('logitBias', {
+    flag: 'logit-bias', placeholder: 'token>=<bias', maxBias: 100, default: {},
     defaultText: 'none',
     description: 'Add a bias to a token id\'s logit after the realignment; -inf bans the token; repeat it for several',
-  } as TokenBiasRule,
-  grammar: {
-    kind: 'text', name: 'grammar', flag: 'grammar-file', placeholder: 'gbnf', default: '', defaultText: 'none',
+  }),
+  grammar: text('grammar', {
+    flag: 'grammar-file', placeholder: 'gbnf', default: '', defaultText: 'none',
     description: 'A GBNF grammar (llama.cpp\'s format, rule root) the answer must follow',
-  } as TextRule,
-  jsonSchema: {
-    kind: 'jsonSchema', name: 'jsonSchema', flag: 'json-schema-file', placeholder: 'json', default: undefined,
+  }),
+  jsonSchema: jsonSchema('jsonSchema', {
+    flag: 'json-schema-file', placeholder: 'json', default: undefined,
     defaultText: 'none',
     description: 'A JSON Schema the answer must follow, as JSON',
-  } as JsonSchemaRule,
+  }),
 
   // A session.
-  systemPrompt: {
-    kind: 'text', name: 'systemPrompt', flag: 'system', placeholder: 'prompt', default: 'You are a helpful assistant.',
+  systemPrompt: text('systemPrompt', {
+    flag: 'system', placeholder: 'prompt', default: 'You are a helpful assistant.',
     description: 'System prompt of every sequence; each preference is appended to it',
-  } as TextRule,
+  }),
   contextSize: integer('contextSize', {
     flag: 'context-size', placeholder: 'n', min: 64, max: 1 << 20, default: 4096,
     description: 'Context size in tokens, per sequence',
@@ -291,53 +324,53 @@ export const rules = Object.freeze({
     description: 'Layers to offload to the GPU or the RPC servers, max for all and the output layer; needs a GPU ' +
       'build or --rpc',
   }),
-  rpcServers: {
-    kind: 'list', name: 'rpcServers', flag: 'rpc', placeholder: 'host:port,...', item: 'endpoint',
+  rpcServers: list<string>('rpcServers', {
+    flag: 'rpc', placeholder: 'host:port,...', item: 'endpoint',
     maxItems: MAX_DEVICES, default: [], defaultText: 'none',
     description: "llama.cpp RPC servers (amulet rpc-server) whose devices take the offloaded layers, in order, " +
       'before any local GPU',
-  } as ListRule<string>,
-  tensorSplit: {
-    kind: 'list', name: 'tensorSplit', flag: 'tensor-split', placeholder: 'x,...',
+  }),
+  tensorSplit: list<number>('tensorSplit', {
+    flag: 'tensor-split', placeholder: 'x,...',
     item: real('share', { min: 0, default: 0, description: 'A share of the offloaded layers' }),
     maxItems: MAX_DEVICES, someNonZero: true, default: [], defaultText: 'by free memory',
     description: 'Each offload device\'s share of the offloaded layers: the RPC servers\' devices, then the local GPUs',
-  } as ListRule<number>,
-  useMmap: {
-    kind: 'boolean', name: 'useMmap', default: true, description: 'Memory-map the model file instead of reading it',
-  } as BooleanRule,
-  chatTemplate: {
-    kind: 'text', name: 'chatTemplate', flag: 'chat-template', placeholder: 'name', default: '',
+  }),
+  useMmap: boolean('useMmap', {
+    default: true, description: 'Memory-map the model file instead of reading it',
+  }),
+  chatTemplate: text('chatTemplate', {
+    flag: 'chat-template', placeholder: 'name', default: '',
     defaultText: "the GGUF's own",
     description: 'A template name llama.cpp has built in (chatml, gemma, llama3, ...) or Jinja template text',
-  } as TextRule,
+  }),
 
   // Fetching a model by reference (hf:..., https://...).
-  cacheDir: {
-    kind: 'text', name: 'cacheDir', default: '', defaultText: '$AMULET_MODELS_DIR, else ~/.cache/amulet-llm/models',
+  cacheDir: text('cacheDir', {
+    default: '', defaultText: '$AMULET_MODELS_DIR, else ~/.cache/amulet-llm/models',
     description: 'Folder where downloaded models are kept',
-  } as TextRule,
-  token: {
-    kind: 'text', name: 'token', default: '', defaultText: '$HF_TOKEN',
+  }),
+  token: text('token', {
+    default: '', defaultText: '$HF_TOKEN',
     description: 'Hugging Face access token, sent to the hub only',
-  } as TextRule,
-  endpoint: {
-    kind: 'text', name: 'endpoint', default: '', defaultText: '$HF_ENDPOINT, else https://huggingface.co',
+  }),
+  endpoint: text('endpoint', {
+    default: '', defaultText: '$HF_ENDPOINT, else https://huggingface.co',
     description: 'Hugging Face endpoint or mirror',
-  } as TextRule,
-  sha256: {
-    kind: 'text', name: 'sha256', default: '', description: 'The sha256 a downloaded file must have',
-  } as TextRule,
-  offline: {
-    kind: 'boolean', name: 'offline', default: false, defaultText: '$HF_HUB_OFFLINE',
+  }),
+  sha256: text('sha256', {
+    default: '', description: 'The sha256 a downloaded file must have',
+  }),
+  offline: boolean('offline', {
+    default: false, defaultText: '$HF_HUB_OFFLINE',
     description: 'Use only models already in the cache',
-  } as BooleanRule,
+  }),
 
   // Serving (createServer, amulet serve).
-  host: {
-    kind: 'text', name: 'host', flag: 'host', placeholder: 'address', default: '127.0.0.1',
+  host: text('host', {
+    flag: 'host', placeholder: 'address', default: '127.0.0.1',
     description: 'Address the server listens on; 127.0.0.1 serves this machine only, 0.0.0.0 every network',
-  } as TextRule,
+  }),
   port: integer('port', {
     flag: 'port', placeholder: 'n', min: 0, max: 65_535, default: 8080,
     description: 'TCP port the server listens on; 0 picks a free one',
@@ -350,14 +383,14 @@ export const rules = Object.freeze({
     flag: 'queue', placeholder: 'n', min: 0, max: 100_000, default: 16,
     description: 'Requests that wait for a free slot; the server answers 503 to those beyond',
   }),
-  apiKey: {
-    kind: 'text', name: 'apiKey', flag: 'api-key', placeholder: 'key', default: '', defaultText: '$AMULET_API_KEY, else none',
+  apiKey: text('apiKey', {
+    flag: 'api-key', placeholder: 'key', default: '', defaultText: '$AMULET_API_KEY, else none',
     description: 'Key every /v1 request must send as "Authorization: Bearer <key>"',
-  } as TextRule,
-  modelName: {
-    kind: 'text', name: 'modelName', flag: 'model-name', placeholder: 'id', default: '', defaultText: "the GGUF's file name",
+  }),
+  modelName: text('modelName', {
+    flag: 'model-name', placeholder: 'id', default: '', defaultText: "the GGUF's file name",
     description: 'Model id the server lists at /v1/models and names in its answers',
-  } as TextRule,
+  }),
   maxBodyBytes: integer('maxBodyBytes', {
     min: 1024, max: 1 << 30, default: 1 << 20,
     description: 'Largest request body the server reads, in bytes; a larger one gets 413',
@@ -383,7 +416,7 @@ export function requirement(rule: OptionRule): string {
     case 'boolean': return 'a boolean';
     case 'text': return 'a string';
     case 'textList': return `an array of at most ${rule.maxCount} non-empty strings`;
-    case 'tokenBias': return 'an object mapping token ids to finite numbers or -Infinity';
+    case 'tokenBias': return `an object mapping token ids to numbers from -${rule.maxBias} to ${rule.maxBias}, or -Infinity`;
     case 'jsonSchema': return 'a JSON Schema (an object), or true for any JSON object';
     case 'choice': return `one of ${rule.values.join(', ')}`;
     case 'number': {
@@ -408,17 +441,6 @@ function numberRequirement(rule: NumberRule): string {
   if (min !== undefined) return `a number ${minExclusive ? '>' : '>='} ${min}`;
   if (max !== undefined) return `a number ${maxExclusive ? '<' : '<='} ${max}`;
   return 'a finite number';
-}
-
-/** The bounds as the help shows them beside a description: "1 to 10000", "> 0", "in (0, 1]". */
-export function boundsText(rule: NumberRule): string | undefined {
-  const { min, max, minExclusive, maxExclusive } = rule;
-  if (rule.integer && min !== undefined && max !== undefined) return `${min} to ${max}`;
-  if (min !== undefined && max !== undefined) {
-    return `in ${minExclusive ? '(' : '['}${min}, ${max}${maxExclusive ? ')' : ']'}`;
-  }
-  if (min !== undefined) return `${minExclusive ? '>' : '>='} ${min}`;
-  return undefined;
 }
 
 /** Whether a number satisfies a number rule. */
@@ -457,7 +479,7 @@ export function satisfies(rule: OptionRule, value: unknown): boolean {
         value.every((entry) => typeof entry === 'string' && entry !== '');
     case 'tokenBias':
       return isPlainObject(value) && Object.entries(value).every(([token, bias]) =>
-        DECIMAL_TOKEN.test(token) && Number.isSafeInteger(Number(token)) && isBias(bias));
+        DECIMAL_TOKEN.test(token) && Number.isSafeInteger(Number(token)) && isBias(rule, bias));
     case 'jsonSchema': return value === true || isPlainObject(value);
     case 'choice': return typeof value === 'string' && rule.values.includes(value);
     case 'number':
@@ -471,9 +493,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A logit bias: finite, or -Infinity to ban the token. */
-function isBias(value: unknown): value is number {
-  return typeof value === 'number' && (Number.isFinite(value) || value === -Infinity);
+/** A logit bias: within the rule's bound, or -Infinity to ban the token. */
+function isBias(rule: TokenBiasRule, value: unknown): value is number {
+  return typeof value === 'number' && (Math.abs(value) <= rule.maxBias || value === -Infinity);
 }
 
 const DECIMAL_TOKEN = /^\d+$/;
@@ -481,42 +503,17 @@ const DECIMAL_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DECIMAL_INTEGER = /^[+-]?\d+$/;
 
 /**
- * Reads a command-line value for a number rule: a decimal number (an integer
- * for integer rules) or one of its words. Returns undefined when the text
- * does not satisfy the rule.
+ * Reads a number rule's value from text (a command-line flag, a query
+ * parameter): a decimal number (an integer for integer rules) or one of its
+ * words. Returns undefined when the text does not satisfy the rule.
  */
-export function parseNumberText(rule: NumberRule, text: string): number | string | undefined {
+export function parseNumberText<W extends string>(rule: NumberRule<W>, text: string): number | W | undefined {
   const trimmed = text.trim();
-  if (rule.words?.includes(trimmed)) return trimmed;
+  const word = rule.words?.find((entry) => entry === trimmed);
+  if (word !== undefined) return word;
   if (!(rule.integer ? DECIMAL_INTEGER : DECIMAL_NUMBER).test(trimmed)) return undefined;
   const value = Number(trimmed);
   return withinRule(rule, value) ? value : undefined;
-}
-
-/**
- * Reads a command-line `<token>=<bias>` entry of a token-bias rule: a token
- * id (a decimal integer) and a decimal number or `-inf`. Returns undefined
- * when the text is not one.
- */
-export function parseTokenBiasText(text: string): [token: number, bias: number] | undefined {
-  const match = /^\s*(\d+)\s*=\s*(.+?)\s*$/.exec(text);
-  if (!match) return undefined;
-  const token = Number(match[1]);
-  const biasText = match[2]!;
-  const bias = /^-inf(?:inity)?$/i.test(biasText) ? -Infinity : DECIMAL_NUMBER.test(biasText) ? Number(biasText) : NaN;
-  return Number.isSafeInteger(token) && isBias(bias) ? [token, bias] : undefined;
-}
-
-/**
- * Reads a command-line value for a list rule: comma-separated items, each an
- * endpoint or a decimal number. Returns undefined when the list does not
- * satisfy the rule.
- */
-export function parseListText(rule: ListRule, text: string): (string | number)[] | undefined {
-  const items = text.split(',').map((item) => item.trim());
-  const { item } = rule;
-  const values = item === 'endpoint' ? items : items.map((entry) => parseNumberText(item, entry));
-  return satisfiesList(rule, values) ? values as (string | number)[] : undefined;
 }
 
 /** A value as an error message quotes it. */
@@ -530,11 +527,4 @@ export function describeValue(value: unknown): string {
     return String(value);
   }
   return typeof value;
-}
-
-/** The help's line for a rule: its description, bounds and default. */
-export function helpDescription(rule: OptionRule): string {
-  const bounds = rule.kind === 'number' ? boundsText(rule) : undefined;
-  const shown = rule.defaultText ?? (typeof rule.default === 'string' ? JSON.stringify(rule.default) : String(rule.default));
-  return `${rule.description} (${bounds ? `${bounds}; ` : ''}default ${shown}).`;
 }

@@ -19,7 +19,7 @@ import type { NativeOutputControls, NativeRealign, NativeSampling } from './addo
  * - `pref`: the prompt with the preference texts, no realignment.
  * - `base`: the prompt without any preference.
  */
-export type RealignMethod = 'amulet' | 'amulet-iterative' | 'la' | 'pref' | 'base';
+export type RealignMethod = (typeof rules.method.values)[number];
 
 /** Every method, in a stable order. */
 export const realignMethods: readonly RealignMethod[] = rules.method.values;
@@ -39,7 +39,7 @@ export const realignMethods: readonly RealignMethod[] = rules.method.values;
  * sequences than `batchSize` run on the CPU
  * whatever is asked; {@link GenerationResult.realignedOn} says where a prompt ran.
  */
-export type RealignOn = 'auto' | 'cpu' | 'backend';
+export type RealignOn = (typeof rules.realignOn.values)[number];
 
 /** Every {@link RealignOn} value. */
 export const realignOnValues: readonly RealignOn[] = rules.realignOn.values;
@@ -64,10 +64,9 @@ export interface RealignOptions {
   method?: RealignMethod;
   /**
    * Reward scale α (default 1.3: guidance scale 1.53). Finite, > 0. The
-   * paper's α = 2 (scale 4.65) moves small instruct models' answers a little
-   * further, at 2.6 to 3.8 times the preference prompt's per-token NLL on the
-   * Qwen models measured (1.3 to 2.0 at the default); docs/eval/results.md
-   * gives the numbers. `alpha: 2` is the paper's exact update.
+   * paper's α = 2 (scale 4.65) moves answers further from the preference
+   * prompt's, and makes them less natural to the model; docs/eval/results.md
+   * measures both. `alpha: 2` is the paper's exact update.
    */
   alpha?: number;
   /** Weight λ of the proximal term towards the preference policy (default 2). Finite, > 0. */
@@ -139,8 +138,8 @@ export interface OutputControls {
    */
   stop?: readonly string[];
   /**
-   * Token id → bias added to that token's logit after the realignment
-   * (llama.cpp's logit-bias sampler); `-Infinity` bans the token. Ids must be
+   * Token id → bias in [-100, 100] added to that token's logit after the
+   * realignment (llama.cpp's logit-bias sampler); `-Infinity` bans the token. Ids must be
    * within the model's vocabulary ({@link ModelInfo.vocabularySize}).
    */
   logitBias?: Readonly<Record<number, number>>;
@@ -163,7 +162,7 @@ export interface OutputControls {
 /** This library's defaults: the paper's (arXiv 2502.19148) except α, 1.3 where the paper has 2. */
 export const defaults = Object.freeze({
   /** The realignment method (`'amulet'`). */
-  method: rules.method.default as RealignMethod,
+  method: rules.method.default,
   /** Amulet's reward scale α. */
   alpha: rules.alpha.default,
   /** Amulet's proximal weight λ. */
@@ -268,13 +267,26 @@ export function resolvePreferences(input: readonly PreferenceInput[] | undefined
   });
 }
 
+/**
+ * Why a method cannot run with these preferences, or undefined when it can:
+ * every method but `base` needs a preference, and `pref` cannot follow a
+ * negative weight (it only adds the texts to the prompt). The library and
+ * the command line phrase it each in their own terms.
+ */
+export function methodPreferencesFault(method: string, preferences: readonly Required<Preference>[]):
+  'noPreference' | 'negativeWeight' | undefined {
+  if (method !== 'base' && preferences.length === 0) return 'noPreference';
+  if (method === 'pref' && preferences.some((preference) => preference.weight < 0)) return 'negativeWeight';
+  return undefined;
+}
+
 /** Checks that a method can run with these preferences. */
 export function checkMethodPreferences(method: string, preferences: readonly Required<Preference>[]): void {
-  if (method !== 'base' && preferences.length === 0) {
-    throw invalid(`method '${method}' needs at least one preference`);
-  }
-  if (method === 'pref' && preferences.some((preference) => preference.weight < 0)) {
-    throw invalid(`method 'pref' cannot follow a negative weight: it only adds the texts to the prompt`);
+  switch (methodPreferencesFault(method, preferences)) {
+    case 'noPreference': throw invalid(`method '${method}' needs at least one preference`);
+    case 'negativeWeight':
+      throw invalid(`method 'pref' cannot follow a negative weight: it only adds the texts to the prompt`);
+    case undefined: return;
   }
 }
 
@@ -284,8 +296,7 @@ export const maxRealignCoefficient = 1e6;
 /** Checks that the realignment's per-sequence coefficients are finite and moderate. */
 export function checkRealignCoefficients(realign: NativeRealign, preferences: readonly Required<Preference>[]): void {
   if (realign.method === 'base' || realign.method === 'pref') return;
-  // The addon's guidanceScale throws ERR_INVALID_OPTION when a_K is not finite.
-  const scale = nativeBinding().guidanceScale(realign) + 1;
+  const scale = guidanceScale(realign) + 1;
   let base = 1;
   for (const [index, preference] of preferences.entries()) {
     const coefficient = scale * preference.weight;
@@ -300,6 +311,36 @@ export function checkRealignCoefficients(realign: NativeRealign, preferences: re
   }
 }
 
+let lastScale: { key: string; scale: number } | undefined;
+
+/**
+ * The addon's guidance scale of these coefficients, remembered for the last
+ * ones asked: a server checks a request before it waits for a slot and the
+ * session checks it again, and both get the same coefficients.
+ */
+function guidanceScale(realign: NativeRealign): number {
+  const key = JSON.stringify([realign.method, realign.alpha, realign.lambda, realign.eta, realign.iterations,
+    realign.ratio, realign.plausibility, realign.klBudget]);
+  // The addon throws ERR_INVALID_OPTION when a_K is not finite.
+  if (lastScale?.key !== key) lastScale = { key, scale: nativeBinding().guidanceScale(realign) };
+  return lastScale.scale;
+}
+
+/**
+ * Checks a logit-bias object against its rule and the model's vocabulary
+ * (`label` names it in the errors).
+ */
+export function checkLogitBias(value: unknown, vocabularySize: number, label: string = rules.logitBias.name):
+  Readonly<Record<number, number>> {
+  const biases = optionValue(rules.logitBias, value, rules.logitBias.default, label);
+  for (const token of Object.keys(biases).map(Number)) {
+    if (token >= vocabularySize) {
+      throw invalid(`${label}: ${token} is not a token id of this model (0 to ${vocabularySize - 1})`);
+    }
+  }
+  return biases;
+}
+
 /** The schema `jsonSchema: true` stands for. */
 const ANY_JSON_OBJECT = '{"type":"object"}';
 
@@ -309,13 +350,8 @@ const ANY_JSON_OBJECT = '{"type":"object"}';
  */
 export function resolveOutputControls(options: OutputControls, vocabularySize: number): NativeOutputControls {
   const stop = optionValue(rules.stop, options.stop);
-  const logitBias = Object.entries(optionValue(rules.logitBias, options.logitBias))
+  const logitBias = Object.entries(checkLogitBias(options.logitBias, vocabularySize))
     .map(([token, bias]) => ({ token: Number(token), bias }));
-  for (const { token } of logitBias) {
-    if (token >= vocabularySize) {
-      throw invalid(`logitBias: token ${token} is not in the vocabulary (ids 0 to ${vocabularySize - 1})`);
-    }
-  }
   const grammar = optionValue(rules.grammar, options.grammar);
   const schema = optionValue(rules.jsonSchema, options.jsonSchema);
   if (grammar !== '' && schema !== undefined) throw invalid('grammar and jsonSchema cannot be used together');

@@ -157,9 +157,10 @@ export class Session {
   readonly #realignOn: RealignOn;
   #preferences: Required<Preference>[];
   #history: ChatMessage[];
-  #queue: Promise<void> = Promise.resolve();
-  #current: GenerationStream | undefined;
-  readonly #pending = new Set<GenerationStream>();
+  /** Bumped when the history is replaced or cleared, so a prompt that ends after that leaves it alone. */
+  #historyVersion = 0;
+  /** The prompts that have not ended, in the order they run: each starts when the one before it has ended. */
+  readonly #queue: GenerationStream[] = [];
   #disposed = false;
 
   /** @internal Created by {@link Model.createSession}. */
@@ -189,7 +190,7 @@ export class Session {
 
   /** The session's realignment method. */
   get method(): RealignMethod {
-    return this.#realign.method as RealignMethod;
+    return this.#realign.method;
   }
 
   /** True once {@link Session.dispose} has been called. */
@@ -211,6 +212,7 @@ export class Session {
   clearHistory(): void {
     this.#checkAlive();
     this.#history = [];
+    this.#historyVersion += 1;
   }
 
   /**
@@ -227,6 +229,7 @@ export class Session {
     // Unlike the `history` option, which may be left out, the argument is required.
     if (history === undefined) throw new AmuletError('ERR_INVALID_OPTION', 'history must be an array of messages');
     this.#history = checkMessages(history, 'history');
+    this.#historyVersion += 1;
   }
 
   /**
@@ -258,18 +261,18 @@ export class Session {
       contextOverflow: this.#contextOverflow,
       ...resolveOutputControls(settings, this.#vocabularySize),
     };
-    let sent: ChatMessage[] | undefined;
+    let sentVersion: number | undefined;
     // Prompts run one after another. The one queued behind drives its
     // predecessor to the end (reading `result` does; the chunks stay buffered
     // for whoever iterates it), so awaiting only the later one cannot hang.
-    const previous = this.#current;
+    const previous = this.#queue.at(-1);
     const ready = previous ? previous.result.then(() => undefined, () => undefined) : Promise.resolve();
     const stream: GenerationStream = new GenerationStream({
       ready,
       start: () => {
         this.#checkAlive();
         // Built when the prompt starts: a queued prompt sees the exchanges before it.
-        sent = this.#history;
+        sentVersion = this.#historyVersion;
         return this.#native.generate({
           ...request,
           systemPrompt: cString(request.systemPrompt),
@@ -278,18 +281,16 @@ export class Session {
             .map((message) => ({ ...message, content: cString(message.content) })),
         });
       },
-      method: realign.method as RealignMethod,
+      method: realign.method,
       signal,
       onComplete: (result) => {
         // Messages dropped to fit the context leave the history too (unless it was cleared meanwhile).
-        if (this.#history === sent) this.#history.splice(0, result.droppedMessageCount);
+        if (this.#historyVersion === sentVersion) this.#history.splice(0, result.droppedMessageCount);
         this.#history.push({ role: 'user', content: text }, { role: 'assistant', content: result.text });
       },
     });
-    this.#queue = stream.settled;
-    this.#current = stream;
-    this.#pending.add(stream);
-    void stream.settled.then(() => this.#pending.delete(stream));
+    this.#queue.push(stream);
+    void stream.settled.then(() => this.#queue.splice(this.#queue.indexOf(stream), 1));
     return stream;
   }
 
@@ -297,8 +298,9 @@ export class Session {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const stream of this.#pending) stream.abort();
-    await this.#queue;
+    const queue = [...this.#queue];
+    for (const stream of queue) stream.abort();
+    await Promise.all(queue.map((stream) => stream.settled));
     this.#native.dispose();
     this.#onDispose(this);
   }

@@ -1,6 +1,6 @@
 /**
  * `amulet chat`: an interactive conversation on one session. Each line is a
- * message (answered as it streams) or a slash command (cli/chat-commands.ts)
+ * message (answered as it streams) or a slash command (cli/chat-line.ts)
  * that changes the preferences or the method between turns.
  *
  * @packageDocumentation
@@ -8,7 +8,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import { isAmuletError, type Model, type Session } from '../../lib/index';
 import type { SessionFlags } from '../arguments';
-import { effectiveMethod, readChatLine, type ChatSettings } from '../chat-commands';
+import { effectiveMethod, readChatLine, type ChatSettings } from '../chat-line';
 import { parseChatCommandLine } from '../chat-arguments';
 import { chatHelpText } from '../chat-help';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_SUCCESS, EXIT_USAGE, printError } from '../command-process';

@@ -47,6 +47,19 @@ export function invalidField(param: string, message: string): ApiError {
 }
 
 /**
+ * Runs a library check on one field: an `ERR_INVALID_OPTION` it throws
+ * becomes a 400 naming the field, with the library's message.
+ */
+export function fieldCheck<T>(param: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof AmuletError && error.code === 'ERR_INVALID_OPTION') throw invalidField(param, error.message);
+    throw error;
+  }
+}
+
+/**
  * What a failure becomes on the wire. The library's messages name the option
  * and the value and carry no paths or stacks, so they are passed on; anything
  * else is an internal error whose details stay in the server.

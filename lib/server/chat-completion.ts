@@ -18,7 +18,7 @@ import {
   type RealignMethod,
 } from '../options';
 import type { PromptOptions, Session } from '../session';
-import { apiErrorOf } from './api-error';
+import { apiErrorOf, fieldCheck } from './api-error';
 import { sendError, sendJson } from './json-response';
 import type { ChatRequest } from './chat-request';
 import {
@@ -80,14 +80,16 @@ function promptSettings(request: ChatRequest, defaults: ChatDefaults): {
   // Without preferences there is nothing to realign toward: plain generation.
   const method = request.realign.method ?? (preferences.length > 0 ? defaults.realign.method : 'base');
   const realign = resolveRealign({ ...request.realign, method }, defaults.realign);
-  checkMethodPreferences(method, preferences);
-  checkRealignCoefficients(realign, preferences);
+  // The session checks these again when it prompts; here they fail before the request waits for a slot.
+  fieldCheck('preferences', () => {
+    checkMethodPreferences(method, preferences);
+    checkRealignCoefficients(realign, preferences);
+  });
   const systemPrompt = request.systemPrompt ?? defaults.systemPrompt;
   return {
     conversation: { systemPrompt, messages: [...request.history, { role: 'user', content: request.question }] },
     options: {
       ...realign,
-      method: realign.method as RealignMethod,
       preferences,
       systemPrompt,
       sampling: request.sampling,

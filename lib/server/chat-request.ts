@@ -7,13 +7,12 @@
  *
  * @packageDocumentation
  */
-import { AmuletError } from '../errors';
 import { describeValue, rules, type OptionRule } from '../option-rules';
 import type { JsonSchema } from '../option-rules';
-import { optionValue, resolvePreferences, type OutputControls, type Preference, type RealignOptions,
+import { checkLogitBias, optionValue, resolvePreferences, type OutputControls, type Preference, type RealignOptions,
   type SamplingOptions } from '../options';
 import type { ChatMessage } from '../session';
-import { ApiError, invalidField } from './api-error';
+import { ApiError, fieldCheck, invalidField } from './api-error';
 
 /**
  * The constrained-decoding options of a prompt (`stop`, `logitBias`,
@@ -82,9 +81,6 @@ const readFields = [
 
 const knownFields = new Set<string>([...readFields, ...samplingFields.map(([field]) => field), ...ignoredFields]);
 
-/** Bias bounds of `logit_bias`, as OpenAI states them. */
-const MAX_LOGIT_BIAS = 100;
-
 type Body = Record<string, unknown>;
 
 function isObject(value: unknown): value is Body {
@@ -99,11 +95,7 @@ function given(value: unknown): boolean {
 /** A field checked against the library's rule for it, under the field's own name. */
 function ruleField(param: string, rule: OptionRule, value: unknown): unknown {
   if (!given(value)) return undefined;
-  try {
-    return optionValue(rule, value, rule.default, param);
-  } catch (error) {
-    throw invalidField(param, (error as Error).message);
-  }
+  return fieldCheck(param, () => optionValue(rule, value, rule.default, param));
 }
 
 function booleanField(param: string, value: unknown): boolean | undefined {
@@ -173,32 +165,17 @@ function parseMessages(value: unknown): { systemPrompt: string | undefined; turn
   return { systemPrompt: system.length > 0 ? system.join('\n\n') : undefined, turns };
 }
 
+/** `stop`: one string or a list, under the library's rule for its stop strings. */
 function parseStop(value: unknown): string[] | undefined {
   if (!given(value)) return undefined;
-  const stops = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(stops) || stops.some((stop) => typeof stop !== 'string' || stop === '')) {
-    throw invalidField('stop', 'stop must be a non-empty string or an array of non-empty strings');
-  }
-  return stops.length > 0 ? stops as string[] : undefined;
+  const stops = ruleField('stop', rules.stop, typeof value === 'string' ? [value] : value) as string[];
+  return stops.length > 0 ? stops : undefined;
 }
 
 function parseLogitBias(value: unknown, vocabularySize: number): Record<number, number> | undefined {
   if (!given(value)) return undefined;
-  if (!isObject(value)) throw invalidField('logit_bias', 'logit_bias must be an object mapping token ids to biases');
-  const biases: Record<number, number> = {};
-  for (const [key, bias] of Object.entries(value)) {
-    const token = /^\d+$/.test(key) ? Number(key) : NaN;
-    if (!(token < vocabularySize)) {
-      throw invalidField('logit_bias', `logit_bias: ${describeValue(key)} is not a token id of this model ` +
-        `(0 to ${vocabularySize - 1})`);
-    }
-    if (typeof bias !== 'number' || !(Math.abs(bias) <= MAX_LOGIT_BIAS)) {
-      throw invalidField('logit_bias', `logit_bias[${key}] must be a number from -${MAX_LOGIT_BIAS} to ` +
-        `${MAX_LOGIT_BIAS} (got ${describeValue(bias)})`);
-    }
-    biases[token] = bias;
-  }
-  return Object.keys(biases).length > 0 ? biases : undefined;
+  const biases = fieldCheck('logit_bias', () => checkLogitBias(value, vocabularySize, 'logit_bias'));
+  return Object.keys(biases).length > 0 ? { ...biases } : undefined;
 }
 
 /** `response_format`: `text`, `json_object` (any JSON) or `json_schema` (JSON of that schema). */
@@ -241,12 +218,7 @@ function parseAmulet(value: unknown): { realign: RealignOptions; trace: boolean 
 
 function parsePreferences(value: unknown): Required<Preference>[] | undefined {
   if (!given(value)) return undefined;
-  try {
-    return resolvePreferences(value as Preference[]);
-  } catch (error) {
-    if (error instanceof AmuletError) throw invalidField('preferences', error.message);
-    throw error;
-  }
+  return fieldCheck('preferences', () => resolvePreferences(value as Preference[]));
 }
 
 /** Refuses fields whose only meaningful values ask for something this server cannot do. */

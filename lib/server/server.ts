@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import type { NativeRealign } from '../addon-types';
-import type { Context } from '../context';
+import type { Context, ContextOptions } from '../context';
 import { AmuletError } from '../errors';
 import type { Model } from '../model';
 import { rules } from '../option-rules';
@@ -21,12 +21,9 @@ import {
   optionValue,
   resolvePreferences,
   resolveRealign,
-  type PreferenceInput,
-  type RealignOn,
   type RealignOptions,
-  type SamplingOptions,
 } from '../options';
-import type { Session } from '../session';
+import type { PromptOptions, Session, SessionOptions } from '../session';
 import { ApiError, apiErrorOf } from './api-error';
 import { ApiKeyCheck } from './api-key';
 import { serveChatCompletion, type ChatDefaults, type CompletionRecord } from './chat-completion';
@@ -38,7 +35,14 @@ import { METRICS_CONTENT_TYPE, metricsText, type ServerCounters } from './metric
 import { SlotPool, type PoolStatus } from './slot-pool';
 
 /** Options of {@link createServer}. Realignment options are the defaults of requests that carry preferences. */
-export interface ServerOptions extends RealignOptions {
+/**
+ * Options of {@link createServer}: the context's sizes and the session's
+ * options as the library states them, plus what only a server has. The
+ * request defaults (system prompt, preferences, sampling, most tokens) take
+ * the session's and prompt's types and apply to requests that do not set them.
+ */
+export interface ServerOptions extends RealignOptions, Pick<ContextOptions, 'contextSize' | 'threads' | 'batchSize'>,
+  Pick<SessionOptions, 'realignOn'> {
   /** Address to listen on (default `'127.0.0.1'`: this machine only). */
   host?: string;
   /** TCP port (default 8080; 0 picks a free one, see {@link AmuletServer.url}). */
@@ -71,21 +75,13 @@ export interface ServerOptions extends RealignOptions {
   /** Largest request body read, in bytes (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
   /** The system prompt of requests without system or developer messages (default "You are a helpful assistant."). */
-  systemPrompt?: string;
+  systemPrompt?: SessionOptions['systemPrompt'];
   /** Preferences of requests without a `preferences` field (default none: plain generation). */
-  preferences?: readonly PreferenceInput[];
+  preferences?: SessionOptions['preferences'];
   /** Sampling of requests that do not set it (default greedy). */
-  sampling?: SamplingOptions;
+  sampling?: SessionOptions['sampling'];
   /** Most tokens of an answer when the request gives no `max_tokens` (default: until the context is full). */
-  maxTokens?: number;
-  /** The most tokens one sequence holds: one conversation's bound (default 4096). */
-  contextSize?: number;
-  /** CPU threads of the decode steps (default: one per hardware thread). */
-  threads?: number;
-  /** The most tokens one decode step carries (default 512): long prompts are evaluated in such chunks. */
-  batchSize?: number;
-  /** Where the realignment runs (default `'auto'`). */
-  realignOn?: RealignOn;
+  maxTokens?: PromptOptions['maxTokens'];
   /** Called once per request, after it has been answered and its slot freed (an access log). Exceptions are ignored. */
   onRequestEnd?: (record: ServerRequestRecord) => void;
 }

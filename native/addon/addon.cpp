@@ -35,7 +35,7 @@ void SetErrorFactory(const Napi::CallbackInfo & info) {
 Napi::Value GuidanceScale(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     try {
-        RealignParams params = parse_realign_params(info[0].As<Napi::Object>());
+        RealignParams params = parse_realign_params(info[0]);
         params.weights = {1.0};
         params.validate();
         return Napi::Number::New(env, guidance_scale(params));

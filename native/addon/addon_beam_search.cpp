@@ -56,7 +56,7 @@ Napi::Value BeamSearchStart(const Napi::CallbackInfo & info) {
     const std::shared_ptr<LoadedModel> & loaded = model->model(env);
     auto abort = std::make_shared<std::atomic<bool>>(false);
     // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
-    auto * worker = new BeamSearchWorker(env, loaded, parse_beam_search_request(info[1].As<Napi::Object>()), abort);
+    auto * worker = new BeamSearchWorker(env, loaded, parse_beam_search_request(info[1]), abort);
     worker->Queue();
     Napi::Object handle = Napi::Object::New(env);
     handle.Set("promise", worker->promise());

@@ -18,7 +18,7 @@ void AddonContext::Register(Napi::Env env, Napi::Object exports) {
     exports.Set("AddonContext", constructor);
 }
 
-Napi::Object AddonContext::Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, Napi::Object options) {
+Napi::Object AddonContext::Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, const Napi::Value & options) {
     Napi::Object object = addon_state(env).context_constructor.New({});
     AddonContext * self = Unwrap(object);
     // The llama.cpp context itself is created lazily, on the decode thread: it allocates the KV cache.

@@ -14,7 +14,7 @@ class AddonContext : public Napi::ObjectWrap<AddonContext> {
   public:
     static void Register(Napi::Env env, Napi::Object exports);
     /** A context of `model` for `options` ({ contextSize, threads, batchSize, sequences, cacheSize }). */
-    static Napi::Object Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, Napi::Object options);
+    static Napi::Object Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, const Napi::Value & options);
     explicit AddonContext(const Napi::CallbackInfo & info);
     ~AddonContext() override;
 

@@ -89,7 +89,7 @@ Napi::Object outcome_object(Napi::Env env, const GenerationOutcome & outcome) {
     object.Set("sequences", outcome.stats.sequences);
     object.Set("promptMs", outcome.stats.prompt_ms);
     object.Set("generationMs", outcome.stats.generation_ms);
-    object.Set("samplerUs", outcome.stats.sampler_us);
+    object.Set("samplerTotalUs", outcome.stats.sampler_total_us);
     object.Set("realignedOn", outcome.stats.on_backend ? "backend" : "cpu");
     object.Set("guidanceScale", outcome.guidance_scale);
     object.Set("meanGuidanceScale", outcome.mean_guidance_scale);

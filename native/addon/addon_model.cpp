@@ -17,11 +17,10 @@ namespace {
 
 // Loads on a libuv worker thread; progress reaches JS through a thread-safe
 // function, at most once per whole percent.
-class ModelLoadWorker : public Napi::AsyncWorker {
+class ModelLoadWorker : public PromiseWorker {
   public:
     ModelLoadWorker(Napi::Env env, ModelLoadOptions options, Napi::Function on_progress)
-        : Napi::AsyncWorker(env, "amulet:loadModel"), deferred_(Napi::Promise::Deferred::New(env)),
-          options_(std::move(options)) {
+        : PromiseWorker(env, "amulet:loadModel"), options_(std::move(options)) {
         if (!on_progress.IsEmpty()) {
             progress_ = Napi::ThreadSafeFunction::New(env, on_progress, "amulet:loadProgress", 0, 1);
             options_.on_progress = [this](float fraction) {
@@ -39,48 +38,28 @@ class ModelLoadWorker : public Napi::AsyncWorker {
         if (progress_) progress_.Release();
     }
 
-    Napi::Promise promise() const { return deferred_.Promise(); }
-
   protected:
-    void Execute() override {
-        try {
-            model_ = LoadedModel::load(options_);
-        } catch (...) {
-            error_ = describe_current_exception();
-        }
-    }
+    void Compute() override { model_ = LoadedModel::load(options_); }
+    Napi::Value Result(Napi::Env env) override { return AddonModel::NewInstance(env, std::move(model_)); }
 
-    void OnOK() override {
-        if (!progress_) {
-            settle(Env(), deferred_, std::move(model_), error_);
-            return;
-        }
+    void Deliver() override {
+        if (!progress_) return PromiseWorker::Deliver();
         // Progress calls still queued on the thread-safe function would reach JS
         // after the promise settles: settle through the same queue, behind them.
         const napi_status queued = progress_.NonBlockingCall(
-            [deferred = deferred_, model = model_, error = error_](Napi::Env env, Napi::Function) mutable {
-                if (env != nullptr) settle(env, deferred, std::move(model), error);
+            [deferred = deferred(), model = model_, error = error()](Napi::Env env, Napi::Function) mutable {
+                if (env != nullptr) Settle(env, deferred, error, [&](Napi::Env scope_env) {
+                    return AddonModel::NewInstance(scope_env, std::move(model));
+                });
             });
-        if (queued != napi_ok) settle(Env(), deferred_, std::move(model_), error_);
+        if (queued != napi_ok) PromiseWorker::Deliver();
     }
 
   private:
-    static void settle(Napi::Env env, Napi::Promise::Deferred & deferred, std::shared_ptr<LoadedModel> model,
-                       const ErrorInfo & error) {
-        Napi::HandleScope scope(env);
-        if (error.is_set()) {
-            deferred.Reject(make_error(env, error.code.c_str(), error.message).Value());
-        } else {
-            deferred.Resolve(AddonModel::NewInstance(env, std::move(model)));
-        }
-    }
-
-    Napi::Promise::Deferred deferred_;
     ModelLoadOptions options_;
     Napi::ThreadSafeFunction progress_;
     std::atomic<int> last_percent_{-1};
     std::shared_ptr<LoadedModel> model_;
-    ErrorInfo error_;
 };
 
 // Renders a conversation with the model's chat template on a libuv worker thread.
@@ -173,20 +152,20 @@ Napi::Value AddonModel::Info(const Napi::CallbackInfo & info) {
 Napi::Value AddonModel::CreateContext(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
-    return AddonContext::Create(env, loaded, info[0].As<Napi::Object>());
+    return AddonContext::Create(env, loaded, info[0]);
 }
 
 Napi::Value AddonModel::CreateScorer(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
-    return AddonScorer::Create(env, loaded, info[0].As<Napi::Object>());
+    return AddonScorer::Create(env, loaded, info[0]);
 }
 
 Napi::Value AddonModel::FormatChat(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     const std::shared_ptr<LoadedModel> & loaded = model(env);
     const std::string system_prompt = info[0].As<Napi::String>().Utf8Value();
-    const std::vector<ChatMessage> turns = parse_turns(info[1].As<Napi::Array>());
+    const std::vector<ChatMessage> turns = parse_turns(info[1]);
     // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
     auto * worker = new FormatChatWorker(env, loaded, conversation_messages(system_prompt, turns));
     worker->Queue();

@@ -70,7 +70,7 @@ void AddonScorer::Register(Napi::Env env, Napi::Object exports) {
     exports.Set("AddonScorer", constructor);
 }
 
-Napi::Object AddonScorer::Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, Napi::Object options) {
+Napi::Object AddonScorer::Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, const Napi::Value & options) {
     Napi::Object object = addon_state(env).scorer_constructor.New({});
     // The context itself is created lazily, on the worker thread: it allocates the KV cache.
     Unwrap(object)->scorer_ = std::make_shared<Scorer>(model, parse_context_options(options));
@@ -85,7 +85,7 @@ Napi::Value AddonScorer::Score(const Napi::CallbackInfo & info) {
     if (busy_->exchange(true)) throw make_error(env, "ERR_BUSY", "a score is already running on this scorer");
     abort_ = std::make_shared<std::atomic<bool>>(false);
     // AsyncWorker's contract: allocated here, deleted by node-addon-api once it has completed.
-    auto * worker = new ScoreWorker(env, scorer_, parse_score_request(info[0].As<Napi::Object>()), abort_, busy_);
+    auto * worker = new ScoreWorker(env, scorer_, parse_score_request(info[0]), abort_, busy_);
     worker->Queue();
     Napi::Object handle = Napi::Object::New(env);
     handle.Set("promise", worker->promise());

@@ -15,7 +15,7 @@ namespace amulet {
 class AddonScorer : public Napi::ObjectWrap<AddonScorer> {
   public:
     static void Register(Napi::Env env, Napi::Object exports);
-    static Napi::Object Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, Napi::Object options);
+    static Napi::Object Create(Napi::Env env, const std::shared_ptr<LoadedModel> & model, const Napi::Value & options);
     explicit AddonScorer(const Napi::CallbackInfo & info);
 
   private:

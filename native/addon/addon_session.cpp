@@ -36,7 +36,7 @@ Napi::Value AddonSession::Generate(const Napi::CallbackInfo & info) {
     }
     GenerationRequest request;
     try {
-        request = parse_generation_request(info[0].As<Napi::Object>());
+        request = parse_generation_request(info[0]);
     } catch (const Napi::Error &) {
         throw;
     } catch (...) {

@@ -1,7 +1,5 @@
 #include "addon/promise_worker.h"
 
-#include "addon/addon_errors.h"
-
 namespace amulet {
 
 PromiseWorker::PromiseWorker(Napi::Env env, const char * resource_name)
@@ -12,15 +10,6 @@ void PromiseWorker::Execute() {
         Compute();
     } catch (...) {
         error_ = DescribeFailure();
-    }
-}
-
-void PromiseWorker::OnOK() {
-    Napi::Env env = Env();
-    if (error_.is_set()) {
-        deferred_.Reject(make_error(env, error_.code.c_str(), error_.message).Value());
-    } else {
-        deferred_.Resolve(Result(env));
     }
 }
 

@@ -27,7 +27,7 @@ void DecodeContext::release_context() {
     batch_.reset();
     ctx_.reset();
     cells_ = 0;
-    slots_.reset(nullptr, 0, 0, false);
+    kv_.reset(nullptr, 0, 0, false);
     owners_.clear();
 #if defined(__GLIBC__)
     // A context's large buffers (KV cache, compute and output buffers) are
@@ -43,7 +43,7 @@ void DecodeContext::release_context() {
 
 void DecodeContext::reserve(int32_t n_sequences) {
     const int32_t wanted = shared() ? options_.sequences : n_sequences;
-    if (ctx_ && slots_.size() >= wanted) return;
+    if (ctx_ && kv_.size() >= wanted) return;
     release_context();
     // A batch carries at least one token per sequence (every generation step),
     // and is one micro-batch: a step that fails leaves nothing of itself in the cache.
@@ -69,14 +69,14 @@ void DecodeContext::reserve(int32_t n_sequences) {
     ctx_ = create_context(*model_, params, resolve_threads(options_.threads), what);
     batch_ = std::make_unique<BatchHandle>(batch_size, wanted);
     cells_ = llama_n_ctx(ctx_.get());
-    slots_.reset(ctx_.get(), wanted, llama_model_n_swa(model_->get()), shared());
+    kv_.reset(ctx_.get(), wanted, llama_model_n_swa(model_->get()), shared());
     owners_.assign(static_cast<size_t>(wanted), Owner{});
 }
 
 std::optional<std::vector<llama_seq_id>> DecodeContext::acquire(
     SessionId session, const std::vector<std::vector<llama_token>> & prompts) {
     // What the cache holds after a failed or aborted decode.
-    slots_.resync();
+    kv_.resync();
     // The candidates in order of preference: the session's own, the free ones,
     // then the other sessions' idle ones, least recently used first.
     std::vector<llama_seq_id> own;
@@ -95,8 +95,8 @@ std::optional<std::vector<llama_seq_id>> DecodeContext::acquire(
     std::sort(pool.begin(), pool.end());
     std::vector<std::vector<llama_token>> cached;
     cached.reserve(pool.size());
-    for (const llama_seq_id seq : pool) cached.push_back(slots_.tokens(seq));
-    std::vector<llama_seq_id> chosen = assign_slots(prompts, cached);
+    for (const llama_seq_id seq : pool) cached.push_back(kv_.tokens(seq));
+    std::vector<llama_seq_id> chosen = assign_sequences(prompts, cached);
     ++clock_;
     for (llama_seq_id & seq : chosen) {
         seq = pool[static_cast<size_t>(seq)];
@@ -120,7 +120,7 @@ void DecodeContext::forget(SessionId session) {
         Owner & owner = owners_[static_cast<size_t>(seq)];
         if (owner.session != session) continue;
         if (!owner.busy) {
-            slots_.clear(seq);
+            kv_.clear(seq);
             owner = Owner{};
         }
     }
@@ -129,15 +129,15 @@ void DecodeContext::forget(SessionId session) {
 size_t DecodeContext::evict_idle(size_t cells) {
     std::vector<llama_seq_id> idle;
     for (llama_seq_id seq = 0; seq < static_cast<llama_seq_id>(owners_.size()); ++seq) {
-        if (!owners_[static_cast<size_t>(seq)].busy && !slots_.tokens(seq).empty()) idle.push_back(seq);
+        if (!owners_[static_cast<size_t>(seq)].busy && !kv_.tokens(seq).empty()) idle.push_back(seq);
     }
     std::stable_sort(idle.begin(), idle.end(), [&](llama_seq_id a, llama_seq_id b) {
         return owners_[static_cast<size_t>(a)].last_used < owners_[static_cast<size_t>(b)].last_used;
     });
     size_t freed = 0;
     for (size_t i = 0; i < idle.size() && freed < cells; ++i) {
-        freed += slots_.tokens(idle[i]).size();
-        slots_.clear(idle[i]);
+        freed += kv_.tokens(idle[i]).size();
+        kv_.clear(idle[i]);
     }
     return freed;
 }

@@ -5,7 +5,7 @@
 // Every generation decodes one sequence per prompt (the base prompt and one
 // per preference). A session owns the sequences its generations last used,
 // with their cache, so that its next turn evaluates only what the cache does
-// not hold yet (KvSlots): each prompt continues the sequence sharing the
+// not hold yet (KvSequences): each prompt continues the sequence sharing the
 // longest token prefix with it.
 //
 // Two kinds of context:
@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "engine/context_options.h"
-#include "engine/kv_slots.h"
+#include "engine/kv_sequences.h"
 #include "engine/llama_handles.h"
 #include "engine/loaded_model.h"
 
@@ -85,15 +85,15 @@ class DecodeContext {
 
     /** The llama.cpp context (null before reserve()). */
     llama_context * get() const { return ctx_.get(); }
-    KvSlots & kv() { return slots_; }
-    const KvSlots & kv() const { return slots_; }
+    KvSequences & kv() { return kv_; }
+    const KvSequences & kv() const { return kv_; }
     BatchHandle & batch() { return *batch_; }
     const LoadedModel & model() const { return *model_; }
     const ContextOptions & options() const { return options_; }
     /** KV cells of the context (0 before reserve()). */
     uint32_t cells() const { return cells_; }
     /** Sequences the llama.cpp context holds now. */
-    int32_t sequences() const { return slots_.size(); }
+    int32_t sequences() const { return kv_.size(); }
     /** Sequences held by a running generation. */
     int32_t busy_sequences() const;
 
@@ -111,7 +111,7 @@ class DecodeContext {
     ContextHandle ctx_;
     std::unique_ptr<BatchHandle> batch_;
     uint32_t cells_ = 0;
-    KvSlots slots_;
+    KvSequences kv_;
     std::vector<Owner> owners_;
     uint64_t clock_ = 0;
 };

@@ -142,11 +142,11 @@ void Generation::begin(std::vector<llama_seq_id> sequences) {
     // A capture reads the realigned row, so only then does the chain keep it.
     if (on_backend_ && !request_.capture_logits) llama_sampler_chain_add(chain_.get(), token_only_sampler_init());
     stats_.on_backend = on_backend_;
-    layout_.slots = std::move(sequences);
-    layout_.rows.assign(layout_.slots.size(), 0);
+    layout_.seq_ids = std::move(sequences);
+    layout_.rows.assign(layout_.seq_ids.size(), 0);
     // Before the first decode: the last prompt decode samples the first token.
     if (on_backend_) attach_backend_samplers();
-    feed_ = std::make_unique<PromptFeed>(context_, prompts_, layout_.slots);
+    feed_ = std::make_unique<PromptFeed>(context_, prompts_, layout_.seq_ids);
     stats_.reused_tokens = feed_->reused_tokens();
 }
 
@@ -175,10 +175,10 @@ bool Generation::wants_backend() const {
 }
 
 void Generation::attach_backend_samplers() {
-    const std::vector<llama_seq_id> & slots = layout_.slots;
-    if (realign_ != nullptr) realign_sampler_set_sequences(realign_, slots.data(), slots.size());
-    const size_t primary = slots.size() > 1 ? 1 : 0;
-    for (size_t i = 0; i < slots.size(); ++i) {
+    const std::vector<llama_seq_id> & seq_ids = layout_.seq_ids;
+    if (realign_ != nullptr) realign_sampler_set_sequences(realign_, seq_ids.data(), seq_ids.size());
+    const size_t primary = seq_ids.size() > 1 ? 1 : 0;
+    for (size_t i = 0; i < seq_ids.size(); ++i) {
         llama_sampler * sampler = chain_.get();
         if (i != primary) {
             // Left without a backend sampler, a sequence makes llama.cpp copy
@@ -191,11 +191,11 @@ void Generation::attach_backend_samplers() {
             sampler = companion.get();
             companions_.push_back(std::move(companion));
         }
-        attached_.push_back(slots[i]);
-        if (!llama_set_sampler(context_.get(), slots[i], sampler)) {
+        attached_.push_back(seq_ids[i]);
+        if (!llama_set_sampler(context_.get(), seq_ids[i], sampler)) {
             detach_backend_samplers();
             throw EngineError(error_code::kDecode, "llama.cpp cannot run the sampler of sequence " +
-                                                       std::to_string(slots[i]) + " on the backend");
+                                                       std::to_string(seq_ids[i]) + " on the backend");
         }
     }
 }
@@ -224,11 +224,11 @@ int32_t Generation::contribute(int32_t room) {
         awaits_rows_ = last;
         return added;
     }
-    const auto n = static_cast<int32_t>(layout_.slots.size());
+    const auto n = static_cast<int32_t>(layout_.seq_ids.size());
     if (room < n) return 0;
-    KvSlots & kv = context_.kv();
+    KvSequences & kv = context_.kv();
     size_t longest = 0;
-    for (const llama_seq_id seq : layout_.slots) longest = std::max(longest, kv.tokens(seq).size());
+    for (const llama_seq_id seq : layout_.seq_ids) longest = std::max(longest, kv.tokens(seq).size());
     if (longest >= static_cast<size_t>(context_.options().context_size)) {
         finish(FinishReason::ContextFull);
         return 0;
@@ -236,8 +236,8 @@ int32_t Generation::contribute(int32_t room) {
     const llama_token token =
         hooks_.token_to_decode(pending_token_, stats_.generated_tokens, context_.model().n_vocab());
     BatchHandle & batch = context_.batch();
-    for (size_t i = 0; i < layout_.slots.size(); ++i) {
-        const llama_seq_id seq = layout_.slots[i];
+    for (size_t i = 0; i < layout_.seq_ids.size(); ++i) {
+        const llama_seq_id seq = layout_.seq_ids[i];
         const auto position = static_cast<llama_pos>(kv.tokens(seq).size());
         kv.append(seq, token);
         layout_.rows[i] = batch.add(token, position, seq, true);
@@ -274,7 +274,7 @@ std::optional<GeneratedToken> Generation::sample_token() {
     const Clock::time_point sample_start = Clock::now();
     if (realign_ != nullptr) realign_sampler_set_rows(realign_, layout_.rows.data(), layout_.rows.size());
     const llama_token token = sample(row);
-    stats_.sampler_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
+    stats_.sampler_total_us += std::chrono::duration<double, std::micro>(Clock::now() - sample_start).count();
     stats_.generation_ms = elapsed_ms(first_token_time_);
 
     const LoadedModel & model = context_.model();

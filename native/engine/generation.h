@@ -101,14 +101,14 @@ struct GenerationStats {
     int32_t sequences = 0;
     double prompt_ms = 0;
     double generation_ms = 0;  // from the end of prompt evaluation to the last sampled token
-    double sampler_us = 0;     // total time in the sampler chain
+    double sampler_total_us = 0;  // time in the sampler chain, summed over the tokens
     double guidance_scale_sum = 0;  // the scale each generated token was realigned with, summed
     bool on_backend = false;   // realigned and sampled in the compute graph (RealignOn)
 };
 
 /** Where each sequence of a generation lives in the context, and its output row in the last decode. */
 struct SequenceLayout {
-    std::vector<llama_seq_id> slots;  // KV sequence of each of the generation's sequences
+    std::vector<llama_seq_id> seq_ids;  // KV sequence of each of the generation's sequences
     std::vector<int32_t> rows;        // output row of each sequence in the last decode
 };
 
@@ -131,7 +131,7 @@ class Generation {
     /** The prompt of each sequence the generation decodes. */
     const std::vector<std::vector<llama_token>> & prompts() const { return prompts_; }
     /** The KV sequences it decodes, once begun. */
-    const std::vector<llama_seq_id> & sequences() const { return layout_.slots; }
+    const std::vector<llama_seq_id> & sequences() const { return layout_.seq_ids; }
 
     /**
      * Starts on `sequences` (from DecodeContext::acquire, one per prompt):

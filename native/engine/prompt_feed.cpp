@@ -7,7 +7,7 @@ namespace amulet {
 PromptFeed::PromptFeed(DecodeContext & context, const std::vector<std::vector<llama_token>> & prompts,
                        const std::vector<llama_seq_id> & sequences)
     : context_(context), prompts_(prompts), sequences_(sequences), copy_to_(prompts.size(), 0) {
-    KvSlots & kv = context_.kv();
+    KvSequences & kv = context_.kv();
     const size_t n = prompts_.size();
     std::vector<size_t> keep(n);
     for (size_t i = 0; i < n; ++i) {
@@ -38,7 +38,7 @@ void PromptFeed::add(size_t i, size_t position, bool wants_logits, int32_t * row
 
 int32_t PromptFeed::feed(int32_t room, std::vector<int32_t> & rows, bool & last) {
     last = false;
-    KvSlots & kv = context_.kv();
+    KvSequences & kv = context_.kv();
     const size_t n = prompts_.size();
     int32_t added = 0;
     // 2. The shared prefix on sequence 0, then its copies.

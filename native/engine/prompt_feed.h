@@ -3,7 +3,7 @@
 // tokens of the generations already running instead of holding them up.
 //
 // What each sequence still needs follows from what its KV sequence holds
-// (KvSlots), so a step that fails or is aborted (llama.cpp then removes its
+// (KvSequences), so a step that fails or is aborted (llama.cpp then removes its
 // tokens) is simply fed again. In order:
 // 1. each sequence keeps the longest prefix its cache shares with its prompt,
 //    less the last token, whose logits start the generation;

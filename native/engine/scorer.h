@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "engine/chat_prompt.h"
-#include "engine/kv_slots.h"
+#include "engine/kv_sequences.h"
 #include "engine/llama_handles.h"
 #include "engine/loaded_model.h"
 #include "engine/context_options.h"
@@ -66,7 +66,7 @@ class Scorer {
     const ContextOptions options_;
     ContextHandle ctx_;
     std::unique_ptr<BatchHandle> batch_;
-    KvSlots cache_;  // one slot: what the context holds from the previous call
+    KvSequences cache_;  // one sequence: what the context holds from the previous call
 };
 
 }  // namespace amulet

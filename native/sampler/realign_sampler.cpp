@@ -27,7 +27,8 @@ struct RealignSampler {
           needs_lse(!shift_invariant || tracing || config.method == RealignMethod::AmuletIterative),
           n_vocab(static_cast<size_t>(llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(context))))) {
         params.validate();
-        if (params.weights.empty()) throw std::invalid_argument("realignment needs at least one preference row");
+        // lib/ refuses a realigning method without preferences; reaching here is a bug, not bad input.
+        if (params.weights.empty()) throw std::logic_error("realignment without a preference row");
         const std::vector<double> preference_coef = preference_coefficients(params);
         double base_coef = 1.0;
         coef.push_back(0.0f);

@@ -14,7 +14,7 @@ int main() {
         {"realign_math", realign_math_tests},
         {"realign_params", realign_params_tests},
         {"utf8_stream", utf8_stream_tests},
-        {"kv_slots", kv_slots_tests},
+        {"kv_sequences", kv_sequences_tests},
     };
     for (const auto & suite : suites) {
         const int before = failures();

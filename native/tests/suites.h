@@ -6,6 +6,6 @@ namespace amulet::tests {
 void realign_math_tests();
 void realign_params_tests();
 void utf8_stream_tests();
-void kv_slots_tests();
+void kv_sequences_tests();
 
 }  // namespace amulet::tests

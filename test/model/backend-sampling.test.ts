@@ -19,6 +19,7 @@ import {
 } from '../../lib/index';
 import { captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } from '../support/agreement';
 import { loadTestModel, paperPreference, testGpuLayers, testModels, testThreads } from '../support/models';
+import { withSession } from '../support/sessions';
 
 /** As test/model/oracle.test.ts: float32 rows and float32 combines, compared above a floor. */
 const LOG_PROB_TOLERANCE = 1e-4;
@@ -31,13 +32,8 @@ const question = 'Explain in detail how a refrigerator keeps food cold, step by 
 const concise = paperPreference('concise');
 const verbose = paperPreference('verbose');
 
-async function generate(model: Model, options: PromptOptions, maxTokens = TOKENS): Promise<CapturedRun> {
-  const session = model.createSession({ threads: testThreads });
-  try {
-    return await prompt(session, question, options, maxTokens);
-  } finally {
-    await session.dispose();
-  }
+function generate(model: Model, options: PromptOptions, maxTokens = TOKENS): Promise<CapturedRun> {
+  return withSession(model, {}, (session) => prompt(session, question, options, maxTokens));
 }
 
 /** A prompt with its tokens and, when captured, its log-probabilities. */

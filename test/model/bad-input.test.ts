@@ -10,7 +10,6 @@ import { copyFile, mkdir, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { runInThisContext } from 'node:vm';
 import { ensureFixtureModel } from '../support/fixtures';
 import {
   AmuletError,
@@ -22,7 +21,10 @@ import {
   type Session,
   type SessionOptions,
 } from '../../lib/index';
+import { nativeBinding } from '../../lib/addon';
+import { resolveRealign, samplingDefaults } from '../../lib/options';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { trapUnhandledRejections, useTestModel } from '../support/sessions';
 import { TIMED_OUT, within } from '../support/timing';
 
 const smol = testModels.find((model) => model.name === 'smollm2-135m-instruct')!;
@@ -31,30 +33,15 @@ const threads = testThreads;
 const concise = paperPreference('concise');
 const longAnswerPrompt = 'Write a long story about a dragon who learns to cook, with many chapters.';
 
-/**
- * The real process. Jest runs a test file in a vm context whose `process` is
- * a copy: listeners added to it never fire. Code run by vm.runInThisContext
- * sees the host context, where `process` is the object Node emits
- * 'unhandledRejection' on. (Outside Jest this is simply `process`.)
- */
-const hostProcess = runInThisContext('process') as NodeJS.Process;
-const unhandled: unknown[] = [];
-const onUnhandledRejection = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-
-let model: Model;
+const unhandled = trapUnhandledRejections();
+const model = useTestModel(smol);
 let workDir: string;
 
 beforeAll(async () => {
-  hostProcess.on('unhandledRejection', onUnhandledRejection);
   workDir = await mkdtemp(join(tmpdir(), 'amulet-bad-input-'));
-  model = await loadTestModel(smol);
 });
 
 afterAll(async () => {
-  hostProcess.off('unhandledRejection', onUnhandledRejection);
-  await model?.dispose();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -106,7 +93,7 @@ async function consume(stream: GenerationStream): Promise<{ chunks: string[]; er
 }
 
 
-function newSession(options: SessionOptions = {}, on: Model = model): Session {
+function newSession(options: SessionOptions = {}, on: Model = model()): Session {
   return on.createSession({ preferences: [concise], contextSize: 512, threads, ...options });
 }
 
@@ -275,7 +262,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
   it.each(sessionCases)('createSession: %s', (label, options, message) => {
     let error: unknown;
     try {
-      const session = model.createSession(options as SessionOptions);
+      const session = model().createSession(options as SessionOptions);
       void session.dispose();
       throw new Error(`createSession(${show(options)}) returned a session`);
     } catch (caught) {
@@ -368,7 +355,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
   });
 
   it("method 'amulet' (the default) on a session without preferences", async () => {
-    const bare = model.createSession({ contextSize: 256, threads });
+    const bare = model().createSession({ contextSize: 256, threads });
     try {
       await expectInvalidPrompt('Hello.', { maxTokens: 4 }, /amulet.*preference/, bare);
       // 'base' needs no preference, so the same session can still answer.
@@ -398,7 +385,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
     let created: Session | undefined;
     let error: unknown;
     try {
-      created = model.createSession({ contextSize: 256, threads, preferences: [concise], ...(options as SessionOptions) });
+      created = model().createSession({ contextSize: 256, threads, preferences: [concise], ...(options as SessionOptions) });
     } catch (caught) {
       error = caught;
     }
@@ -422,6 +409,47 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
 });
 
 // ---------------------------------------------------------------------------
+
+describe("the addon checks the types and names of what reaches it, as when lib/ is bypassed", () => {
+  it('refuses a wrong type or an unknown enum name with ERR_INVALID_OPTION naming the field', async () => {
+    const binding = nativeBinding();
+    const realign = resolveRealign({});
+    expectAmuletError(thrownBy(() => binding.guidanceScale(undefined as never)), 'ERR_INVALID_OPTION', /realign must be an object/);
+    expectAmuletError(thrownBy(() => binding.guidanceScale({ ...realign, alpha: '2' } as never)), 'ERR_INVALID_OPTION',
+      /alpha must be a number/);
+    expectAmuletError(thrownBy(() => binding.guidanceScale({ ...realign, method: 'nope' } as never)), 'ERR_INVALID_OPTION',
+      /unknown method 'nope'/);
+    const native = await binding.loadModel(model().path, { gpuLayers: 0, useMmap: true, chatTemplate: '', rpcServers: [],
+      tensorSplit: [] });
+    try {
+      expectAmuletError(thrownBy(() => native.createContext({ contextSize: '64' } as never)), 'ERR_INVALID_OPTION',
+        /contextSize must be a number/);
+      const context = native.createContext({ contextSize: 128, threads, batchSize: 16, sequences: 1, cacheSize: 0 });
+      const session = context.createSession();
+      const request = {
+        systemPrompt: 'You are a helpful assistant.', preferences: [], realign: { ...realign, method: 'base' },
+        sampling: { ...samplingDefaults }, maxTokens: 2, trace: false, captureLogits: false, realignOn: 'auto',
+        contextOverflow: 'error', stop: [], logitBias: [], grammar: '', jsonSchema: '',
+        turns: [{ role: 'user', content: 'Hi.' }],
+      };
+      for (const [field, value, message] of [
+        ['realignOn', 'gpu', /realignOn must be one of auto, cpu, backend \(got 'gpu'\)/],
+        ['contextOverflow', 'drop', /contextOverflow must be one of error, dropOldestTurns/],
+        ['trace', 'yes', /trace must be a boolean/],
+        ['turns', 'Hi.', /turns must be an array/],
+        ['sampling', undefined, /sampling must be an object/],
+        ['maxTokens', '2', /maxTokens must be a number/],
+      ] as const) {
+        expectAmuletError(thrownBy(() => session.generate({ ...request, [field]: value } as never)), 'ERR_INVALID_OPTION',
+          message);
+      }
+      session.dispose();
+      context.dispose();
+    } finally {
+      native.dispose();
+    }
+  });
+});
 
 describe('a prompt longer than the context', () => {
   const words = 'the quick brown fox jumps over a lazy dog near our quiet river bank'.split(' ');
@@ -576,6 +604,15 @@ describe('use after dispose', () => {
       await expect(doomed.dispose()).resolves.toBeUndefined();
       await expect(idle.dispose()).resolves.toBeUndefined();
     });
+
+  it('disposing the model aborts its running beam search, which rejects with ERR_ABORTED', async () => {
+    const doomed = await loadTestModel(smol);
+    const search = doomed.beamSearch(longAnswerPrompt, { beams: 2, maxTokens: 200, threads });
+    const disposal = doomed.dispose();
+    expectAmuletError(await rejectionOf(search), 'ERR_ABORTED');
+    expect(await within(disposal, 30_000, TIMED_OUT)).toBeUndefined();
+    expectAmuletError(thrownBy(() => doomed.beamSearch('Hi.')), 'ERR_DISPOSED', /model/);
+  });
 
   it('`await using` disposes the session and the model at the end of the block', async () => {
     let keptModel: Model | undefined;

@@ -7,18 +7,14 @@
  */
 import type { Model, PromptOptions } from '../../lib/index';
 import { ACROSS_SHAPES, captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } from '../support/agreement';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { loadTestModel, paperPreference, testModels } from '../support/models';
+import { withSession } from '../support/sessions';
 
 const LONG_QUESTION = 'Write a detailed essay about the history of the Roman Empire, from its founding to its fall.';
 const TOKENS = 24;
 
-async function generate(model: Model, options: PromptOptions): Promise<CapturedRun> {
-  const session = model.createSession({ threads: testThreads });
-  try {
-    return await captureRun(session, LONG_QUESTION, { maxTokens: TOKENS, ...options });
-  } finally {
-    await session.dispose();
-  }
+function generate(model: Model, options: PromptOptions): Promise<CapturedRun> {
+  return withSession(model, {}, (session) => captureRun(session, LONG_QUESTION, { maxTokens: TOKENS, ...options }));
 }
 
 describe.each(testModels)('decoding on $name', (testModel) => {

@@ -11,37 +11,23 @@
  * Corrupt model files: test/model/bad-input.test.ts. Native failures:
  * test/model/robustness/native-failures.test.ts.
  */
-import { runInThisContext } from 'node:vm';
 import fc from 'fast-check';
 import { ensureFixtureModel } from '../support/fixtures';
 import {
   AmuletError,
   guidanceScale,
   loadModel,
-  type GenerationStream,
   type Model,
+  type GenerationStream,
   type PromptOptions,
   type Session,
   type SessionOptions,
 } from '../../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { paperPreference, testModels, testThreads } from '../support/models';
+import { trapUnhandledRejections, useTestModel } from '../support/sessions';
 
-/** The real process (Jest's copy never emits 'unhandledRejection'; see bad-input.test.ts). */
-const hostProcess = runInThisContext('process') as NodeJS.Process;
-const unhandled: unknown[] = [];
-const onUnhandledRejection = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-
-let model: Model;
-beforeAll(async () => {
-  hostProcess.on('unhandledRejection', onUnhandledRejection);
-  model = await loadTestModel(testModels[0]);
-});
-afterAll(async () => {
-  hostProcess.off('unhandledRejection', onUnhandledRejection);
-  await model?.dispose();
-});
+const unhandled = trapUnhandledRejections();
+const model = useTestModel();
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -196,7 +182,7 @@ afterAll(() => {
 
 it('createSession with random options: a session or a synchronous ERR_INVALID_OPTION', async () => {
   await fc.assert(fc.asyncProperty(sessionOptions, async (options) => {
-    const session = expectOnlyAmuletErrors(() => model.createSession(options as SessionOptions));
+    const session = expectOnlyAmuletErrors(() => model().createSession(options as SessionOptions));
     count(session ? 'createSession ok' : 'createSession rejected');
     if (session) {
       // A session that was created must then answer, or fail with an AmuletError.
@@ -212,8 +198,8 @@ describe('prompt', () => {
   let dropping: Session;
   beforeAll(() => {
     const base = { preferences: [paperPreference('concise')], contextSize: 128, batchSize: 32, threads: testThreads };
-    plain = model.createSession(base);
-    dropping = model.createSession({ ...base, contextOverflow: 'dropOldestTurns' });
+    plain = model().createSession(base);
+    dropping = model().createSession({ ...base, contextOverflow: 'dropOldestTurns' });
   });
   afterAll(async () => {
     await Promise.all([plain?.dispose(), dropping?.dispose()]);

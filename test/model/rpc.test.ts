@@ -18,6 +18,7 @@ import { captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } f
 import { ensureFixtureModel } from '../support/fixtures';
 import { useTestAddon } from '../support/test-addon';
 import { paperPreference, testThreads } from '../support/models';
+import { withSession } from '../support/sessions';
 import { fakeServer, freePort, helloReply, startWorker, type RpcWorker } from '../support/rpc-workers';
 
 const TOKENS = 24;
@@ -28,15 +29,10 @@ const questions = [
 const verbose = paperPreference('verbose');
 const uplifting = paperPreference('uplifting');
 
-async function generate(model: Model, question: string, options: PromptOptions & { preferences: string[] }):
+function generate(model: Model, question: string, options: PromptOptions & { preferences: string[] }):
   Promise<CapturedRun> {
   const { preferences, ...promptOptions } = options;
-  const session = model.createSession({ preferences, threads: testThreads });
-  try {
-    return await captureRun(session, question, { maxTokens: TOKENS, ...promptOptions });
-  } finally {
-    await session.dispose();
-  }
+  return withSession(model, { preferences }, (session) => captureRun(session, question, { maxTokens: TOKENS, ...promptOptions }));
 }
 
 /**

@@ -9,6 +9,7 @@
 import { type Model, type ScoreConversation } from '../../lib/index';
 import { ACROSS_SHAPES, SAME_ROWS } from '../support/agreement';
 import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { withSession } from '../support/sessions';
 
 const QUESTION = 'How do I keep basil alive on a kitchen windowsill?';
 const SYSTEM = 'You are a helpful assistant.';
@@ -22,20 +23,17 @@ interface Generated {
   logProbs: number[];
 }
 
-async function generate(model: Model, method: 'pref' | 'base'): Promise<Generated> {
-  const session = model.createSession({ threads: testThreads, preferences: [concise] });
-  const generated: Generated = { tokens: [], logProbs: [] };
-  try {
+function generate(model: Model, method: 'pref' | 'base'): Promise<Generated> {
+  return withSession(model, { preferences: [concise] }, async (session) => {
+    const generated: Generated = { tokens: [], logProbs: [] };
     for await (const chunk of session.prompt(QUESTION, { method, maxTokens: TOKENS, captureLogits: true })) {
       for (const capture of chunk.captures ?? []) {
         generated.tokens.push(capture.token);
         generated.logProbs.push(capture.realignedLogProbs[capture.token]!);
       }
     }
-  } finally {
-    await session.dispose();
-  }
-  return generated;
+    return generated;
+  });
 }
 
 function differences(actual: ArrayLike<number>, expected: readonly number[]): { max: number; mean: number } {

@@ -15,12 +15,12 @@
  * tokens agree up to the first near-tie. Token counts are checked against
  * bounds that hold whatever the answer was.
  */
-import { loadModel, type GenerationResult, type Model, type PromptOptions, type Session, type SessionOptions }
-  from '../../lib/index';
+import { loadModel, type GenerationResult, type PromptOptions, type Session, type SessionOptions } from '../../lib/index';
 import { ACROSS_SHAPES, acrossShapesRealigned, captureRun, expectAgreementUpToNearTie, type CapturedRun }
   from '../support/agreement';
 import { ensureFixtureModel } from '../support/fixtures';
-import { concurrentThreads, loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { concurrentThreads, paperPreference, testModels, testThreads } from '../support/models';
+import { sessionMaker, useTestModel } from '../support/sessions';
 
 const creative = paperPreference('creative');
 const concise = paperPreference('concise');
@@ -48,17 +48,8 @@ function figures(label: string, results: GenerationResult[]): string {
 }
 
 describe.each(testModels)('sessions on $name', (testModel) => {
-  let model: Model;
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
-
-  function newSession(options: SessionOptions = {}) {
-    return model.createSession({ preferences: [creative], contextSize: 1024, batchSize: 16, threads: testThreads, ...options });
-  }
+  const model = useTestModel(testModel);
+  const newSession = sessionMaker(model, { preferences: [creative], contextSize: 1024, batchSize: 16 });
 
   it('a later turn evaluates only its new tokens, on every sequence', async () => {
     const session = newSession();
@@ -140,17 +131,8 @@ describe.each(testModels)('sessions on $name', (testModel) => {
 });
 
 describe('changing what a session decodes between turns (SmolLM2)', () => {
-  let model: Model;
-  beforeAll(async () => {
-    model = await loadTestModel(testModels[0]);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
-
-  function newSession(options: SessionOptions = {}) {
-    return model.createSession({ preferences: [creative], contextSize: 1024, batchSize: 16, threads: testThreads, ...options });
-  }
+  const model = useTestModel();
+  const newSession = sessionMaker(model, { preferences: [creative], contextSize: 1024, batchSize: 16 });
 
   /** The answer of a fresh session restored from `session`'s history, with other options. */
   async function reference(history: SessionOptions['history'], question: string, options: SessionOptions & { maxTokens?: number }) {
@@ -304,19 +286,13 @@ describe('changing what a session decodes between turns (SmolLM2)', () => {
 });
 
 describe('a conversation that outgrows the context (SmolLM2)', () => {
-  let model: Model;
-  beforeAll(async () => {
-    model = await loadTestModel(testModels[0]);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
+  const model = useTestModel();
 
   const systemPrompt = 'You are a helpful assistant who answers every question about colours with great care.';
 
   it("contextOverflow 'error' (default): the prompt that does not fit fails with ERR_CONTEXT_FULL, history unchanged",
     async () => {
-      const session = model.createSession({ systemPrompt, preferences: [creative], contextSize: 160, threads: testThreads });
+      const session = model().createSession({ systemPrompt, preferences: [creative], contextSize: 160, threads: testThreads });
       try {
         let failure: unknown;
         let turns = 0;
@@ -345,7 +321,7 @@ describe('a conversation that outgrows the context (SmolLM2)', () => {
         systemPrompt, preferences: [creative], contextSize: 160, batchSize: 16, threads: testThreads,
         contextOverflow: 'dropOldestTurns',
       };
-      const session = model.createSession(options);
+      const session = model().createSession(options);
       try {
         const drops: number[] = [];
         for (let turn = 0; turn < 10; turn++) {
@@ -361,7 +337,7 @@ describe('a conversation that outgrows the context (SmolLM2)', () => {
           expect(kept[0].role).toBe('user');
           if (result.droppedMessageCount > 0) {
             // Exactly what a fresh session with the same system prompt and the kept history decodes.
-            const fresh = model.createSession({ ...options, history: kept.slice(0, -2) });
+            const fresh = model().createSession({ ...options, history: kept.slice(0, -2) });
             try {
               const reference = await ask(fresh, question, { maxTokens: 16 });
               expect(reference.result.droppedMessageCount).toBe(0);
@@ -384,23 +360,14 @@ describe('a conversation that outgrows the context (SmolLM2)', () => {
     });
 
   it('rejects an unknown contextOverflow policy', () => {
-    expect(() => model.createSession({ contextOverflow: 'shift' as never }))
+    expect(() => model().createSession({ contextOverflow: 'shift' as never }))
       .toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/contextOverflow/) }));
   });
 });
 
 describe('several sessions and queued prompts (SmolLM2)', () => {
-  let model: Model;
-  beforeAll(async () => {
-    model = await loadTestModel(testModels[0]);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
-
-  function newSession(options: SessionOptions = {}) {
-    return model.createSession({ preferences: [creative], contextSize: 512, threads: concurrentThreads, ...options });
-  }
+  const model = useTestModel();
+  const newSession = sessionMaker(model, { preferences: [creative], contextSize: 512, threads: concurrentThreads });
 
   it('three sessions on one model run at the same time, each with its own context and conversation', async () => {
     const conversations = [

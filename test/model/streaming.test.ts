@@ -9,13 +9,13 @@ import {
   guidanceScale,
   type GenerationResult,
   type GenerationStream,
-  type Model,
   type PromptOptions,
   type RealignMethod,
   type SessionOptions,
   type TextChunk,
 } from '../../lib/index';
-import { concurrentThreads, loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { concurrentThreads, paperPreference, testModels, testThreads } from '../support/models';
+import { sessionMaker, useTestModel } from '../support/sessions';
 import { TIMED_OUT, within } from '../support/timing';
 
 /** One thread per context: the test machine's cores are shared. */
@@ -73,18 +73,8 @@ function expectChunksMatchResult({ chunks, result }: Collected, where: string): 
 
 
 describe.each(testModels)('streaming on $name', (testModel) => {
-  let model: Model;
-
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
-
-  function newSession(options: SessionOptions = {}) {
-    return model.createSession({ preferences: [creative], contextSize: 512, threads, ...options });
-  }
+  const model = useTestModel(testModel);
+  const newSession = sessionMaker(model, { preferences: [creative], contextSize: 512, threads });
 
   /** Runs one prompt on a fresh session and disposes it. */
   async function runOnce(text: string, options: PromptOptions = {}, session: SessionOptions = {}): Promise<Collected> {

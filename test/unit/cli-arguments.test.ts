@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, parsePreference, readPreferenceFile, UsageError, type RunRequest } from '../../cli/arguments';
 import { renderComparison, type ComparedAnswer } from '../../cli/compare-view';
-import { DEFAULT_JUDGE_MODEL, parseEvalCommandLine, type EvalRequest } from '../../cli/eval-arguments';
+import { DEFAULT_JUDGE_MODEL, parseEvalCommandLine, type EvalRequest } from '../../cli/commands/eval/arguments';
 import { parseRpcServerCommandLine, rpcServerArguments, type RpcServerRequest } from '../../cli/rpc-server-arguments';
 import { DEFAULT_MODEL } from '../../cli/model-loading';
 import { browserUrl } from '../../cli/open-browser';

@@ -1,6 +1,6 @@
 /**
  * The C++ unit tests (native/tests/: the realignment math, its parameters,
- * the UTF-8 stream and the KV slot assignment), which need no model. The
+ * the UTF-8 stream and the KV sequence assignment), which need no model. The
  * build in build/ is required; the portable (AVX2) build in build-portable/
  * is tested too when it has been built, since its loops compile differently.
  */

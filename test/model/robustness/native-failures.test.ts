@@ -15,9 +15,10 @@
  * streamed text being valid UTF-8 that adds up to the result in
  * test/model/streaming.test.ts.
  */
-import { AmuletError, type AmuletErrorCode, type Model, type PromptOptions, type Session } from '../../../lib/index';
+import { AmuletError, type AmuletErrorCode, type PromptOptions, type Session } from '../../../lib/index';
 import { ACROSS_SHAPES, acrossShapesRealigned, captureRun, expectAgreementUpToNearTie } from '../../support/agreement';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../../support/models';
+import { paperPreference, testThreads } from '../../support/models';
+import { sessionMaker, useTestModel } from '../../support/sessions';
 import { useTestAddon } from '../../support/test-addon';
 
 const setTestHooks = useTestAddon();
@@ -25,17 +26,8 @@ const setTestHooks = useTestAddon();
 const concise = paperPreference('concise');
 const question = 'Write a long story about a dragon who learns to cook.';
 
-let model: Model;
-beforeAll(async () => {
-  model = await loadTestModel(testModels[0]);
-});
-afterAll(async () => {
-  await model?.dispose();
-});
-
-function newSession(): Session {
-  return model.createSession({ preferences: [concise], contextSize: 256, batchSize: 16, threads: testThreads });
-}
+const model = useTestModel();
+const newSession = sessionMaker(model, { preferences: [concise], contextSize: 256, batchSize: 16 });
 
 async function streamUntilFailure(session: Session, options: PromptOptions) {
   const chunks: string[] = [];
@@ -54,7 +46,7 @@ async function streamUntilFailure(session: Session, options: PromptOptions) {
 }
 
 it('256 preferences (257 sequences) fail context creation with ERR_CONTEXT_CREATE; the session then still works', async () => {
-  const session = model.createSession({ contextSize: 64, threads: testThreads });
+  const session = model().createSession({ contextSize: 64, threads: testThreads });
   try {
     const preferences = Array.from({ length: 256 }, (_, i) => `Preference number ${i}.`);
     const error = await session.prompt('Hi.', { maxTokens: 2, preferences }).then(() => undefined, (caught) => caught);

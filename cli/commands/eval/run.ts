@@ -6,21 +6,21 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { LoadModelOptions, Model, Scorer } from '../lib/index';
-import { DEFAULT_MODEL, loadModelWithProgress } from './model-loading';
-import { fluencyOf, scoringOrder, type FluencyRecord } from '../eval/fluency';
-import { loadPreferences, loadQuestions, selectPreferences, type EvalPreference, type EvalQuestion } from '../eval/inputs';
-import { judgeAgainst } from '../eval/judge';
-import { scorerVerdicts } from '../eval/model-judge';
-import { planJobs, questionKey } from '../eval/plan';
-import { preferenceSets } from '../eval/preference-sets';
-import { writeReport } from '../eval/report';
-import { runJobs, type EvalParameters, type ResponseRecord, type RunProgress } from '../eval/runner';
-import { computeScores, variantOf, type JudgementRecord, type Reference } from '../eval/scores';
-import { JsonlStore } from '../eval/store';
-import { formatVariant } from '../eval/variants';
-import type { EvalRequest } from './eval-arguments';
-import { ProgressBar } from './progress-bar';
+import type { LoadModelOptions, Model, Scorer } from '../../../lib/index';
+import { DEFAULT_MODEL, loadModelWithProgress } from '../../model-loading';
+import { fluencyOf, scoringOrder, type FluencyRecord } from '../../../eval/fluency';
+import { loadPreferences, loadQuestions, selectPreferences, type EvalPreference, type EvalQuestion } from '../../../eval/inputs';
+import { judgeAgainst } from '../../../eval/judge';
+import { scorerVerdicts } from '../../../eval/model-judge';
+import { planJobs, questionKey } from '../../../eval/plan';
+import { preferenceSets } from '../../../eval/preference-sets';
+import { writeReport } from '../../../eval/report';
+import { runJobs, type EvalParameters, type ResponseRecord, type RunProgress } from '../../../eval/runner';
+import { computeScores, variantOf, type JudgementRecord, type Reference } from '../../../eval/scores';
+import { JsonlStore } from '../../../eval/store';
+import { formatVariant } from '../../../eval/variants';
+import type { EvalRequest } from './arguments';
+import { ProgressBar } from '../../progress-bar';
 
 /** A failure the user can fix (printed without a stack; exit code 2). */
 export class EvalSetupError extends Error {}

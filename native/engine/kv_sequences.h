@@ -2,18 +2,17 @@
 // evaluates only what is not there yet.
 //
 // A session keeps one llama.cpp context for all its turns. Each KV sequence
-// ("slot") of that context holds the tokens of one prompt, e.g. the base
-// prompt or one preference's prompt, followed by the tokens generated after
-// it. KvSlots mirrors those token lists on the host. A new generation assigns
-// each of its prompts the slot sharing the longest token prefix with it,
-// removes the slot's tokens from the first difference on, and evaluates only
-// the rest.
+// of that context holds the tokens of one prompt, e.g. the base prompt or one
+// preference's prompt, followed by the tokens generated after it. KvSequences
+// mirrors those token lists on the host. A new generation assigns each of its
+// prompts the sequence sharing the longest token prefix with it, removes the
+// sequence's tokens from the first difference on, and evaluates only the rest.
 //
-// With kv_unified = false every slot is its own KV stream. Within a stream
+// With kv_unified = false every sequence is its own KV stream. Within a stream
 // llama.cpp's seq_cp only updates metadata; across streams it copies the whole
 // stream buffer (every cell, used or not) at the next decode. copy_prefix()
 // is therefore used only where it saves evaluating tokens. In a unified
-// cache (one stream for every slot) a copy only marks the cells as shared.
+// cache (one stream for every sequence) a copy only marks the cells as shared.
 //
 // Not thread-safe: the thread driving the decoder owns it.
 #pragma once
@@ -30,24 +29,24 @@ namespace amulet {
 size_t common_prefix(const std::vector<llama_token> & a, const std::vector<llama_token> & b);
 
 /**
- * Pairs each prompt with a distinct slot, greedily by the longest common
- * prefix with the slot's tokens (ties: the slot with the prompt's own index,
+ * Pairs each prompt with a distinct sequence, greedily by the longest common
+ * prefix with the sequence's tokens (ties: the sequence with the prompt's own index,
  * then the lowest index), so that unchanged sequences keep their cache even
  * when the list of prompts changes. Needs cached.size() >= prompts.size().
  */
-std::vector<llama_seq_id> assign_slots(const std::vector<std::vector<llama_token>> & prompts,
+std::vector<llama_seq_id> assign_sequences(const std::vector<std::vector<llama_token>> & prompts,
                                        const std::vector<std::vector<llama_token>> & cached);
 
-class KvSlots {
+class KvSequences {
   public:
-    /** Forgets everything: a new context with `n_slots` empty sequences (ctx may be null). */
-    void reset(llama_context * ctx, int32_t n_slots, int32_t n_swa, bool unified);
+    /** Forgets everything: a new context with `n_sequences` empty sequences (ctx may be null). */
+    void reset(llama_context * ctx, int32_t n_sequences, int32_t n_swa, bool unified);
 
-    /** True when every slot lives in one KV stream, where copy_prefix() costs nothing. */
+    /** True when every sequence lives in one KV stream, where copy_prefix() costs nothing. */
     bool unified() const { return unified_; }
 
     int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
-    const std::vector<llama_token> & tokens(llama_seq_id slot) const { return tokens_[static_cast<size_t>(slot)]; }
+    const std::vector<llama_token> & tokens(llama_seq_id sequence) const { return tokens_[static_cast<size_t>(sequence)]; }
     const std::vector<std::vector<llama_token>> & all() const { return tokens_; }
 
     /**
@@ -58,12 +57,12 @@ class KvSlots {
     void resync();
 
     /**
-     * Keeps the first `keep` tokens of a slot and removes the rest from the
+     * Keeps the first `keep` tokens of a sequence and removes the rest from the
      * cache. Returns how many are kept: fewer (0) when the cache cannot remove
      * a partial sequence (recurrent models) or, with sliding-window attention,
      * no longer holds the window the next position needs.
      */
-    size_t truncate(llama_seq_id slot, size_t keep);
+    size_t truncate(llama_seq_id sequence, size_t keep);
 
     /**
      * Makes `to` hold the first `keep` tokens of `from` (across streams a
@@ -73,17 +72,17 @@ class KvSlots {
      */
     size_t copy_prefix(llama_seq_id from, llama_seq_id to, size_t keep);
 
-    /** Empties a slot. */
-    void clear(llama_seq_id slot) { truncate(slot, 0); }
+    /** Empties a sequence. */
+    void clear(llama_seq_id sequence) { truncate(sequence, 0); }
 
-    /** Tokens held by every slot together (a prefix shared by several slots counted once per slot). */
+    /** Tokens held by every sequence together (a prefix shared by several sequences counted once per sequence). */
     size_t total() const;
 
-    /** Records a token about to be decoded into a slot (at position tokens(slot).size()). */
-    void append(llama_seq_id slot, llama_token token) { tokens_[static_cast<size_t>(slot)].push_back(token); }
+    /** Records a token about to be decoded into a sequence (at position tokens(sequence).size()). */
+    void append(llama_seq_id sequence, llama_token token) { tokens_[static_cast<size_t>(sequence)].push_back(token); }
 
   private:
-    bool window_intact(llama_seq_id slot, size_t keep) const;
+    bool window_intact(llama_seq_id sequence, size_t keep) const;
 
     llama_context * ctx_ = nullptr;
     int32_t n_swa_ = 0;

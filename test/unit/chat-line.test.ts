@@ -3,7 +3,7 @@
  * the preferences and the method between turns, each returning new settings
  * (the old ones untouched) or a clear error.
  */
-import { effectiveMethod, preferenceListing, readChatLine, type ChatSettings } from '../../cli/chat-commands';
+import { effectiveMethod, preferenceListing, readChatLine, type ChatSettings } from '../../cli/chat-line';
 
 const none: ChatSettings = { preferences: [], method: undefined };
 const two: ChatSettings = { preferences: [{ text: 'Be concise.', weight: 1 }, { text: 'Be kind.', weight: 1 }], method: undefined };

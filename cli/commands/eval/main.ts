@@ -4,10 +4,10 @@
  *
  * @packageDocumentation
  */
-import { UsageError } from '../arguments';
-import { EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, printError, runStoppable } from '../command-process';
-import { parseEvalCommandLine } from '../eval-arguments';
-import { evalHelpText } from '../eval-help';
+import { UsageError } from '../../arguments';
+import { EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, printError, runStoppable } from '../../command-process';
+import { parseEvalCommandLine } from './arguments';
+import { evalHelpText } from './help';
 
 /** The evaluation's optional peer dependencies that cannot be found. */
 function missingEvalPackages(): string[] {
@@ -43,7 +43,7 @@ export async function evalMain(args: readonly string[]): Promise<number> {
     return EXIT_FAILURE;
   }
   // Loaded only now: the harness and its NLP packages are not part of the library.
-  const { EvalSetupError, runEval } = await import('../eval-command');
+  const { EvalSetupError, runEval } = await import('./run');
   const shown = ['npx', 'amulet', 'eval', ...args].map((arg) => (/^[\w./,:=@-]+$/.test(arg) ? arg : JSON.stringify(arg)));
   return runStoppable((signal) => runEval(request, signal, shown.join(' ')),
     (error) => error instanceof EvalSetupError);

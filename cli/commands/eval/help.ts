@@ -3,10 +3,10 @@
  *
  * @packageDocumentation
  */
-import { EVAL_DEFAULT_METHODS, EVAL_MAX_TOKENS, evalRuleFlags } from './eval-arguments';
-import { extendedPreferences, paperPreferences } from '../eval/preference-sets';
-import { wrapText } from './text-wrap';
-import { helpSection, ruleHelp } from './flags';
+import { EVAL_DEFAULT_METHODS, EVAL_MAX_TOKENS, evalRuleFlags } from './arguments';
+import { extendedPreferences, paperPreferences } from '../../../eval/preference-sets';
+import { wrapText } from '../../text-wrap';
+import { helpSection, ruleHelp } from '../../flags';
 
 /** A set's names after its label, wrapped into the help's description column. */
 function nameList(label: string, names: readonly string[]): string {

@@ -5,13 +5,13 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
-import { isAmuletError } from '../lib/index';
-import { rules, type NumberRule, type RuleName } from '../lib/option-rules';
-import { preferenceSetNames, type PreferenceSetName } from '../eval/preference-sets';
-import type { EvalParameters } from '../eval/runner';
-import type { Reference } from '../eval/scores';
-import { evalMethods, methodVariant, parseVariant, type EvalMethod, type EvalVariant } from '../eval/variants';
-import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from './flags';
+import { isAmuletError } from '../../../lib/index';
+import { rules, type NumberRule, type OptionRule, type RuleName } from '../../../lib/option-rules';
+import { preferenceSetNames, type PreferenceSetName } from '../../../eval/preference-sets';
+import type { EvalParameters } from '../../../eval/runner';
+import type { Reference } from '../../../eval/scores';
+import { evalMethods, methodVariant, parseVariant, type EvalMethod, type EvalVariant } from '../../../eval/variants';
+import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageError } from '../../flags';
 
 /** The library options `amulet eval` takes as flags, in help order. */
 export const evalRuleFlags: readonly RuleName[] = [
@@ -40,7 +40,7 @@ export const evalOptions = {
 } as const;
 
 /** How many questions of each set to take: an option of the harness, not of the library. */
-const limitRule: NumberRule = {
+const limitRule: NumberRule<never> = {
   kind: 'number', name: 'limit', flag: 'limit', integer: true, min: 1, max: 1_000_000, default: 1_000_000,
   description: 'The first n questions of each set',
 };
@@ -159,17 +159,14 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
   }
   const preferenceNames = values.preferences === undefined ? undefined : list(values.preferences);
   if (preferenceNames?.length === 0) throw new UsageError('--preferences needs at least one name');
-  const number = (name: RuleName): number => {
-    const rule = rules[name] as NumberRule;
-    return (flagValue(rule, values[rule.flag as keyof typeof values] as string | undefined) as number | undefined) ??
-      rule.default;
-  };
-  const given = (name: RuleName): string | undefined => values[rules[name].flag as keyof typeof values] as string | undefined;
+  // The table's flags are known by name only at run time.
+  const given = (rule: OptionRule): string | undefined => values[rule.flag as keyof typeof values] as string | undefined;
+  const number = (rule: NumberRule<never>): number => flagValue(rule, given(rule)) ?? rule.default;
   const request: EvalRequest = {
     modelPath: values.model,
-    chatTemplate: given('chatTemplate'),
+    chatTemplate: given(rules.chatTemplate),
     questionFiles,
-    limit: flagValue(limitRule, values.limit) as number | undefined,
+    limit: flagValue(limitRule, values.limit),
     preferenceNames,
     preferenceSets: setList(values['preference-set']),
     preferenceFile: values['preference-file'],
@@ -180,21 +177,21 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     judgeAgainst: referenceList(values['judge-against']),
     fluency: !values['no-fluency'],
     storedOnly: values['stored-only'] ?? false,
-    systemPrompt: given('systemPrompt') ?? rules.systemPrompt.default,
-    maxTokens: given('maxTokens') === undefined ? EVAL_MAX_TOKENS : number('maxTokens'),
-    alpha: number('alpha'),
-    lambda: number('lambda'),
-    eta: number('eta'),
-    iterations: number('iterations'),
-    ratio: number('ratio'),
-    plausibility: number('plausibility'),
-    klBudget: number('klBudget'),
-    beams: number('beams'),
-    lengthPenalty: number('lengthPenalty'),
-    threads: given('threads') === undefined ? undefined : number('threads'),
-    contextSize: given('contextSize') === undefined ? undefined : number('contextSize'),
-    rpcServers: flagValue(rules.rpcServers, given('rpcServers')) as readonly string[] | undefined,
-    tensorSplit: flagValue(rules.tensorSplit, given('tensorSplit')) as readonly number[] | undefined,
+    systemPrompt: given(rules.systemPrompt) ?? rules.systemPrompt.default,
+    maxTokens: given(rules.maxTokens) === undefined ? EVAL_MAX_TOKENS : number(rules.maxTokens),
+    alpha: number(rules.alpha),
+    lambda: number(rules.lambda),
+    eta: number(rules.eta),
+    iterations: number(rules.iterations),
+    ratio: number(rules.ratio),
+    plausibility: number(rules.plausibility),
+    klBudget: number(rules.klBudget),
+    beams: number(rules.beams),
+    lengthPenalty: number(rules.lengthPenalty),
+    threads: given(rules.threads) === undefined ? undefined : number(rules.threads),
+    contextSize: given(rules.contextSize) === undefined ? undefined : number(rules.contextSize),
+    rpcServers: flagValue(rules.rpcServers, given(rules.rpcServers)),
+    tensorSplit: flagValue(rules.tensorSplit, given(rules.tensorSplit)),
   };
   return { kind: 'run', request };
 }
