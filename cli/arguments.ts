@@ -19,7 +19,7 @@ export { UsageError } from './flags';
 
 /** The library options `amulet` takes as flags, in help order. */
 export const realignFlags: readonly RuleName[] = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio',
-  'plausibility', 'klBudget'];
+  'plausibility', 'klBudget', 'echoGuard'];
 export const samplingFlags: readonly RuleName[] = [
   'maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty',
   'presencePenalty', 'seed',
@@ -260,6 +260,7 @@ export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof
       ratio: number('ratio') ?? rules.ratio.default,
       plausibility: number('plausibility') ?? rules.plausibility.default,
       klBudget: number('klBudget') ?? rules.klBudget.default,
+      echoGuard: (flag('echoGuard') as boolean | undefined) ?? rules.echoGuard.default,
     },
     // Only the sampling flags given: the library fills in the rest.
     sampling,

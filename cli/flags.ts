@@ -65,7 +65,7 @@ export function flagValue<R extends OptionRule>(rule: R, text: string | undefine
   };
   switch (rule.kind) {
     case 'text': return text;
-    case 'boolean':
+    case 'boolean': return text === 'true' ? true as R['default'] : text === 'false' ? false as R['default'] : refuse();
     case 'textList':
     case 'tokenBias':
     case 'jsonSchema':

@@ -26,6 +26,8 @@ export interface EvalParameters {
   plausibility?: number;
   /** Absent in runs made before the budget existed: they ran without it (0). */
   klBudget?: number;
+  /** Absent in runs made before the echo guard existed: they ran without it (false). */
+  echoGuard?: boolean;
   beams: number;
   lengthPenalty: number;
 }
@@ -129,6 +131,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
     ratio: parameters.ratio,
     plausibility: parameters.plausibility ?? 0,
     klBudget: parameters.klBudget ?? 0,
+    echoGuard: parameters.echoGuard ?? false,
     preferences: job.preference ? [job.preference.text] : [],
     maxTokens: parameters.maxTokens,
     trace: traced,

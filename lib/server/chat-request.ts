@@ -66,7 +66,8 @@ const samplingFields: readonly (readonly [string, keyof SamplingOptions])[] = [
 ];
 
 /** Fields of the `amulet` extension object, each a library realignment option of the same name. */
-const realignFields = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget'] as const;
+const realignFields = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget',
+  'echoGuard'] as const;
 
 /** Every other field the server reads. */
 const readFields = [

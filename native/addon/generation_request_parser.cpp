@@ -36,6 +36,7 @@ RealignParams parse_realign_params(const Napi::Object & options) {
     params.ratio = number(options, "ratio");
     params.plausibility = number(options, "plausibility");
     params.kl_budget = number(options, "klBudget");
+    params.echo_guard = options.Get("echoGuard").As<Napi::Boolean>().Value();
     return params;
 }
 
