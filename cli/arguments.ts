@@ -20,7 +20,7 @@ export { UsageError } from './flags';
 
 /** The library options `amulet` takes as flags, in help order. */
 export const realignFlags: readonly RuleName[] = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio',
-  'plausibility', 'klBudget'];
+  'plausibility', 'klBudget', 'echoGuard'];
 const samplingOptionFlags = [
   'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'frequencyPenalty', 'presencePenalty', 'seed',
 ] as const satisfies readonly (keyof SamplingOptions)[];
@@ -264,6 +264,7 @@ export function readSessionFlags(values: ParsedValues, tokens: ReturnType<typeof
       ratio: number(rules.ratio) ?? rules.ratio.default,
       plausibility: number(rules.plausibility) ?? rules.plausibility.default,
       klBudget: number(rules.klBudget) ?? rules.klBudget.default,
+      echoGuard: flagValue(rules.echoGuard, given(rules.echoGuard)) ?? rules.echoGuard.default,
     },
     sampling,
     maxTokens: number(rules.maxTokens),

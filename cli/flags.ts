@@ -10,6 +10,7 @@ import {
   requirement,
   rules,
   satisfies,
+  type BooleanRule,
   type ChoiceRule,
   type ListRule,
   type NumberRule,
@@ -91,13 +92,15 @@ export function flagValue<W extends string>(rule: NumberRule<W>, text: string | 
 export function flagValue<T extends string>(rule: ChoiceRule<T>, text: string | undefined): T | undefined;
 export function flagValue(rule: TextRule, text: string | undefined): string | undefined;
 export function flagValue<T extends string | number>(rule: ListRule<T>, text: string | undefined): T[] | undefined;
-export function flagValue(rule: NumberRule | ChoiceRule | TextRule | ListRule, text: string | undefined):
-  number | string | (string | number)[] | undefined {
+export function flagValue(rule: BooleanRule, text: string | undefined): boolean | undefined;
+export function flagValue(rule: NumberRule | ChoiceRule | TextRule | ListRule | BooleanRule, text: string | undefined):
+  number | string | boolean | (string | number)[] | undefined {
   if (text === undefined) return undefined;
   const value = rule.kind === 'text' ? text
     : rule.kind === 'choice' ? rule.values.find((entry) => entry === text)
       : rule.kind === 'number' ? parseNumberText(rule, text)
-        : parseListText(rule, text);
+        : rule.kind === 'boolean' ? (text === 'true' ? true : text === 'false' ? false : undefined)
+          : parseListText(rule, text);
   if (value === undefined) throw new UsageError(`--${flagOf(rule)} must be ${requirement(rule)} (got ${quote(text)})`);
   return value;
 }

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import type { Interval } from './bootstrap';
 import { CONFIDENCE_MARGIN } from './judge';
 import type { ResponseRecord } from './runner';
-import { variantOf, type EvalScores, type OverallScores, type Reference, type WinRate } from './scores';
+import {
+  variantOf, type DegenerationScores, type EvalScores, type OverallScores, type Reference, type WinRate,
+} from './scores';
 import { escapeXml, renderBarChart } from './svg-chart';
 
 /** Facts about the run the report states. */
@@ -60,11 +62,16 @@ function judged(scores: EvalScores): boolean {
     Object.values(bySet).some((overall) => overall?.judgeAgreement !== null));
 }
 
+function degenerationCells(degeneration: DegenerationScores | undefined): string[] {
+  return [number(degeneration?.inventedWords, 3), number(degeneration?.echo, 3), number(degeneration?.repetition, 3)];
+}
+
 function overallTable(scores: EvalScores, set: string): string {
   const withJudge = judged(scores);
   const header = ['variant', 'proxy win vs base', 'proxy win vs pref', 'ahead of pref (proxy)',
     ...(withJudge ? ['judge win vs base', 'judge win vs pref', 'ahead of pref (judge)', 'orders agree', 'confident'] : []),
-    'NLL, plain prompt', 'vs pref', 'NLL, preference prompt', 'vs pref', 'mean tokens', 'mean s', 'tokens/s'];
+    'NLL, plain prompt', 'vs pref', 'NLL, preference prompt', 'vs pref', 'invented words', 'echo', 'repetition',
+    'mean tokens', 'mean s', 'tokens/s'];
   const rows = scores.variants.flatMap((variant) => {
     const overall: OverallScores | undefined = scores.overall[set]?.[variant];
     if (!overall) return [];
@@ -75,7 +82,7 @@ function overallTable(scores: EvalScores, set: string): string {
         number(overall.judgeConfident)] : []),
       number(overall.fluency.plainNll, 3), interval(overall.fluency.plainNllRatioToPref),
       number(overall.fluency.preferenceNll, 3), interval(overall.fluency.preferenceNllRatioToPref),
-      overall.meanTokens.toFixed(1), number(overall.meanGuidanceScale),
+      ...degenerationCells(overall.degeneration), overall.meanTokens.toFixed(1), number(overall.meanGuidanceScale),
       overall.tokensPerSecond.toFixed(1)]];
   });
   return markdownTable(header, rows);
@@ -84,7 +91,8 @@ function overallTable(scores: EvalScores, set: string): string {
 function preferenceTable(scores: EvalScores, set: string): string {
   const withJudge = judged(scores);
   const header = ['preference', 'proxy', 'variant', 'mean proxy', 'win vs base', 'win vs pref',
-    ...(withJudge ? ['judge vs base', 'judge vs pref'] : []), 'NLL plain', 'NLL pref prompt', 'tokens/s'];
+    ...(withJudge ? ['judge vs base', 'judge vs pref'] : []), 'NLL plain', 'NLL pref prompt', 'invented', 'echo',
+    'repetition', 'tokens/s'];
   const rows: string[][] = [];
   for (const preference of scores.preferences.filter((entry) => entry.set === set)) {
     const proxy = preference.proxy ? `${preference.proxy} (${preference.direction} is better)` : '–';
@@ -94,7 +102,8 @@ function preferenceTable(scores: EvalScores, set: string): string {
       rows.push([preference.name, proxy, variant, number(entry.meanProxy, 3), rate(entry.proxyWinRate.base),
         rate(entry.proxyWinRate.pref),
         ...(withJudge ? [rate(entry.judgeWinRate.base), rate(entry.judgeWinRate.pref)] : []),
-        number(entry.fluency.plainNll, 3), number(entry.fluency.preferenceNll, 3), entry.tokensPerSecond.toFixed(1)]);
+        number(entry.fluency.plainNll, 3), number(entry.fluency.preferenceNll, 3), ...degenerationCells(entry.degeneration),
+        entry.tokensPerSecond.toFixed(1)]);
     }
   }
   return markdownTable(header, rows);
@@ -238,7 +247,13 @@ export function writeReport(outDir: string, scores: EvalScores, records: readonl
       'evaluated model, with the plain prompt (no preference) and with the preference prompt: lower reads as more ' +
       'natural to the model. Following a preference makes text less likely under the plain prompt, degenerate ' +
       'text makes it less likely under both; "vs pref" divides by the preference prompt\'s answers to the same ' +
-      'questions. "mean s" is the guidance scale the answers\' tokens got, token-weighted: the method\'s own ' +
+      'questions. Degeneration is measured on the text: "invented words" is the share of alphabetic words of four ' +
+      'letters or more that the Hunspell dictionary of the answer\'s language (English, French, German or Spanish, ' +
+      'detected per answer by its function words) does not know, pooled over the answers; code and names count ' +
+      'too, alike for every variant. "echo" is the share of an answer\'s words that are content words of the ' +
+      'preference text (base: the words unasked), "repetition" the share of its word 3-grams that repeat an ' +
+      'earlier one; both are means over the answers. ' +
+      '"mean s" is the guidance scale the answers\' tokens got, token-weighted: the method\'s own ' +
       'unless a KL budget lowered it ("–" where the answers do not record it). tokens/s is the generation speed ' +
       'of one answer.',
     '',

@@ -8,6 +8,7 @@
 import type { Model } from '../lib/index';
 import type { Session } from '../lib/index';
 import type { RealignMethod } from '../lib/index';
+import { degenerationOf, type DegenerationScore } from './degeneration';
 import { measureAll, type ProxyName } from './proxies/index';
 import type { EvalJob } from './plan';
 import type { JsonlStore } from './store';
@@ -26,6 +27,8 @@ export interface EvalParameters {
   plausibility?: number;
   /** Absent in runs made before the budget existed: they ran without it (0). */
   klBudget?: number;
+  /** Absent in runs made before the echo guard existed: they ran without it (false). */
+  echoGuard?: boolean;
   beams: number;
   lengthPenalty: number;
 }
@@ -76,6 +79,8 @@ export interface ResponseRecord {
    */
   meanGuidanceScale?: number;
   proxies: Record<ProxyName, number>;
+  /** Invented words, echo and repetition (eval/degeneration.ts); absent in runs made before they existed. */
+  degeneration?: DegenerationScore;
   /** `amulet` only: the answer split where realignment picked another token than the preference prompt would. */
   segments?: TextSegment[];
 }
@@ -129,6 +134,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
     ratio: parameters.ratio,
     plausibility: parameters.plausibility ?? 0,
     klBudget: parameters.klBudget ?? 0,
+    echoGuard: parameters.echoGuard ?? false,
     preferences: job.preference ? [job.preference.text] : [],
     maxTokens: parameters.maxTokens,
     trace: traced,
@@ -218,6 +224,7 @@ export async function runJobs(
         parameters,
         ...answer,
         proxies: measureAll(answer.response),
+        degeneration: degenerationOf(answer.response, job.preference?.text ?? null),
       };
       store.append(record);
       done += 1;

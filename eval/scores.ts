@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 import { bootstrap, meanOfGroupMeans, type Interval } from './bootstrap';
+import { degenerationOf, echoShare, type DegenerationScore } from './degeneration';
 import type { EvalPreference } from './inputs';
 import type { OrderVerdict, PairOutcome } from './judge';
 import { questionKey } from './plan';
@@ -58,6 +59,19 @@ export interface FluencyScores {
   preferenceNllRatioToPref: Interval | null;
 }
 
+/**
+ * Degeneration of a variant's answers (eval/degeneration.ts). Invented words
+ * are pooled (unknown words over checked words of all the answers, so a
+ * short answer weighs little); echo and repetition are means of the
+ * answers' shares. A `base` answer's echo is measured against the
+ * preference it is scored on: how often the words occur unasked.
+ */
+export interface DegenerationScores {
+  inventedWords: number | null;
+  echo: number | null;
+  repetition: number | null;
+}
+
 /** Scores of one variant on one preference. */
 export interface VariantScores {
   answers: number;
@@ -70,6 +84,7 @@ export interface VariantScores {
   /** Share of judged pairs with a confident verdict. */
   judgeConfident: number | null;
   fluency: FluencyScores;
+  degeneration: DegenerationScores;
   meanTokens: number;
   /** The scale the answers' tokens got, token-weighted; null when no answer records it. */
   meanGuidanceScale: number | null;
@@ -94,6 +109,7 @@ export interface OverallScores {
   judgeAgreement: number | null;
   judgeConfident: number | null;
   fluency: FluencyScores;
+  degeneration: DegenerationScores;
   meanTokens: number;
   /** The scale the answers' tokens got, token-weighted; null when no answer records it. */
   meanGuidanceScale: number | null;
@@ -146,9 +162,27 @@ function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
+/** The answer's stored measures (computed here for answers stored before they existed), echo against `preferenceText`. */
+function degenerationFor(answer: ResponseRecord, preferenceText: string): DegenerationScore {
+  const stored = answer.degeneration ?? degenerationOf(answer.response, answer.preferenceText);
+  return answer.preferenceText === preferenceText ? stored : { ...stored, echo: echoShare(answer.response, preferenceText) };
+}
+
+function degenerationScores(measures: readonly DegenerationScore[]): DegenerationScores {
+  const checked = measures.reduce((sum, entry) => sum + entry.checkedWords, 0);
+  const unknown = measures.reduce((sum, entry) => sum + entry.unknownWords, 0);
+  const echoes = measures.map((entry) => entry.echo).filter((value): value is number => value !== null);
+  return {
+    inventedWords: checked === 0 ? null : unknown / checked,
+    echo: echoes.length === 0 ? null : mean(echoes),
+    repetition: measures.length === 0 ? null : mean(measures.map((entry) => entry.repetition)),
+  };
+}
+
 /** What one variant has on one preference, before it is summarised. */
 interface Outcomes {
   answers: ResponseRecord[];
+  degeneration: DegenerationScore[];
   proxy: Record<Reference, PairOutcome[]>;
   judge: Record<Reference, JudgementRecord[]>;
   /** This answer's fluency and pref's on the same question. */
@@ -218,7 +252,10 @@ export function computeScores(
         ? [...baseByQuestion.values()].filter((record) => askedHere.size === 0 || askedHere.has(questionKey(toQuestion(record))))
         : ofPreference.filter((record) => variantOf(record) === variant);
       if (answers.length === 0) continue;
-      const outcomes: Outcomes = { answers, proxy: { base: [], pref: [] }, judge: { base: [], pref: [] }, fluencyPairs: [] };
+      const outcomes: Outcomes = {
+        answers, degeneration: answers.map((answer) => degenerationFor(answer, preference.text)),
+        proxy: { base: [], pref: [] }, judge: { base: [], pref: [] }, fluencyPairs: [],
+      };
       for (const answer of answers) {
         const question = questionKey(toQuestion(answer));
         const references: Record<Reference, ResponseRecord | undefined> = {
@@ -249,6 +286,7 @@ export function computeScores(
         judgeAgreement: judged.length === 0 ? null : judged.filter((judgement) => judgement.agreed).length / judged.length,
         judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
         fluency: fluencyScores(answers, outcomes.fluencyPairs, variant === 'pref'),
+        degeneration: degenerationScores(outcomes.degeneration),
         meanTokens: mean(answers.map((answer) => answer.tokens)),
         meanGuidanceScale: tokenWeightedScale(answers),
         tokensPerSecond: mean(answers.map((answer) => answer.timing.tokensPerSecond)),
@@ -292,6 +330,8 @@ export function computeScores(
         judgeAgreement: judged.length === 0 ? null : judged.filter((judgement) => judgement.agreed).length / judged.length,
         judgeConfident: judged.length === 0 ? null : judged.filter((judgement) => judgement.confident).length / judged.length,
         fluency: fluencyScores(unique, outcomes.flatMap((entry) => entry.fluencyPairs), variant === 'pref'),
+        // Per preference: a base answer's echo differs with the preference it is read against.
+        degeneration: degenerationScores(outcomes.flatMap((entry) => entry.degeneration)),
         meanTokens: mean(unique.map((answer) => answer.tokens)),
         meanGuidanceScale: tokenWeightedScale(unique),
         tokensPerSecond: mean(unique.map((answer) => answer.timing.tokensPerSecond)),

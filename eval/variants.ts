@@ -6,8 +6,8 @@
  *
  * Written `name=method:option=value:...` on the command line, e.g.
  * `amulet-s1.5=amulet:alpha=1.3`; the options are the library's (alpha,
- * lambda, eta, iterations, ratio, plausibility, klBudget), checked against the rules
- * table.
+ * lambda, eta, iterations, ratio, plausibility, klBudget, and echoGuard=true|false),
+ * checked against the rules table.
  *
  * @packageDocumentation
  */
@@ -30,7 +30,7 @@ export interface EvalVariant {
   name: string;
   method: EvalMethod;
   /** Options that differ from the run's. */
-  options: Partial<Record<VariantOptionName, number>>;
+  options: Partial<Record<VariantOptionName, number>> & { echoGuard?: boolean };
 }
 
 function invalid(message: string): AmuletError {
@@ -60,8 +60,13 @@ export function parseVariant(spec: string): EvalVariant {
   const options: EvalVariant['options'] = {};
   for (const setting of settings) {
     const [key = '', value = ''] = setting.split('=').map((part) => part.trim());
+    if (key === 'echoGuard') {
+      if (value !== 'true' && value !== 'false') throw invalid(`variant ${name}: echoGuard must be true or false (got ${JSON.stringify(value)})`);
+      options.echoGuard = value === 'true';
+      continue;
+    }
     const option = variantOptionNames.find((known) => known === key);
-    if (!option) throw invalid(`variant ${name}: options are ${variantOptionNames.join(', ')} (got ${JSON.stringify(key)})`);
+    if (!option) throw invalid(`variant ${name}: options are ${[...variantOptionNames, 'echoGuard'].join(', ')} (got ${JSON.stringify(key)})`);
     const rule: NumberRule<never> = rules[option];
     const parsed = parseNumberText(rule, value);
     if (typeof parsed !== 'number') throw invalid(`variant ${name}: ${option} must be ${requirement(rule)} (got ${JSON.stringify(value)})`);

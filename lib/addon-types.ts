@@ -21,6 +21,7 @@ export interface NativeRealign {
   ratio: number;
   plausibility: number;
   klBudget: number;
+  echoGuard: boolean;
 }
 
 /** Sampling settings as the addon reads them (all fields present). */
@@ -76,7 +77,9 @@ export interface NativeToken {
   token: number;
   text: string;
   trace?: NativeTrace;
-  capture?: { rows: Float32Array[]; realignedLogProbs: Float32Array; guidanceScale: number };
+  capture?: {
+    rows: Float32Array[]; realignedLogProbs: Float32Array; guidanceScale: number; echoGuardTokens?: number[][];
+  };
 }
 
 export interface NativeOutcome {

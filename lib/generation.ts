@@ -66,6 +66,12 @@ export interface LogitCapture {
    * 0 for a prompt that decodes one sequence.
    */
   guidanceScale: number;
+  /**
+   * With `echoGuard`: the token ids each preference guards (one sorted list
+   * per preference, in the order given), the set its own push leaves
+   * unpromoted.
+   */
+  echoGuardTokens?: number[][];
 }
 
 /** A piece of streamed text: always valid UTF-8 (whole characters). */
@@ -159,6 +165,7 @@ function captureOf(token: NativeToken): LogitCapture | undefined {
   return {
     token: token.token, baseLogits, preferenceLogits, realignedLogProbs: token.capture.realignedLogProbs,
     guidanceScale: token.capture.guidanceScale,
+    ...(token.capture.echoGuardTokens ? { echoGuardTokens: token.capture.echoGuardTokens } : {}),
   };
 }
 

@@ -203,6 +203,11 @@ export const rules = Object.freeze({
     description: 'Cap each token\'s guidance scale so that the realigned distribution stays within this KL ' +
       '(nats) of the preference prompt\'s; 0 is off (the paper\'s behaviour)',
   }),
+  echoGuard: boolean('echoGuard', {
+    flag: 'echo-guard', placeholder: 'true|false', default: false,
+    description: "Give the tokens of a preference's own words no push from the realignment, only the preference " +
+      "prompt's own probability or less; false is off (the paper's update)",
+  }),
   weight: real('weight', {
     flag: 'weight', placeholder: 'n', default: 1,
     description: 'How strongly to follow a preference; negative steers away from it',

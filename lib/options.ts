@@ -99,6 +99,21 @@ export interface RealignOptions {
    * budget does not realign in the compute graph).
    */
   klBudget?: number;
+  /**
+   * The echo guard (default false: off, the paper's update). The contrast
+   * between the two prompts also rewards copying: the preference prompt
+   * contains the preference's words, so the model's copying raises their
+   * probability there, and the realignment multiplies that rise. With the
+   * guard, a token of a preference's own text (its words with and without a
+   * leading space, in lower case and capitalised, and their pieces; function
+   * words and pieces under three letters left out) gets no positive push
+   * from that preference: `l_p(v) + min(0, s (l_p(v) − l_b(v)))` instead of
+   * `l_p(v) + s (l_p(v) − l_b(v))`. With several preferences each guards
+   * its own words against its own push; the KL budget and the plausibility
+   * constraint apply to the guarded distribution. `amulet` and `la`;
+   * `pref` and `base` do not extrapolate; `amulet-iterative` rejects it.
+   */
+  echoGuard?: boolean;
 }
 
 /** Sampling after realignment. The default is greedy decoding, the paper's setting. */
@@ -177,6 +192,8 @@ export const defaults = Object.freeze({
   plausibility: rules.plausibility.default,
   /** The per-token KL budget B, in nats (0: off). */
   klBudget: rules.klBudget.default,
+  /** The echo guard (off: the paper's update). */
+  echoGuard: rules.echoGuard.default,
   /** The system prompt. */
   systemPrompt: rules.systemPrompt.default,
   /** Most tokens a prompt generates. */
@@ -239,6 +256,7 @@ export function resolveRealign(options: RealignOptions, base?: NativeRealign): N
     ratio: optionValue(rules.ratio, options.ratio, base?.ratio),
     plausibility: optionValue(rules.plausibility, options.plausibility, base?.plausibility),
     klBudget: optionValue(rules.klBudget, options.klBudget, base?.klBudget),
+    echoGuard: optionValue(rules.echoGuard, options.echoGuard, base?.echoGuard),
   };
 }
 

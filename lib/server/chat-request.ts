@@ -67,7 +67,8 @@ const samplingFields: readonly (readonly [string, keyof SamplingOptions])[] = [
 ];
 
 /** Fields of the `amulet` extension object, each a library realignment option of the same name. */
-const realignFields = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget'] as const;
+const realignFields = ['method', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget',
+  'echoGuard'] as const;
 
 /** Every field of the `amulet` object: the realignment's, and `trace`, the prompt option of that name. */
 const amuletFields: readonly string[] = [...realignFields, 'trace'];

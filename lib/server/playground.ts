@@ -82,9 +82,9 @@ async function sendAsset(response: ServerResponse, name: string): Promise<void> 
 }
 
 function settingsOf(defaults: ChatDefaults, slots: number): PlaygroundSettings {
-  const { method, alpha, lambda, eta, iterations, ratio, plausibility } = defaults.realign;
+  const { method, alpha, lambda, eta, iterations, ratio, plausibility, echoGuard } = defaults.realign;
   return {
-    model: defaults.modelName, method, alpha, lambda, eta, iterations, ratio, plausibility,
+    model: defaults.modelName, method, alpha, lambda, eta, iterations, ratio, plausibility, echoGuard,
     preferences: defaults.preferences.map(({ text, weight }) => ({ text, weight })), slots,
   };
 }

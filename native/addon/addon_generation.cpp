@@ -71,6 +71,16 @@ Napi::Object token_object(Napi::Env env, const GeneratedToken & token) {
         capture.Set("rows", rows);
         capture.Set("realignedLogProbs", float_array(env, token.captured_log_probs));
         capture.Set("guidanceScale", token.captured_scale);
+        if (!token.captured_guard_tokens.empty()) {
+            Napi::Array sets = Napi::Array::New(env, token.captured_guard_tokens.size());
+            for (uint32_t j = 0; j < token.captured_guard_tokens.size(); ++j) {
+                const std::vector<int32_t> & ids = token.captured_guard_tokens[j];
+                Napi::Array set = Napi::Array::New(env, ids.size());
+                for (uint32_t k = 0; k < ids.size(); ++k) set.Set(k, ids[k]);
+                sets.Set(j, set);
+            }
+            capture.Set("echoGuardTokens", sets);
+        }
         object.Set("capture", capture);
     }
     return object;

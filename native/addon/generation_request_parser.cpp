@@ -88,6 +88,7 @@ RealignParams parse_realign_params(const Napi::Value & value) {
     params.ratio = number(options, "ratio");
     params.plausibility = number(options, "plausibility");
     params.kl_budget = number(options, "klBudget");
+    params.echo_guard = options.Get("echoGuard").As<Napi::Boolean>().Value();
     return params;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "engine/echo_guard_tokens.h"
 #include "engine/engine_error.h"
 #include "sampler/realign_math.h"
 
@@ -109,6 +110,13 @@ Generation::Generation(DecodeContext & context, const GenerationRequest & reques
                        std::chrono::system_clock::time_point conversation_start)
     : context_(context), request_(request), conversation_start_(conversation_start), stop_(request.stop) {
     plan_ = plan_sequences(request);
+    const bool extrapolates = plan_.realign.method == RealignMethod::Amulet ||
+                              plan_.realign.method == RealignMethod::LinearAlignment;
+    if (plan_.realign.echo_guard && extrapolates) {
+        for (const auto & text : request.preference_texts) {
+            plan_.realign.guard_tokens.push_back(echo_guard_tokens(context_.model(), text));
+        }
+    }
     const auto n_sequences = static_cast<int32_t>(plan_.system_prompts.size());
     if (n_sequences > context_.max_sequences()) {
         throw EngineError(error_code::kContextFull,
@@ -351,6 +359,7 @@ void Generation::capture(GeneratedToken & generated, int32_t primary_row) const 
         log_softmax(generated.captured_rows[0].data(), n_vocab, generated.captured_log_probs.data());
     }
     if (realign_ != nullptr) generated.captured_scale = realign_sampler_last_scale(realign_);
+    generated.captured_guard_tokens = plan_.realign.guard_tokens;
 }
 
 double Generation::mean_guidance_scale() const {

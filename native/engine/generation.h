@@ -87,6 +87,7 @@ struct GeneratedToken {
     std::vector<std::vector<float>> captured_rows;  // raw logits of every sequence ([base, pref_1..n]), when capturing
     std::vector<float> captured_log_probs;          // log-probs of the distribution sampled from, when capturing
     float captured_scale = 0.0f;                    // the guidance scale of that distribution, when capturing
+    std::vector<std::vector<int32_t>> captured_guard_tokens;  // each preference's echo guard set, when capturing
 };
 
 enum class FinishReason { Stop, MaxTokens, ContextFull, Aborted };

@@ -252,6 +252,22 @@ void apply_plausibility(const PlausibilityGate & gate, size_t n, float * out) {
     for (size_t i = 0; i < n; ++i) out[i] = g[i] - top >= log_tau ? out[i] : kNegInf;
 }
 
+void apply_echo_guard(const float * const * rows, const float * lse, const float * weights,
+                      const GuardedTokens * sets, size_t n_preferences, float scale, float * out) {
+    const float * base = rows[0];
+    for (size_t j = 0; j < n_preferences; ++j) {
+        const float * pref = rows[j + 1];
+        const float offset = lse[j + 1] - lse[0];
+        const float weight = weights[j];
+        for (size_t k = 0; k < sets[j].count; ++k) {
+            const auto v = static_cast<size_t>(sets[j].ids[k]);
+            if (!is_finite(out[v])) continue;
+            const float push = weight * ((pref[v] - base[v]) - offset);
+            if (push > 0.0f) out[v] -= scale * push;
+        }
+    }
+}
+
 float combine_log_probs(const float * const * rows, const float * lse, const float * coef, size_t n_rows, size_t n,
                         float * out, const PlausibilityGate & gate) {
     // The row constants fold into one shift.

@@ -78,6 +78,27 @@ int32_t combine_arg_max(const float * const * rows, const float * coef, size_t n
  */
 double kl_budgeted_scale(float * anchor, float * direction, size_t n, double scale, double budget);
 
+/** The token ids of one preference's text (see echo_guard). */
+struct GuardedTokens {
+    const int32_t * ids = nullptr;
+    size_t count = 0;
+};
+
+/**
+ * The echo guard (docs/algorithm.md) on a row combine_log_probs wrote: for
+ * preference j (rows[j + 1], weight weights[j]) and each token v of
+ * sets[j], the push w_j (l_j(v) - l_b(v)) the scale multiplies is kept only
+ * where it is negative,
+ *   out[v] -= scale * max(0, w_j ((rows[j + 1][v] - lse[j + 1]) - (rows[0][v] - lse[0]))),
+ * so that out[v] = A(v) + scale * min(0, ...) for a token one preference
+ * guards. The row constants matter here (the sign of l_j - l_b does not
+ * survive a shift), so lse is required. A token already -inf stays so.
+ * Reads and writes the guarded tokens only: O(sum of the set sizes).
+ * scale >= 0.
+ */
+void apply_echo_guard(const float * const * rows, const float * lse, const float * weights,
+                      const GuardedTokens * sets, size_t n_preferences, float scale, float * out);
+
 /** out[i] = -inf where the gate rules token i out (for rows formed otherwise: the literal loop). */
 void apply_plausibility(const PlausibilityGate & gate, size_t n, float * out);
 

@@ -62,6 +62,9 @@ void RealignParams::validate() const {
     require(std::isfinite(kl_budget) && kl_budget >= 0, "klBudget must be a finite number >= 0");
     require(kl_budget == 0 || method != RealignMethod::AmuletIterative,
             "klBudget applies to the closed-form methods (amulet, la), not to amulet-iterative");
+    require(!echo_guard || method != RealignMethod::AmuletIterative,
+            "echoGuard applies to the closed-form methods (amulet, la), not to amulet-iterative");
+    require(guard_tokens.empty() || guard_tokens.size() == weights.size(), "one echo guard token set per preference");
     for (double weight : weights) require(std::isfinite(weight), "every preference weight must be finite");
     const double scale = guidance_scale(*this) + 1.0;
     require(std::isfinite(scale), "the hyperparameters give a non-finite guidance scale");

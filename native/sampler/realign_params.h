@@ -40,12 +40,21 @@ struct RealignParams {
     // 0 is off, the paper's behaviour. See kl_budgeted_scale. Closed-form
     // methods only.
     double kl_budget = 0.0;
+    // The echo guard (false: off, the paper's update): a token of preference
+    // j's own text gets no positive push from that preference's contrast,
+    // l_A(v) + s * min(0, w_j (l_j(v) - l_b(v))) (see apply_echo_guard).
+    // Closed-form methods only.
+    bool echo_guard = false;
     std::vector<double> weights;  // one per preference sequence; negative means "avoid"
+    // With echo_guard: the token ids of each preference's text, one set per
+    // weight, sorted and without repeats (engine/echo_guard_tokens.h builds them).
+    std::vector<std::vector<int32_t>> guard_tokens;
 
     /**
      * Throws std::invalid_argument naming the offending field: positive finite
      * hyperparameters, at least one iteration, finite weights, and
-     * coefficients small enough for float32 logits.
+     * coefficients small enough for float32 logits; guard token sets, when
+     * given, one per weight.
      */
     void validate() const;
 };

@@ -3,8 +3,10 @@
 #include <cmath>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
+#include "ggml-backend.h"
 #include "ggml.h"
 #include "sampler/realign_math.h"
 
@@ -23,8 +25,10 @@ struct RealignSampler {
           shift_invariant_chain(shift_invariant),
           // The trace reports probabilities and the KL of the rows, and the
           // literal loop starts from l_p and l_b: only these need the rows'
-          // log-sum-exps when the chain ignores a constant shift.
-          needs_lse(!shift_invariant || tracing || config.method == RealignMethod::AmuletIterative),
+          // log-sum-exps when the chain ignores a constant shift; the echo
+          // guard compares l_j with l_b, where the constants do not cancel.
+          needs_lse(!shift_invariant || tracing || config.method == RealignMethod::AmuletIterative ||
+                    config.echo_guard),
           n_vocab(static_cast<size_t>(llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(context))))) {
         params.validate();
         // lib/ refuses a realigning method without preferences; reaching here is a bug, not bad input.
@@ -40,6 +44,20 @@ struct RealignSampler {
         gate_row = plausibility_gate_row(params);
         scale = guidance_scale(params);
         token_scale = static_cast<float>(scale);
+        if (params.echo_guard) {
+            for (size_t j = 0; j < params.guard_tokens.size(); ++j) {
+                const std::vector<int32_t> & ids = params.guard_tokens[j];
+                for (int32_t id : ids) {
+                    if (id < 0 || static_cast<size_t>(id) >= n_vocab) {
+                        throw std::invalid_argument("an echo guard token id is outside the vocabulary");
+                    }
+                }
+                guard_sets.push_back({ids.data(), ids.size()});
+                guard_weights.push_back(static_cast<float>(params.weights[j]));
+                guard_any = guard_any || !ids.empty();
+            }
+            guard_inputs.reserve(guard_sets.size());
+        }
         if (budgeted()) {
             const GuidanceTerms terms = guidance_terms(params);
             anchor.assign(terms.anchor.begin(), terms.anchor.end());
@@ -74,6 +92,14 @@ struct RealignSampler {
     // token from the rows A and D these coefficients form.
     std::vector<float> anchor, direction;
     std::vector<float> anchor_row, direction_row;
+    // The echo guard: each preference's token set (views of params.guard_tokens) and weight.
+    std::vector<GuardedTokens> guard_sets;
+    std::vector<float> guard_weights;
+    bool guard_any = false;
+    // The graph's inputs of the guard: each set's token ids, as a tensor of the
+    // graph being built, with the index of its preference (made by
+    // backend_apply, filled by backend_set_input, dropped by backend_reset).
+    std::vector<std::pair<ggml_tensor *, size_t>> guard_inputs;
 
     // The KV sequence of each row: how the backend path finds the rows in the graph.
     std::vector<llama_seq_id> seqs;
@@ -105,11 +131,23 @@ struct RealignSampler {
         return params.kl_budget > 0 && scale > 0 && params.method != RealignMethod::AmuletIterative;
     }
 
+    // At scale 0 (pref) the guard has nothing to clip.
+    bool guarded() const { return params.echo_guard && guard_any && scale > 0; }
+
+    void guard(float guard_scale, float * row) const {
+        apply_echo_guard(row_logits.data(), row_lse.data(), guard_weights.data(), guard_sets.data(), guard_sets.size(),
+                         guard_scale, row);
+    }
+
     // Under a KL budget, this token's coefficients from its rows (see kl_budgeted_scale).
     void budget_coefficients() {
         if (!budgeted()) return;
         combine_log_probs(row_logits.data(), nullptr, anchor.data(), rows.size(), n_vocab, anchor_row.data());
         combine_log_probs(row_logits.data(), nullptr, direction.data(), rows.size(), n_vocab, direction_row.data());
+        // The guarded realignment is A + s D' with D' the direction clipped at
+        // the guarded tokens (min(0, s x) = s min(0, x) for s >= 0): the
+        // budget bounds the distribution that is sampled.
+        if (guarded()) guard(1.0f, direction_row.data());
         token_scale = static_cast<float>(
             kl_budgeted_scale(anchor_row.data(), direction_row.data(), n_vocab, scale, params.kl_budget));
         for (size_t k = 0; k < coef.size(); ++k) coef[k] = anchor[k] + token_scale * direction[k];
@@ -168,13 +206,14 @@ struct RealignSampler {
             const float top = combine_log_probs(row_logits.data(), needs_lse ? row_lse.data() : nullptr, coef.data(),
                                                 rows.size(), n_vocab, realigned.data(), gate());
             if (!std::isfinite(top)) throw no_possible_token();
+            if (guarded()) guard(token_scale, realigned.data());
         }
         if (trace_enabled) record_trace();
     }
 
     llama_token sample_greedy() {
         normalised_valid = false;
-        if (trace_enabled || params.method == RealignMethod::AmuletIterative) {
+        if (trace_enabled || params.method == RealignMethod::AmuletIterative || guarded()) {
             realign();
             return greedy_token(realigned.data(), n_vocab);
         }
@@ -228,7 +267,11 @@ struct RealignSampler {
     // (z_g - max z_g)): 0 for the tokens it keeps, -inf for the others, the
     // same comparison as the host path's. The gate row's max is read at its
     // argmax (ggml has no max reduction over a row).
-    void backend_apply(ggml_context * ctx, llama_sampler_data * data) const {
+    //
+    // The echo guard subtracts s * max(0, w_j (l_j - l_b)) at the tokens of
+    // each preference's set: gathered at the set's ids (a graph input), with
+    // the rows' log-sum-exps for the sign, and scattered back into a zero row.
+    void backend_apply(ggml_context * ctx, llama_sampler_data * data) {
         ggml_tensor * combined = nullptr;
         for (size_t k = 0; k < seqs.size(); ++k) {
             ggml_tensor * term = ggml_scale(ctx, row_of(ctx, *data, seqs[k]), coef[k]);
@@ -245,8 +288,50 @@ struct RealignSampler {
             ggml_tensor * keep = ggml_scale_bias(ctx, cut, -1.0f, 1.0f);
             combined = ggml_add(ctx, combined, ggml_log(ctx, keep));
         }
+        if (guarded()) combined = ggml_sub(ctx, combined, backend_guard(ctx, *data, combined));
         ggml_set_name(combined, "amulet_realigned");
         data->logits = combined;
+    }
+
+    // log(sum(exp(z))) of a row of finite logits, as a one-element tensor.
+    static ggml_tensor * backend_log_sum_exp(ggml_context * ctx, ggml_tensor * z) {
+        const int64_t n = z->ne[0];
+        ggml_tensor * top = ggml_argmax(ctx, ggml_reshape_2d(ctx, z, n, 1));
+        ggml_tensor * top_value = ggml_reshape_1d(ctx, ggml_get_rows(ctx, ggml_reshape_2d(ctx, z, 1, n), top), 1);
+        ggml_tensor * mass = ggml_sum(ctx, ggml_exp(ctx, ggml_sub(ctx, z, top_value)));
+        return ggml_add(ctx, ggml_log(ctx, mass), top_value);
+    }
+
+    // The row that the guard subtracts from the combination: s max(0, w_j (l_j - l_b)) at each set's tokens.
+    ggml_tensor * backend_guard(ggml_context * ctx, const llama_sampler_data & data, ggml_tensor * like) {
+        ggml_tensor * base = row_of(ctx, data, seqs[0]);
+        const int64_t n = base->ne[0];
+        ggml_tensor * base_lse = backend_log_sum_exp(ctx, base);
+        ggml_tensor * total = nullptr;
+        for (size_t j = 0; j < guard_sets.size(); ++j) {
+            const auto count = static_cast<int64_t>(guard_sets[j].count);
+            if (count == 0) continue;
+            ggml_tensor * ids = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, count);
+            ggml_set_input(ids);
+            guard_inputs.emplace_back(ids, j);
+            ggml_tensor * pref = row_of(ctx, data, seqs[j + 1]);
+            ggml_tensor * offset = ggml_sub(ctx, backend_log_sum_exp(ctx, pref), base_lse);
+            ggml_tensor * at_pref = ggml_get_rows(ctx, ggml_reshape_2d(ctx, pref, 1, n), ids);
+            ggml_tensor * at_base = ggml_get_rows(ctx, ggml_reshape_2d(ctx, base, 1, n), ids);
+            ggml_tensor * delta = ggml_sub(ctx, ggml_sub(ctx, at_pref, at_base), offset);
+            ggml_tensor * push = ggml_scale(ctx, ggml_relu(ctx, ggml_scale(ctx, delta, guard_weights[j])),
+                                            token_scale);
+            ggml_tensor * row = ggml_reshape_2d(ctx, ggml_fill(ctx, like, 0.0f), 1, n);
+            ggml_tensor * scattered = ggml_reshape_1d(ctx, ggml_set_rows(ctx, row, push, ids), n);
+            total = total == nullptr ? scattered : ggml_add(ctx, total, scattered);
+        }
+        return total;
+    }
+
+    void backend_set_input() {
+        for (const auto & [tensor, j] : guard_inputs) {
+            ggml_backend_tensor_set(tensor, guard_sets[j].ids, 0, ggml_nbytes(tensor));
+        }
     }
 
     void apply(llama_token_data_array * cur_p) {
@@ -282,6 +367,11 @@ void realign_backend_apply(llama_sampler * smpl, ggml_context * ctx, ggml_cgraph
     state_of(smpl).backend_apply(ctx, data);
 }
 
+void realign_backend_set_input(llama_sampler * smpl) { state_of(smpl).backend_set_input(); }
+
+// Before each graph is built: the inputs of the last one belong to its context.
+void realign_backend_reset(llama_sampler * smpl) { state_of(smpl).guard_inputs.clear(); }
+
 llama_sampler_i realign_sampler_iface = {
     /* .name              = */ realign_name,
     /* .accept            = */ nullptr,
@@ -292,8 +382,8 @@ llama_sampler_i realign_sampler_iface = {
     /* .backend_init      = */ realign_backend_init,
     /* .backend_accept    = */ nullptr,
     /* .backend_apply     = */ realign_backend_apply,
-    /* .backend_set_input = */ nullptr,
-    /* .backend_reset     = */ nullptr,
+    /* .backend_set_input = */ realign_backend_set_input,
+    /* .backend_reset     = */ realign_backend_reset,
     /* .copy_state        = */ nullptr,
 };
 

@@ -10,7 +10,7 @@
 // rows to the compute graph (vendor/patches/0002 hands it the other
 // sequences' rows), on whichever backend holds the logits, and the chain's
 // greedy or dist link samples there too. Closed-form methods only (amulet,
-// la, pref), without a trace or a KL budget.
+// la, pref), with or without the echo guard, without a trace or a KL budget.
 #pragma once
 
 #include <cstddef>

@@ -15,6 +15,7 @@ int main() {
         {"realign_params", realign_params_tests},
         {"utf8_stream", utf8_stream_tests},
         {"kv_sequences", kv_sequences_tests},
+        {"echo_guard", echo_guard_tokens_tests},
     };
     for (const auto & suite : suites) {
         const int before = failures();

@@ -7,5 +7,6 @@ void realign_math_tests();
 void realign_params_tests();
 void utf8_stream_tests();
 void kv_sequences_tests();
+void echo_guard_tokens_tests();
 
 }  // namespace amulet::tests

@@ -1,6 +1,7 @@
 // realign_math against float64 references written here from docs/algorithm.md, on
 // rows shaped like a model's and on the edge cases: non-finite logits, ties,
 // rows shorter and longer than one reduction block, negative coefficients.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -387,6 +388,54 @@ void kl_budget_finds_the_scale() {
     EXPECT(kl_budgeted_scale(none.data(), none_direction.data(), none.size(), scale, 0.1) == scale);
 }
 
+// The echo guard against float64: l_b + sum_j d_j + s sum_j (v in set j ? min(0, d_j) : d_j), with
+// d_j = w_j (l_j - l_b), on a combined row; tokens outside every set unchanged, -inf kept.
+void echo_guard_clips_each_preference_push() {
+    const size_t n = 3001;
+    std::vector<Row> rows = {model_like_row(n, 21), model_like_row(n, 22), model_like_row(n, 23)};
+    rows[1][7] = -kInf;
+    const std::vector<float> weights = {1.0f, -0.5f};
+    const float s = 4.6487f;
+    std::vector<float> coef = {1.0f - (1.0f + s) * 0.5f, (1.0f + s) * weights[0], (1.0f + s) * weights[1]};
+    std::vector<const float *> pointers;
+    std::vector<float> lse;
+    for (const Row & row : rows) {
+        pointers.push_back(row.data());
+        lse.push_back(log_sum_exp(row.data(), n));
+    }
+    // Every token of the first rows, so that both signs of the push occur, and some shared by both sets.
+    std::vector<int32_t> first, second;
+    for (int32_t v = 0; v < 200; ++v) first.push_back(v);
+    for (int32_t v = 150; v < 400; v += 3) second.push_back(v);
+    const GuardedTokens sets[] = {{first.data(), first.size()}, {second.data(), second.size()}};
+    Row out(n);
+    combine_log_probs(pointers.data(), lse.data(), coef.data(), rows.size(), n, out.data());
+    const Row unguarded = out;
+    apply_echo_guard(pointers.data(), lse.data(), weights.data(), sets, 2, s, out.data());
+    bool ok = true, clipped_some = false;
+    for (size_t v = 0; v < n; ++v) {
+        const double lb = rows[0][v] - static_cast<double>(lse[0]);
+        double expected = lb;
+        bool possible = std::isfinite(rows[0][v]);
+        for (size_t j = 0; j < 2; ++j) {
+            possible = possible && std::isfinite(rows[j + 1][v]);
+            const double d = weights[j] * ((rows[j + 1][v] - static_cast<double>(lse[j + 1])) - lb);
+            const std::vector<int32_t> & set = j == 0 ? first : second;
+            const bool in_set = std::find(set.begin(), set.end(), static_cast<int32_t>(v)) != set.end();
+            expected += d + s * (in_set ? std::min(0.0, d) : d);
+            clipped_some = clipped_some || (in_set && d > 0);
+        }
+        if (!possible) {
+            ok = ok && out[v] == -kInf;
+            continue;
+        }
+        ok = ok && std::fabs(out[v] - expected) <= 2e-4 * std::max(1.0, std::fabs(expected));
+        ok = ok && out[v] <= unguarded[v];
+    }
+    EXPECT(ok);
+    EXPECT(clipped_some);
+}
+
 }  // namespace
 
 void realign_math_tests() {
@@ -399,6 +448,7 @@ void realign_math_tests() {
     kl_is_non_negative_and_matches_float64();
     literal_loop_equals_collapsed_scale();
     kl_budget_finds_the_scale();
+    echo_guard_clips_each_preference_push();
 }
 
 }  // namespace amulet::tests

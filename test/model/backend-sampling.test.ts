@@ -125,6 +125,12 @@ describe.each(testModels)('backend realignment vs the host path on $name', (test
     expect(worst).toBeLessThanOrEqual(LOG_PROB_TOLERANCE);
   });
 
+  it('the echo guard agrees in the graph, with two weighted preferences', async () => {
+    const preferences = [{ text: verbose, weight: 1 }, { text: concise, weight: -0.5 }];
+    await compareCaptured('amulet, echoGuard, weights [1, -0.5]', { method: 'amulet', preferences, echoGuard: true },
+      SHORT);
+  });
+
   it('la and pref agree', async () => {
     await compareCaptured('la', { method: 'la', preferences: [verbose] }, SHORT);
     const host = await generate(model, { method: 'pref', preferences: [verbose], realignOn: 'cpu', captureLogits: true }, SHORT);

@@ -325,6 +325,8 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
     ['ratio -0.5', { maxTokens: 4, method: 'la', ratio: -0.5 }, /ratio/],
     ['klBudget -1', { maxTokens: 4, klBudget: -1 }, /klBudget/],
     ['klBudget with amulet-iterative', { maxTokens: 4, method: 'amulet-iterative', klBudget: 0.5 }, /klBudget/],
+    ['echoGuard a string', { maxTokens: 4, echoGuard: 'yes' }, /echoGuard/],
+    ['echoGuard with amulet-iterative', { maxTokens: 4, method: 'amulet-iterative', echoGuard: true }, /echoGuard/],
     ['temperature -1', { maxTokens: 4, sampling: { temperature: -1 } }, /temperature/],
     ['topP 0', { maxTokens: 4, sampling: { topP: 0 } }, /topP/],
     ['topP 1.5', { maxTokens: 4, sampling: { topP: 1.5 } }, /topP/],

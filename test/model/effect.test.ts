@@ -8,6 +8,7 @@
  * smaller push leaves some answers at the length cap (a single greedy choice
  * that another CPU may make differently moves such a mean by a quarter).
  */
+import { echoShare } from '../../eval/degeneration';
 import { listItemShare } from '../../eval/proxies/layout';
 import type { Model, RealignMethod, RealignOptions } from '../../lib/index';
 import { loadQuestions, loadTestModel, testThreads } from '../support/models';
@@ -86,5 +87,18 @@ describe('realignment effect on qwen2.5-coder-0.5b-instruct', () => {
     expect(shares.paper).toBeGreaterThanOrEqual(shares.pref);
     expect(shares.byDefault).toBeGreaterThan(shares.base);
     expect(shares.byDefault).toBeGreaterThanOrEqual(shares.pref);
+  });
+
+  it("bullets with the echo guard at α = 2: the preference's words no more often than pref's, still lists", async () => {
+    const pref = await answerAll(model, 'pref', bullets);
+    const guarded = await answerAll(model, 'amulet', bullets, { alpha: 2, echoGuard: true });
+    const echo = (answers: Answers): number => mean(answers.texts.map((text) => echoShare(text, bullets) ?? 0));
+    const share = (answers: Answers): number => mean(answers.texts.map(listItemShare));
+    console.log(`bullets with the echo guard over ${QUESTION_COUNT} questions: echo pref ${echo(pref).toFixed(3)}, ` +
+      `guarded ${echo(guarded).toFixed(3)}; list lines base ${share(base).toFixed(2)}, pref ${share(pref).toFixed(2)}, ` +
+      `guarded ${share(guarded).toFixed(2)}`);
+    // A margin of one word in a hundred, for a greedy choice another CPU may make differently.
+    expect(echo(guarded)).toBeLessThanOrEqual(echo(pref) + 0.01);
+    expect(share(guarded)).toBeGreaterThan(share(base) + 0.25);
   });
 });

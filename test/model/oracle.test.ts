@@ -22,6 +22,7 @@ import {
   plausibilityGate,
   realignedAtScale,
   withPlausibility,
+  type EchoGuard,
   type RowComparison,
 } from '../support/oracle';
 
@@ -197,18 +198,50 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
    * capped, within B where it was not) and is the oracle's own root, and
    * that the row is the oracle's realignment at that scale.
    */
-  function budgeted(budget: number, weights: number[], scales: number[]) {
+  function budgeted(budget: number, weights: number[], scales: number[], guarded = false) {
     return (c: LogitCapture): Float64Array => {
+      const guard = guarded ? guardOf(c, weights.length) : [];
       const s = c.guidanceScale;
-      const kl = guidanceKl(c.baseLogits, c.preferenceLogits, weights, s);
+      const kl = guidanceKl(c.baseLogits, c.preferenceLogits, weights, s, guard);
       if (s < paperScale * (1 - 1e-6)) expect(Math.abs(kl - budget)).toBeLessThanOrEqual(KL_TOLERANCE);
       else expect(kl).toBeLessThanOrEqual(budget + KL_TOLERANCE);
-      const root = klBudgetedScale(c.baseLogits, c.preferenceLogits, weights, paperScale, budget);
+      const root = klBudgetedScale(c.baseLogits, c.preferenceLogits, weights, paperScale, budget, guard);
       expect(Math.abs(s - root)).toBeLessThanOrEqual(1e-3 * paperScale);
       scales.push(s);
-      return realignedAtScale(c.baseLogits, c.preferenceLogits, weights, s);
+      return realignedAtScale(c.baseLogits, c.preferenceLogits, weights, s, guard);
     };
   }
+
+  /** The guard sets the capture reports: one non-empty set per preference. */
+  function guardOf(c: LogitCapture, preferences: number): EchoGuard {
+    const guard = c.echoGuardTokens;
+    if (guard?.length !== preferences || guard.some((set) => set.length === 0)) {
+      throw new Error(`expected ${preferences} non-empty echo guard sets, got ${JSON.stringify(guard?.map((s) => s.length))}`);
+    }
+    return guard;
+  }
+
+  it('amulet with the echo guard matches the guarded oracle at every token', async () => {
+    const verbose = paperPreference('verbose');
+    let clipped = 0;
+    await run('amulet, echoGuard', { method: 'amulet', preferences: [verbose], echoGuard: true }, (c) => {
+      const guarded = realignedAtScale(c.baseLogits, c.preferenceLogits, [1], paperScale, guardOf(c, 1));
+      const plain = realignedAtScale(c.baseLogits, c.preferenceLogits, [1], paperScale);
+      if (compareLogProbs(guarded, plain, LOG_PROB_FLOOR).maxDiff > 1e-3) clipped++;
+      return guarded;
+    });
+    // The guard changed the distribution somewhere (else this would test the plain update again).
+    expect(clipped).toBeGreaterThan(0);
+  });
+
+  it('the echo guard with two weighted preferences, a KL budget and the plausibility constraint', async () => {
+    const preferences = [{ text: concise, weight: 1 }, { text: paperPreference('verbose'), weight: -0.5 }];
+    const weights = preferences.map((p) => p.weight);
+    const rowAtScale = budgeted(0.2, weights, [], true);
+    await run('amulet, echoGuard, weights [1, -0.5], klBudget 0.2, plausibility 0.05',
+      { method: 'amulet', preferences, klBudget: 0.2, plausibility: 0.05, echoGuard: true },
+      (c) => withPlausibility(rowAtScale(c), plausibilityGate(c.baseLogits, c.preferenceLogits, weights), 0.05));
+  });
 
   it('amulet under a KL budget: every scale meets the budget and every row matches the oracle', async () => {
     const scales: number[] = [];

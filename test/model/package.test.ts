@@ -290,7 +290,9 @@ describe('npm pack', () => {
     const evaluation = spawnSync(process.execPath, [path.join(installed, 'dist', 'cli', 'amulet.js'), 'eval',
       '--questions', 'q.json'], { cwd: dir, encoding: 'utf8', env: userEnv({}) });
     expect(evaluation.status).toBe(1);
-    expect(evaluation.stderr).toMatch(/amulet eval scores answers with compromise, sentiment and stopword, which are not installed: npm install compromise sentiment stopword/);
+    expect(evaluation.stderr).toMatch(new RegExp('amulet eval scores answers with compromise, sentiment, stopword, nspell, ' +
+      'dictionary-en, dictionary-fr, dictionary-de and dictionary-es, which are not installed: npm install compromise ' +
+      'sentiment stopword nspell dictionary-en dictionary-fr dictionary-de dictionary-es'));
 
     // The same without any install script, as npm does for a denied package or with --ignore-scripts.
     fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });

@@ -192,22 +192,40 @@ export function multiPreferenceAmulet(
   return mixLogProbs(baseLogits, prefLogits.map(logSoftmax), weights.map((w) => w * a));
 }
 
-/** A = l_b + Σ_j w_j (l_j − l_b) and D = Σ_j w_j (l_j − l_b); -inf in A where any row is. */
-function guidanceRows(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[]):
+/**
+ * The echo guard's token sets (docs/algorithm.md): for preference j, the
+ * token ids of its own text, whose push w_j (l_j − l_b) the scale may only
+ * multiply where it is negative. Absent or empty: no guard.
+ */
+export type EchoGuard = readonly (readonly number[])[];
+
+/**
+ * A = l_b + Σ_j w_j (l_j − l_b) and D = Σ_j d_j with d_j = w_j (l_j − l_b),
+ * or min(0, d_j) at the tokens of guard[j]; -inf in A where any row is.
+ */
+function guidanceRows(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[], guard: EchoGuard = []):
   { anchor: Float64Array; direction: Float64Array } {
   const n = checkSameLength([baseLogits, ...prefLogits]);
   const lb = logSoftmax(baseLogits);
   const lp = prefLogits.map(logSoftmax);
+  const guarded = prefLogits.map((_, j) => {
+    const mask = new Uint8Array(n);
+    for (const v of guard[j] ?? []) mask[v] = 1;
+    return mask;
+  });
   const anchor = new Float64Array(n);
   const direction = new Float64Array(n);
   for (let v = 0; v < n; v++) {
+    let a = 0;
     let d = 0;
     let possible = lb[v] > NEG_INF;
     for (let j = 0; j < lp.length; j++) {
       possible &&= lp[j][v] > NEG_INF;
-      d += weights[j] * (lp[j][v] - lb[v]);
+      const push = weights[j] * (lp[j][v] - lb[v]);
+      a += push;
+      d += guarded[j][v] === 1 && push > 0 ? 0 : push;
     }
-    anchor[v] = possible ? lb[v] + d : NEG_INF;
+    anchor[v] = possible ? lb[v] + a : NEG_INF;
     direction[v] = possible ? d : 0;
   }
   return { anchor, direction };
@@ -216,11 +234,12 @@ function guidanceRows(baseLogits: Row, prefLogits: readonly Row[], weights: read
 /**
  * The realignment at guidance scale s, normalised: log_softmax(A + s D)
  * (docs/algorithm.md). With one preference of weight 1 and s = a_K − 1 this
- * is {@link collapsedAmulet}.
+ * is {@link collapsedAmulet}. With a guard, D is clipped at the guarded
+ * tokens: one preference's guarded token v gets l_p(v) + min(0, s (l_p(v) − l_b(v))).
  */
 export function realignedAtScale(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[],
-  s: number): Float64Array {
-  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights);
+  s: number, guard: EchoGuard = []): Float64Array {
+  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights, guard);
   const z = new Float64Array(anchor.length);
   for (let v = 0; v < z.length; v++) z[v] = anchor[v] > NEG_INF ? anchor[v] + s * direction[v] : NEG_INF;
   return logSoftmax(z);
@@ -237,8 +256,9 @@ function klAtScale(anchor: Float64Array, direction: Float64Array, from: Float64A
 }
 
 /** KL(softmax(A + s D) ‖ softmax(A)), in nats: how far scale s moves the token from the scale-0 mix. */
-export function guidanceKl(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[], s: number): number {
-  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights);
+export function guidanceKl(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[], s: number,
+  guard: EchoGuard = []): number {
+  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights, guard);
   return klAtScale(anchor, direction, logSoftmax(anchor), s);
 }
 
@@ -248,9 +268,9 @@ export function guidanceKl(baseLogits: Row, prefLogits: readonly Row[], weights:
  * B = 0 or scale ≤ 0 give scale.
  */
 export function klBudgetedScale(baseLogits: Row, prefLogits: readonly Row[], weights: readonly number[], scale: number,
-  budget: number): number {
+  budget: number, guard: EchoGuard = []): number {
   if (!(budget > 0) || !(scale > 0)) return scale;
-  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights);
+  const { anchor, direction } = guidanceRows(baseLogits, prefLogits, weights, guard);
   const from = logSoftmax(anchor);
   if (klAtScale(anchor, direction, from, scale) <= budget) return scale;
   let lo = 0;

@@ -77,6 +77,7 @@ describe('parseChatRequest', () => {
     expect(request.realign).toEqual({ method: 'la', ratio: 0.5 });
     expect(parse({ preferences: [] }).preferences).toEqual([]);
     expect(parse({ amulet: { plausibility: 0.1, klBudget: 0.5 } }).realign).toEqual({ plausibility: 0.1, klBudget: 0.5 });
+    expect(parse({ amulet: { echoGuard: true } }).realign).toEqual({ echoGuard: true });
   });
 
   it('reads amulet.trace apart from the realignment options', () => {

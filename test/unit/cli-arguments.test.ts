@@ -101,12 +101,12 @@ describe('parseCommandLine', () => {
     const request = parsedRequest([
       'q', '-p', 'A', '--compare', '--method', 'la', '--ratio', '0', '--temperature', '0.7', '--top-k', '40',
       '--top-p', '0.9', '--min-p', '0.05', '--repeat-penalty', '1.1', '--seed', '7', '--max-tokens', '12',
-      '--realign-on', 'backend', '--gpu-layers', 'max', '--kl-budget', '0.5',
+      '--realign-on', 'backend', '--gpu-layers', 'max', '--kl-budget', '0.5', '--echo-guard', 'true',
     ]);
     expect(request).toMatchObject({
       compare: true,
       method: 'la',
-      realign: { ratio: 0, klBudget: 0.5 },
+      realign: { ratio: 0, klBudget: 0.5, echoGuard: true },
       sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1, seed: 7 },
       maxTokens: 12,
       realignOn: 'backend',
@@ -137,6 +137,7 @@ describe('parseCommandLine', () => {
       [Array.from({ length: 17 }, (_, index) => ['--stop', `s${index}`]).flat(), /--stop may be given at most 16 times/],
       [['--logit-bias', '15'], /--logit-bias must be <token id>=<number or -inf> \(got "15"\)/],
       [['--logit-bias', 'x=1'], /--logit-bias must be/],
+      [['--echo-guard', 'yes'], /--echo-guard must be a boolean \(got "yes"\)/],
       [['--logit-bias', '15=inf'], /--logit-bias must be/],
       [['--grammar-file', 'no-such.gbnf'], /--grammar-file "no-such.gbnf": ENOENT/],
       [['--json-schema-file', 'no-such.json'], /--json-schema-file "no-such.json": ENOENT/],
@@ -271,13 +272,13 @@ describe('amulet eval command line', () => {
 
   it('reads sets, variants, the judge and its references', () => {
     const request = evalRequest(['--preference-set', 'paper,extended', '--methods', 'base,pref',
-      '--variant', 'gentle=amulet:plausibility=0.1:alpha=1.3', '--variant', 'capped=amulet:klBudget=0.5', '--judge',
+      '--variant', 'gentle=amulet:plausibility=0.1:alpha=1.3', '--variant', 'capped=amulet:klBudget=0.5:echoGuard=true', '--judge',
       '--judge-against', 'pref', '--stored-only', '--no-fluency', '--plausibility', '0.05', '--kl-budget', '0.2']);
     expect(request.preferenceSets).toEqual(['paper', 'extended']);
     expect(request.variants).toEqual([
       { name: 'base', method: 'base', options: {} }, { name: 'pref', method: 'pref', options: {} },
       { name: 'gentle', method: 'amulet', options: { plausibility: 0.1, alpha: 1.3 } },
-      { name: 'capped', method: 'amulet', options: { klBudget: 0.5 } },
+      { name: 'capped', method: 'amulet', options: { klBudget: 0.5, echoGuard: true } },
     ]);
     expect(request).toMatchObject({ judgePath: DEFAULT_JUDGE_MODEL, judgeAgainst: ['pref'], storedOnly: true,
       fluency: false, plausibility: 0.05, klBudget: 0.2 });

@@ -267,6 +267,11 @@ describe('report', () => {
         { segments: [{ text: 'Short', differs: true }, { text: ' <answer>.', differs: false }] }),
     ];
     const scores = computeScores(records, [], [concise], ['base', 'pref', 'amulet']);
+    // Degeneration from the text (these records do not store it): "answer" is 1 of the 2 words of the amulet
+    // answer and 1 of 4 of pref's; base's 1 of 6 is read against the same preference.
+    expect(scores.preferences[0]!.variants.amulet!.degeneration).toEqual({ inventedWords: 0, echo: 0.5, repetition: 0 });
+    expect(scores.preferences[0]!.variants.pref!.degeneration.echo).toBeCloseTo(1 / 4, 12);
+    expect(scores.preferences[0]!.variants.base!.degeneration.echo).toBeCloseTo(1 / 6, 12);
     const written = writeReport(folder, scores, records, {
       model: 'model.gguf', judgeModel: undefined, questionSets: ['set'], questionCount: 1,
       variantSpecs: { amulet: 'amulet=amulet' }, command: 'npx amulet eval ...',
@@ -276,6 +281,7 @@ describe('report', () => {
     expect(readdirSync(join(folder, 'charts')).some((file) => file.endsWith('.svg'))).toBe(true);
     const report = readFileSync(join(folder, 'report.md'), 'utf8');
     expect(report).toContain('| amulet | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] | 1/1 |');
+    expect(report).toContain('| invented words | echo | repetition |');
     expect(report).toContain('<mark>Short</mark> &lt;answer&gt;.');
     expect(report).toContain('## What the proxies can and cannot show');
     expect(report).toContain('![Proxy win rate against pref (paper)](charts/paper-proxy-win-vs-pref.svg)');

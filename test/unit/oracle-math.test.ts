@@ -17,6 +17,7 @@ import {
   paperHyperparameters,
   paperLaRatio,
   plausibilityGate,
+  realignedAtScale,
   withPlausibility,
   type AmuletHyperparameters,
 } from '../support/oracle';
@@ -186,6 +187,52 @@ describe('the plausibility constraint in the oracle', () => {
     expect(plausibilityGate(base, [a, b], [1, 1])).toBe(a);
     expect(plausibilityGate(base, [a, b], [-0.5, 1])).toBe(b);
     expect(plausibilityGate(base, [a, b], [-1, 0])).toBe(base);
+  });
+});
+
+describe('the echo guard in the oracle', () => {
+  const n = 64;
+  const s = collapsedScale(2, 2, 10, 60) - 1;
+
+  it("gives a guarded token l_p + min(0, s (l_p - l_b)) and every other token the paper's update", () => {
+    const random = prng(11);
+    const base = randomLogits(random, n, 6, 2);
+    const pref = randomLogits(random, n, 6, 2);
+    const guard = [[0, 3, 5, 17, 40, 63]];
+    const lb = logSoftmax(base);
+    const lp = logSoftmax(pref);
+    const unnormalised = new Float64Array(n);
+    for (let v = 0; v < n; v++) {
+      const push = s * (lp[v] - lb[v]);
+      const possible = lb[v] > -Infinity && lp[v] > -Infinity;
+      unnormalised[v] = possible ? lp[v] + (guard[0].includes(v) ? Math.min(0, push) : push) : -Infinity;
+    }
+    expect(maxAbsDiff(realignedAtScale(base, [pref], [1], s, guard), logSoftmax(unnormalised)))
+      .toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+    // Unguarded tokens keep their ratios to one another: the guard only lowers the guarded ones.
+    const unguarded = realignedAtScale(base, [pref], [1], s);
+    expect(maxAbsDiff(realignedAtScale(base, [pref], [1], s, [[]]), unguarded)).toBeLessThanOrEqual(FLOAT64_TOLERANCE);
+  });
+
+  it('with several preferences, each clips only its own push on its own tokens', () => {
+    const random = prng(12);
+    const base = randomLogits(random, n, 5, 0);
+    const prefs = [randomLogits(random, n, 5, 0), randomLogits(random, n, 5, 0)];
+    const weights = [1, -0.5];
+    const guard = [[1, 2, 3], [3, 4, 5]];
+    const lb = logSoftmax(base);
+    const lp = prefs.map(logSoftmax);
+    const unnormalised = new Float64Array(n);
+    for (let v = 0; v < n; v++) {
+      let value = lb[v];
+      for (let j = 0; j < 2; j++) {
+        const push = weights[j] * (lp[j][v] - lb[v]);
+        value += push + s * (guard[j].includes(v) ? Math.min(0, push) : push);
+      }
+      unnormalised[v] = value;
+    }
+    expect(maxAbsDiff(realignedAtScale(base, prefs, weights, s, guard), logSoftmax(unnormalised)))
+      .toBeLessThanOrEqual(FLOAT64_TOLERANCE);
   });
 });
 

@@ -11,7 +11,8 @@ import { evalHelpText } from './help';
 
 /** The evaluation's optional peer dependencies that cannot be found. */
 function missingEvalPackages(): string[] {
-  return ['compromise', 'sentiment', 'stopword'].filter((name) => {
+  return ['compromise', 'sentiment', 'stopword', 'nspell', 'dictionary-en', 'dictionary-fr', 'dictionary-de',
+    'dictionary-es'].filter((name) => {
     try {
       require.resolve(name);
       return false;
