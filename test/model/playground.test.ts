@@ -113,7 +113,7 @@ describe('the playground routes', () => {
     const settings = await (await fetch(`${url}playground/api/settings`, authorized)).json();
     expect(settings).toEqual({
       model: 'SmolLM2-135M-Instruct.Q4_1.gguf', method: 'amulet', alpha: 1.3, lambda: 2, eta: 10, iterations: 60, ratio: 2,
-      plausibility: 0, preferences: [], slots: 3,
+      plausibility: 0, echoGuard: false, preferences: [], slots: 3,
     });
   });
 
