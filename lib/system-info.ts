@@ -24,7 +24,12 @@ export interface SystemInfo {
    * an installed GPU variant package that finds a GPU, else the CPU build;
    * `AMULET_VARIANT` forces one.
    */
-  addon: { variant: AddonVariant; file: string };
+  addon: {
+    /** The variant that loaded. */
+    variant: AddonVariant;
+    /** The path of its `.node` file. */
+    file: string;
+  };
 }
 
 /** What this build of the addon runs on, e.g. to choose `gpuLayers` before loading a model. */

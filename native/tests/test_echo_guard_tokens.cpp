@@ -1,6 +1,7 @@
 // echo_guard_tokens: the written forms of a preference's words (spaces, case,
 // function words left out) and which token pieces the guard keeps. The
-// tokenisation itself needs a model (test/model/echo-guard.test.ts).
+// tokenisation itself needs a model (test/model/oracle.test.ts checks the sets
+// a generation built).
 #include <algorithm>
 #include <string>
 #include <vector>
