@@ -5,9 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { Model } from '../lib/index';
-import type { Session } from '../lib/index';
-import type { RealignMethod } from '../lib/index';
+import type { Model, RealignMethod, Session } from '../lib/index';
 import { degenerationOf, type DegenerationScore } from './degeneration';
 import { measureAll, type ProxyName } from './proxies/index';
 import type { EvalJob } from './plan';
@@ -101,6 +99,12 @@ export interface RunOptions {
   parameters: EvalParameters;
   threads?: number;
   contextSize?: number;
+  /**
+   * Answers produced together, as sessions of one shared context whose
+   * generations decode in one batch (default 1). Batched rows can differ from
+   * a lone row in the last bits, so greedy answers may part at a near-tie.
+   */
+  parallel?: number;
   signal?: AbortSignal;
   onProgress?: (progress: RunProgress) => void;
 }
@@ -165,10 +169,33 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
   };
 }
 
+async function answer(model: Model, session: Session, job: EvalJob, parameters: EvalParameters,
+  options: RunOptions): Promise<Answer> {
+  if (job.variant.method !== 'beam') return answerWithSession(session, job, parameters, options.signal);
+  const started = performance.now();
+  const result = await model.beamSearch(job.question.question, {
+    systemPrompt: parameters.systemPrompt,
+    preferences: job.preference ? [job.preference.text] : [],
+    beams: parameters.beams,
+    lengthPenalty: parameters.lengthPenalty,
+    maxTokens: parameters.maxTokens,
+    threads: options.threads,
+    signal: options.signal,
+  });
+  return {
+    response: result.text,
+    tokens: result.tokenCount,
+    finishReason: result.finishReason,
+    timing: { totalMs: performance.now() - started, promptMs: result.promptEvaluationMs,
+      tokensPerSecond: result.tokensPerSecond },
+  };
+}
+
 /**
- * Produces every job the store lacks, in order, appending each record as it
- * is done. Rejects with `ERR_ABORTED` when `signal` fires; what was stored
- * stays, and a later call continues from there.
+ * Produces every job the store lacks, in plan order, `parallel` at a time,
+ * appending each record as it is done. Rejects with `ERR_ABORTED` when
+ * `signal` fires; what was stored stays, and a later call continues from
+ * there.
  */
 export async function runJobs(
   model: Model,
@@ -177,39 +204,25 @@ export async function runJobs(
   options: RunOptions,
 ): Promise<void> {
   const { parameters: runParameters } = options;
-  const session = model.createSession({
-    systemPrompt: runParameters.systemPrompt,
-    threads: options.threads,
-    contextSize: options.contextSize,
-  });
+  const parallel = options.parallel ?? 1;
+  // Every job realigns against at most one preference: two sequences each.
+  const context = model.createContext({ sequences: 2 * parallel, threads: options.threads, contextSize: options.contextSize });
   const start = performance.now();
-  let done = jobs.filter((job) => store.has(job.key)).length;
+  const todo = jobs.filter((job) => !store.has(job.key));
+  let done = jobs.length - todo.length;
   let producedNow = 0;
-  try {
-    for (const job of jobs) {
-      if (store.has(job.key)) continue;
+  let next = 0;
+  let failed = false;
+  const work = async (session: Session): Promise<void> => {
+    while (!failed && next < todo.length) {
+      const job = todo[next++]!;
       const parameters = variantParameters(runParameters, job.variant);
-      let answer: Answer;
-      if (job.variant.method === 'beam') {
-        const started = performance.now();
-        const result = await model.beamSearch(job.question.question, {
-          systemPrompt: parameters.systemPrompt,
-          preferences: job.preference ? [job.preference.text] : [],
-          beams: parameters.beams,
-          lengthPenalty: parameters.lengthPenalty,
-          maxTokens: parameters.maxTokens,
-          threads: options.threads,
-          signal: options.signal,
-        });
-        answer = {
-          response: result.text,
-          tokens: result.tokenCount,
-          finishReason: result.finishReason,
-          timing: { totalMs: performance.now() - started, promptMs: result.promptEvaluationMs,
-            tokensPerSecond: result.tokensPerSecond },
-        };
-      } else {
-        answer = await answerWithSession(session, job, parameters, options.signal);
+      let answered: Answer;
+      try {
+        answered = await answer(model, session, job, parameters, options);
+      } catch (error) {
+        failed = true;
+        throw error;
       }
       const record: ResponseRecord = {
         key: job.key,
@@ -222,16 +235,24 @@ export async function runJobs(
         method: job.variant.method,
         variant: job.variant.name,
         parameters,
-        ...answer,
-        proxies: measureAll(answer.response),
-        degeneration: degenerationOf(answer.response, job.preference?.text ?? null),
+        ...answered,
+        proxies: measureAll(answered.response),
+        degeneration: degenerationOf(answered.response, job.preference?.text ?? null),
       };
       store.append(record);
       done += 1;
       producedNow += 1;
       options.onProgress?.({ done, total: jobs.length, producedNow, elapsedMs: performance.now() - start, last: record });
     }
+  };
+  const sessions = Array.from({ length: Math.min(parallel, Math.max(1, todo.length)) },
+    () => context.createSession({ systemPrompt: runParameters.systemPrompt }));
+  try {
+    // The others finish the answer they are on (and store it) before the first failure is reported.
+    const outcomes = await Promise.allSettled(sessions.map(work));
+    const rejected = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (rejected) throw rejected.reason;
   } finally {
-    await session.dispose();
+    await context.dispose();
   }
 }

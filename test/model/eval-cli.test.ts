@@ -2,7 +2,7 @@
  * `amulet eval` end to end on the SmolLM2 fixture: a small run (2 questions,
  * 2 preferences, short answers) that is interrupted with Ctrl-C, continued
  * without repeating an answer, scored for fluency, extended by a variant and
- * reported; a run judged by a real model through the probabilities of its
+ * reported; a run made several answers at a time (--parallel); a run judged by a real model through the probabilities of its
  * verdict tokens; plus its usage errors.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -119,6 +119,31 @@ it('runs, resumes after Ctrl-C without duplicates, and writes the report', async
   expect(rerun.code).toBe(2);
   expect(rerun.stderr).toContain('the variant gentle was gentle=amulet:alpha=1');
   expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('`gentle=amulet:alpha=1`');
+});
+
+it('produces answers several at a time with --parallel, and resumes such a run after Ctrl-C', async () => {
+  const parallelOut = mkdtempSync(join(tmpdir(), 'amulet-eval-parallel-'));
+  try {
+    const args = ['--model', modelPath, '--questions', questionsFile, '--limit', '2', '--preferences', 'concise,uplifting',
+      '--methods', 'base,pref,amulet', '--variant', 'guarded=amulet:echoGuard=true', '--max-tokens', '12',
+      '--threads', String(testThreads), '--parallel', '3', '--no-fluency', '--out', parallelOut];
+    const first = await runEval(args, /answering 2\//);
+    expect(first.code).toBe(130);
+    const second = await runEval(args);
+    expect(second.code).toBe(0);
+    const records = readFileSync(join(parallelOut, 'responses.jsonl'), 'utf8').trim().split('\n')
+      .map((line) => JSON.parse(line) as { key: string; tokens: number; tokenIds: number[]; finishReason: string });
+    // 2 base answers + 2 questions x 2 preferences x 3 variants, each stored once, whole.
+    expect(records).toHaveLength(14);
+    expect(new Set(records.map((record) => record.key)).size).toBe(14);
+    for (const record of records) {
+      expect(record.tokenIds).toHaveLength(record.tokens);
+      expect(record.tokens).toBeLessThanOrEqual(12);
+      expect(['stop', 'maxTokens']).toContain(record.finishReason);
+    }
+  } finally {
+    rmSync(parallelOut, { recursive: true, force: true });
+  }
 });
 
 it('judges every pair in both orders by the probabilities of a local model\'s verdict tokens', async () => {

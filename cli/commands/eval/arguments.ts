@@ -16,7 +16,7 @@ import { attachNegativeValues, flagValue, parseErrorMessage, ruleFlags, UsageErr
 /** The library options `amulet eval` takes as flags, in help order. */
 export const evalRuleFlags: readonly RuleName[] = [
   'chatTemplate', 'maxTokens', 'systemPrompt', 'alpha', 'lambda', 'eta', 'iterations', 'ratio', 'plausibility', 'klBudget',
-  'beams', 'lengthPenalty', 'threads', 'contextSize', 'rpcServers', 'tensorSplit',
+  'beams', 'lengthPenalty', 'threads', 'contextSize', 'parallel', 'rpcServers', 'tensorSplit',
 ];
 
 export const evalOptions = {
@@ -78,6 +78,8 @@ export interface EvalRequest extends EvalParameters {
   storedOnly: boolean;
   threads: number | undefined;
   contextSize: number | undefined;
+  /** Answers produced together on one shared context (--parallel, default 1). */
+  parallel: number;
   /** RPC servers that take the evaluated model's layers (the judge stays local); undefined: none. */
   rpcServers: readonly string[] | undefined;
   tensorSplit: readonly number[] | undefined;
@@ -190,6 +192,7 @@ export function parseEvalCommandLine(args: readonly string[]): EvalCommandLine {
     lengthPenalty: number(rules.lengthPenalty),
     threads: given(rules.threads) === undefined ? undefined : number(rules.threads),
     contextSize: given(rules.contextSize) === undefined ? undefined : number(rules.contextSize),
+    parallel: number(rules.parallel),
     rpcServers: flagValue(rules.rpcServers, given(rules.rpcServers)),
     tensorSplit: flagValue(rules.tensorSplit, given(rules.tensorSplit)),
   };

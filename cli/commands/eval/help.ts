@@ -50,7 +50,8 @@ Methods (--methods, comma-separated; default ${EVAL_DEFAULT_METHODS.join(',')}):
                               own, compared beside the methods; repeat for
                               several. <spec> is name=method:option=value:...
                               with options alpha, lambda, eta, iterations,
-                              ratio, plausibility, klBudget, e.g.
+                              ratio, plausibility, klBudget and
+                              echoGuard=true|false, e.g.
                               amulet-t0.1=amulet:plausibility=0.1.
 
 ${helpSection(`Decoding (greedy; --max-tokens defaults to ${EVAL_MAX_TOKENS} here, the paper's length)`,

@@ -219,7 +219,7 @@ export async function runEval(request: EvalRequest, signal: AbortSignal, command
         const progress = progressReporter();
         try {
           await runJobs(model, jobs, store, {
-            parameters, threads: request.threads, contextSize: request.contextSize, signal,
+            parameters, threads: request.threads, contextSize: request.contextSize, parallel: request.parallel, signal,
             onProgress: (step) => progress.report('answering', step.done, step.total,
               `${questionKey({ set: step.last.questionSet, index: step.last.questionIndex })} ` +
               `${step.last.preference ?? ''} ${step.last.variant ?? step.last.method} · ETA ${eta(step)}`),
