@@ -51,7 +51,8 @@ export {
 } from './server';
 export type { JsonSchema } from './option-rules';
 export { rpcServerPath } from './rpc-server-path';
-export { Context, type ContextMetrics, type ContextOptions, type ContextSessionOptions } from './context';
+export { Context, type ContextOptions, type ContextSessionOptions } from './context';
+export type { ContextMetrics } from './context-metrics';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,
