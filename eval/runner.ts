@@ -152,7 +152,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
   const result = await stream.result;
   return {
     response: result.text,
-    tokens: result.tokenCount,
+    tokens: result.generatedTokenCount,
     tokenIds,
     finishReason: result.finishReason,
     timing: {
@@ -203,7 +203,7 @@ export async function runJobs(
         });
         answer = {
           response: result.text,
-          tokens: result.tokenCount,
+          tokens: result.generatedTokenCount,
           finishReason: result.finishReason,
           timing: { totalMs: performance.now() - started, promptMs: result.promptEvaluationMs,
             tokensPerSecond: result.tokensPerSecond },

@@ -97,7 +97,7 @@ export interface GenerationResult {
   /** The method the answer was decoded with. */
   method: RealignMethod;
   /** Tokens generated. */
-  tokenCount: number;
+  generatedTokenCount: number;
   /** Tokens in the (longest) prompt. */
   promptTokenCount: number;
   /**
@@ -275,7 +275,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       text: this.#text,
       finishReason: outcome.finishReason,
       method: this.#setup.method,
-      tokenCount: generated,
+      generatedTokenCount: generated,
       promptTokenCount: outcome.promptTokens,
       evaluatedPromptTokenCount: outcome.evaluatedTokens,
       reusedPromptTokenCount: outcome.reusedTokens,

@@ -35,7 +35,7 @@ async function answerAll(model: Model, method: RealignMethod, preference?: strin
       session.clearHistory();
       const result = await session.prompt(question, { maxTokens: MAX_TOKENS });
       answers.texts.push(result.text);
-      answers.tokenCounts.push(result.tokenCount);
+      answers.tokenCounts.push(result.generatedTokenCount);
     }
   } finally {
     await session.dispose();

@@ -26,7 +26,7 @@ it('with one beam, equals greedy decoding with the preference prompt', async () 
   await session.dispose();
   const beam = await model.beamSearch(question, { preferences, beams: 1, maxTokens, threads: testThreads });
   expect(beam.text).toBe(greedy.text);
-  expect(beam.tokenCount).toBe(greedy.tokenCount);
+  expect(beam.generatedTokenCount).toBe(greedy.generatedTokenCount);
   expect(beam.finishReason).toBe(greedy.finishReason);
   expect(beam.sumLogProb).toBeLessThan(0);
 });
@@ -35,9 +35,9 @@ it('with four beams, decodes several hypotheses per step and ranks by the raw su
   const beam = await model.beamSearch(question, { preferences, maxTokens, lengthPenalty: 0, beams: 4, threads: testThreads });
   expect(beam.sumLogProb).toBeLessThan(0);
   expect(beam.score).toBeCloseTo(beam.sumLogProb);
-  expect(beam.tokenCount).toBeGreaterThan(0);
-  expect(beam.tokenCount).toBeLessThanOrEqual(maxTokens);
-  expect(beam.decodedTokenCount).toBeGreaterThan(beam.tokenCount);  // several beams were decoded per step
+  expect(beam.generatedTokenCount).toBeGreaterThan(0);
+  expect(beam.generatedTokenCount).toBeLessThanOrEqual(maxTokens);
+  expect(beam.decodedTokenCount).toBeGreaterThan(beam.generatedTokenCount);  // several beams were decoded per step
   expect(beam.beams).toBe(4);
 });
 
