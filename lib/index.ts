@@ -29,10 +29,15 @@ export {
   DownloadError,
   parseModelReference,
   resolveModelFile,
+  type DownloadErrorCode,
   type DownloadProgress,
   type DownloadProgressCallback,
+  type HubFileReference,
+  type HubQuantReference,
+  type LocalModelReference,
   type ModelReference,
   type ResolveModelFileOptions,
+  type UrlModelReference,
 } from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
 export type { AddonVariant } from './addon-variant';
