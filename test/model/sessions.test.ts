@@ -410,6 +410,27 @@ describe('several sessions and queued prompts (SmolLM2)', () => {
     }
   });
 
+  it('a queued prompt that is aborted rejects with ERR_ABORTED at once, and the session goes on', async () => {
+    const session = newSession();
+    try {
+      const first = session.prompt('Name a fruit.', { maxTokens: 16 });
+      const second = session.prompt('Name a colour.', { maxTokens: 8 });
+      let firstSettled = false;
+      void first.settled.then(() => {
+        firstSettled = true;
+      });
+      second.abort();
+      await expect(second.result).rejects.toMatchObject({ name: 'AmuletError', code: 'ERR_ABORTED' });
+      // It did not wait for the prompt before it: that one needs the decode thread, so it cannot have ended yet.
+      expect(firstSettled).toBe(false);
+      const third = session.prompt('Name a city.', { maxTokens: 8 });
+      const [a, c] = await Promise.all([first, third]);
+      expect(session.history.map((message) => message.content)).toEqual(['Name a fruit.', a.text, 'Name a city.', c.text]);
+    } finally {
+      await session.dispose();
+    }
+  });
+
   it('prompts made while one runs are queued and run in call order; an aborted one is skipped', async () => {
     const session = newSession();
     try {

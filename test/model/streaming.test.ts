@@ -207,6 +207,19 @@ describe.each(testModels)('streaming on $name', (testModel) => {
       }
     });
 
+    it('a stream nobody reads still ends; iterating it afterwards gives every chunk', async () => {
+      const session = newSession();
+      try {
+        const stream = session.prompt(question, { maxTokens: 8 });
+        await stream.settled;
+        const collected = await collect(stream);
+        expectChunksMatchResult(collected, 'read after it ended');
+        expect(collected.chunks.length).toBeGreaterThan(0);
+      } finally {
+        await session.dispose();
+      }
+    });
+
     it('a stream can only be iterated once', async () => {
       const session = newSession();
       try {
