@@ -107,7 +107,7 @@ def generate(torch, model, eos_ids: set[int], base_ids: list[int], pref_ids: lis
     decode_s = token_times[-1] - token_times[0] if steps > 1 else 0.0
     return {
         "tokens": tokens,
-        "tokenCount": steps,
+        "generatedTokenCount": steps,
         # Decode steps per second after the first token: the same measure bench/run.mjs uses for every method.
         "tokensPerSecond": (steps - 1) / decode_s if decode_s > 0 else 0.0,
         "ttftMs": (token_times[0] - start) * 1000 if steps > 0 else 0.0,

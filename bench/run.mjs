@@ -469,7 +469,7 @@ async function runReference(model, options, questions) {
     peakRssMb: report.peakRssMb,
     sequences: 2,
     generations: report.runs.length,
-    meanTokens: report.runs.reduce((sum, run) => sum + run.tokenCount, 0) / Math.max(1, report.runs.length),
+    meanTokens: report.runs.reduce((sum, run) => sum + run.generatedTokenCount, 0) / Math.max(1, report.runs.length),
     reference: {
       implementation: report.implementation,
       forwardMsPerToken: report.forwardMsPerToken,

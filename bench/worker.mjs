@@ -87,9 +87,9 @@ async function runAmulet({ ceiling = false } = {}) {
       const result = await stream;
       const atEnd = traffic();
       // generation time: from the end of prompt evaluation to the last sampled token.
-      const generationMs = result.tokensPerSecond > 0 ? (result.tokenCount * 1000) / result.tokensPerSecond : 0;
+      const generationMs = result.tokensPerSecond > 0 ? (result.generatedTokenCount * 1000) / result.tokensPerSecond : 0;
       if (index >= job.warmup) {
-        const measured = sample(result.tokenCount, generationMs, result.timeToFirstTokenMs,
+        const measured = sample(result.generatedTokenCount, generationMs, result.timeToFirstTokenMs,
           result.samplerMicrosecondsPerToken, result.sequenceCount);
         if (proxies.length > 0 && laterTokens > 0) {
           measured.sentPerStep = (atEnd.sent - atFirstToken.sent) / laterTokens;
@@ -208,7 +208,7 @@ async function runSelection() {
       const tokens = [];
       for (const session of sessions) {
         session.clearHistory();
-        tokens.push((await session.prompt(question, { maxTokens: job.maxTokens })).tokenCount);
+        tokens.push((await session.prompt(question, { maxTokens: job.maxTokens })).generatedTokenCount);
       }
       lengths.push({ question, plain: tokens[0], amulet: tokens[1] });
       if (lengths.filter((entry) => Math.min(entry.plain, entry.amulet) >= job.maxTokens).length >= job.wanted) break;

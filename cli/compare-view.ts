@@ -20,7 +20,7 @@ function padToWidth(text: string, width: number): string {
 /** What the view shows of one answer. */
 export type ComparedAnswer = Pick<
   GenerationResult,
-  'method' | 'text' | 'tokenCount' | 'tokensPerSecond' | 'finishReason' | 'guidanceScale'
+  'method' | 'text' | 'generatedTokenCount' | 'tokensPerSecond' | 'finishReason' | 'guidanceScale'
 >;
 
 /** "amulet (s = 4.65)": the method, and the guidance scale for those that realign. */
@@ -31,7 +31,7 @@ function answerTitle(answer: ComparedAnswer): string {
 
 /** "24 tokens · 51.3 tok/s", and why the answer was cut short if it did not end on its own. */
 export function answerStatistics(answer: ComparedAnswer): string {
-  const statistics = `${answer.tokenCount} tokens · ${answer.tokensPerSecond.toFixed(1)} tok/s`;
+  const statistics = `${answer.generatedTokenCount} tokens · ${answer.tokensPerSecond.toFixed(1)} tok/s`;
   if (answer.finishReason === 'maxTokens') return `${statistics} · cut at --max-tokens`;
   if (answer.finishReason === 'contextFull') return `${statistics} · context full`;
   return statistics;

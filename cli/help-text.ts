@@ -94,7 +94,7 @@ ${methodList}`;
   const output = section('Output', [
     option('    --json',
       'Print one JSON object on stdout and nothing else: the question, preferences, method, parameters and, ' +
-      'per run (three with --compare), text, tokenCount, tokensPerSecond, finishReason, stopString and ' +
+      'per run (three with --compare), text, generatedTokenCount, tokensPerSecond, finishReason, stopString and ' +
       'guidanceScale.'),
     option('    --trace',
       'After the answer, print one line per token on stderr: the top token id and probability of the base ' +

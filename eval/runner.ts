@@ -156,7 +156,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
   const result = await stream.result;
   return {
     response: result.text,
-    tokens: result.tokenCount,
+    tokens: result.generatedTokenCount,
     tokenIds,
     finishReason: result.finishReason,
     timing: {
@@ -184,7 +184,7 @@ async function answer(model: Model, session: Session, job: EvalJob, parameters: 
   });
   return {
     response: result.text,
-    tokens: result.tokenCount,
+    tokens: result.generatedTokenCount,
     finishReason: result.finishReason,
     timing: { totalMs: performance.now() - started, promptMs: result.promptEvaluationMs,
       tokensPerSecond: result.tokensPerSecond },

@@ -1,12 +1,13 @@
 /**
  * The typed contract of the native addon (native/addon/): what each native
- * function takes and returns. A leaf: it imports only the error and
- * model-info types, so every module can depend on it. Names are camelCase here and mapped to
+ * function takes and returns. A leaf: it imports only types (errors,
+ * model info, context metrics, the rules table), so every module can depend on it. Names are camelCase here and mapped to
  * llama.cpp's snake_case once, in native/addon/generation_request_parser.cpp.
  * Internal: not exported from the package entry point.
  *
  * @packageDocumentation
  */
+import type { ContextMetrics } from './context-metrics';
 import type { AmuletError } from './errors';
 import type { ModelInfo } from './model-info';
 import type { rules } from './option-rules';
@@ -129,29 +130,11 @@ export interface NativeContextOptions {
   cacheSize: number;
 }
 
-/** The decode loop's counters and load (the step-time histogram's counts are per bucket, the last +Inf). */
-export interface NativeContextMetrics {
-  generationsStarted: number;
-  generationsFinished: number;
-  generationsFailed: number;
-  generatedTokens: number;
-  evaluatedTokens: number;
-  steps: number;
-  evictions: number;
-  running: number;
-  waiting: number;
-  sequences: number;
-  busySequences: number;
-  cells: number;
-  kvTokens: number;
-  stepSeconds: { bounds: number[]; counts: number[]; sum: number };
-}
-
 export interface NativeContext {
   /** [sync] A session decoding on this context. Throws ERR_DISPOSED. */
   createSession(): NativeSession;
   /** [sync] Throws ERR_DISPOSED. */
-  metrics(): NativeContextMetrics;
+  metrics(): ContextMetrics;
   /** [sync] Aborts what still runs; the llama.cpp context is freed once its sessions are disposed too. */
   dispose(): void;
 }

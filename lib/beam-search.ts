@@ -42,7 +42,7 @@ export interface BeamSearchResult {
   /** Its tokens (without the end-of-generation token). */
   tokens: number[];
   /** Tokens of the answer. */
-  tokenCount: number;
+  generatedTokenCount: number;
   /** Summed natural-log probability of the tokens (and of the end-of-generation token when it stopped). */
   sumLogProb: number;
   /** The ranking score: sumLogProb / length^lengthPenalty. */
@@ -106,7 +106,7 @@ export function runBeamSearch(
   const result = handle.promise.then((native) => ({
     text: native.text,
     tokens: native.tokens,
-    tokenCount: native.tokens.length,
+    generatedTokenCount: native.tokens.length,
     sumLogProb: native.sumLogProb,
     score: native.score,
     finishReason: native.stopped ? 'stop' as const : 'maxTokens' as const,

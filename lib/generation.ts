@@ -97,7 +97,7 @@ export interface GenerationResult {
   /** The method the answer was decoded with. */
   method: RealignMethod;
   /** Tokens generated. */
-  tokenCount: number;
+  generatedTokenCount: number;
   /** Tokens in the (longest) prompt. */
   promptTokenCount: number;
   /**
@@ -179,8 +179,8 @@ function abortedError(): AmuletError {
  * with a result or an error. It only moves forward.
  */
 type StreamState =
-  /** Waiting for the session's earlier prompt to end; `abortRequested`: it will fail as soon as its turn comes. */
-  | { readonly kind: 'queued'; abortRequested: boolean }
+  /** Waiting for the session's earlier prompt to end. */
+  | { readonly kind: 'queued' }
   /** Decoding on the context's thread since `startTime`; `firstTokenMs` once the first token came. */
   | { readonly kind: 'running'; readonly native: NativeGeneration; readonly startTime: number; firstTokenMs?: number }
   /** Ended with a result, which the session has recorded. */
@@ -189,17 +189,25 @@ type StreamState =
   | { readonly kind: 'failed'; readonly error: AmuletError };
 
 /**
- * A running generation. Async-iterable (text chunks) and awaitable (the
- * final result). Breaking out of a `for await` loop aborts the generation.
- * If neither is consumed, decoding pauses after a few dozen tokens.
+ * A generation. Async-iterable (text chunks) and awaitable (the final
+ * result); either, both or neither may be used. Once running it decodes to
+ * the end whether or not anyone reads it, keeping the chunks nobody has
+ * iterated yet; while a `for await` loop is reading it, it decodes only as
+ * fast as the loop asks. Breaking out of the loop aborts the generation.
  */
 export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<GenerationResult> {
   readonly #result: Promise<GenerationResult>;
   /** Resolves when the generation has ended, however it ended; never rejects. */
   readonly settled: Promise<void>;
+  /**
+   * @internal Resolves when the session may start its next prompt: this one
+   * has ended and so has every prompt before it (one aborted while queued
+   * ends at once, but the prompt before it may still run).
+   */
+  readonly released: Promise<void>;
 
   readonly #setup: StreamSetup;
-  #state: StreamState = { kind: 'queued', abortRequested: false };
+  #state: StreamState = { kind: 'queued' };
   /** Chunks decoded and not yet iterated. */
   readonly #ready: TextChunk[] = [];
   /** Tokens whose text is still an incomplete character. */
@@ -208,7 +216,9 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
   readonly #started: Promise<void>;
   /** The native call in flight, shared by whoever waits for more. */
   #pull: Promise<void> | undefined;
-  #iterating = false;
+  /** Whether an iterator was made, and whether its loop is still reading (it paces the decoding then). */
+  #reader: 'none' | 'reading' | 'left' = 'none';
+  #abortRequested = false;
   #resolve!: (result: GenerationResult) => void;
   #reject!: (error: AmuletError) => void;
 
@@ -224,7 +234,10 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     const onAbort = (): void => this.abort();
     setup.signal?.addEventListener('abort', onAbort, { once: true });
     void this.settled.then(() => setup.signal?.removeEventListener('abort', onAbort));
+    this.released = Promise.all([setup.ready, this.settled]).then(() => undefined);
     this.#started = setup.ready.then(() => this.#start());
+    void this.#started.then(() => this.#pump());
+    if (setup.signal?.aborted) this.abort();
   }
 
   /** Whether it has ended, with a result or an error. */
@@ -232,13 +245,9 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
     return this.#state.kind === 'succeeded' || this.#state.kind === 'failed';
   }
 
-  /** queued → running, or → failed when it was aborted while queued or cannot start. */
+  /** queued → running, or → failed when it cannot start. */
   #start(): void {
     if (this.#state.kind !== 'queued') return;
-    if (this.#state.abortRequested || this.#setup.signal?.aborted) {
-      this.#fail(abortedError());
-      return;
-    }
     try {
       const startTime = performance.now();
       this.#state = { kind: 'running', native: this.#setup.start(), startTime };
@@ -275,7 +284,7 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
       text: this.#text,
       finishReason: outcome.finishReason,
       method: this.#setup.method,
-      tokenCount: generated,
+      generatedTokenCount: generated,
       promptTokenCount: outcome.promptTokens,
       evaluatedPromptTokenCount: outcome.evaluatedTokens,
       reusedPromptTokenCount: outcome.reusedTokens,
@@ -323,51 +332,58 @@ export class GenerationStream implements AsyncIterable<TextChunk>, PromiseLike<G
   }
 
   /**
-   * Pulls until the end, keeping the chunks for whoever iterates. Awaiting
-   * a stream (its `result` or `then`) and aborting it drain it: a consumer
-   * that only awaits gets the result, and the session's next prompt, which
-   * awaits this one, never waits on a stream nobody reads.
+   * Pulls to the end, keeping the chunks for whoever iterates, except while
+   * a loop is reading (it pulls itself, at its own pace) and the stream is
+   * not aborted. So the result settles whether or not anyone reads, and the
+   * session's next prompt never waits on a stream nobody reads.
    */
-  #drain(): void {
-    if (this.#ended()) return;
-    void (async () => {
-      while (!this.#ended()) await this.#more();
-    })().catch(() => undefined);
+  async #pump(): Promise<void> {
+    try {
+      while (!this.#ended() && (this.#reader !== 'reading' || this.#abortRequested)) await this.#more();
+    } catch {
+      // #pullOnce turns every failure into the failed state; nothing is left to report here.
+    }
   }
 
-  /** The final result; rejects with an {@link AmuletError} (e.g. `ERR_ABORTED`). Reading it drives the generation. */
+  /** The final result; rejects with an {@link AmuletError} (e.g. `ERR_ABORTED`). Settles when the generation ends. */
   get result(): Promise<GenerationResult> {
-    this.#drain();
     return this.#result;
   }
 
   /** Streams the text as it is decoded. A stream can be iterated once. */
   [Symbol.asyncIterator](): AsyncIterator<TextChunk> {
-    if (this.#iterating) throw new AmuletError('ERR_BUSY', 'this generation is already being iterated');
-    this.#iterating = true;
+    if (this.#reader !== 'none') throw new AmuletError('ERR_BUSY', 'this generation is already being iterated');
+    this.#reader = 'reading';
     return {
       next: async (): Promise<IteratorResult<TextChunk>> => {
         while (this.#ready.length === 0 && !this.#ended()) await this.#more();
         const chunk = this.#ready.shift();
         if (chunk) return { value: chunk, done: false };
+        this.#reader = 'left';
         if (this.#state.kind === 'failed') throw this.#state.error;
         return { value: undefined, done: true };
       },
       return: async (): Promise<IteratorResult<TextChunk>> => {
         // Leaving the loop early stops the generation; the session moves on once it has stopped.
+        this.#reader = 'left';
         this.abort();
         return { value: undefined, done: true };
       },
     };
   }
 
-  /** Stops the generation within one token; the stream then fails with `ERR_ABORTED`. */
+  /**
+   * Stops the generation within one token (one still queued at once, without
+   * starting); the stream then fails with `ERR_ABORTED`.
+   */
   abort(): void {
-    // Still queued behind another prompt: it fails when its turn comes, so the prompts after it keep their order.
-    if (this.#state.kind === 'queued') this.#state.abortRequested = true;
+    if (this.#ended() || this.#abortRequested) return;
+    this.#abortRequested = true;
+    // The prompts queued after this one still wait for the one before it (`released`), so they keep their order.
+    if (this.#state.kind === 'queued') return this.#fail(abortedError());
     if (this.#state.kind === 'running') this.#state.native.abort();
-    // Nobody may be pulling: drive the stream to its (aborted) end so result and settled settle.
-    this.#drain();
+    // A loop may be reading but no longer calling next(): pull to the aborted end so result and settled settle.
+    void this.#pump();
   }
 
   then<TResult1 = GenerationResult, TResult2 = never>(

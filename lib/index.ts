@@ -29,10 +29,15 @@ export {
   DownloadError,
   parseModelReference,
   resolveModelFile,
+  type DownloadErrorCode,
   type DownloadProgress,
   type DownloadProgressCallback,
+  type HubFileReference,
+  type HubQuantReference,
+  type LocalModelReference,
   type ModelReference,
   type ResolveModelFileOptions,
+  type UrlModelReference,
 } from './model-source';
 export { systemInfo, type SystemInfo } from './system-info';
 export type { AddonVariant } from './addon-variant';
@@ -51,7 +56,8 @@ export {
 } from './server';
 export type { JsonSchema } from './option-rules';
 export { rpcServerPath } from './rpc-server-path';
-export { Context, type ContextMetrics, type ContextOptions, type ContextSessionOptions } from './context';
+export { Context, type ContextOptions, type ContextSessionOptions } from './context';
+export type { ContextMetrics } from './context-metrics';
 export { Session, type ChatMessage, type ContextOverflow, type PromptOptions, type SessionOptions } from './session';
 export {
   GenerationStream,

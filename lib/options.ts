@@ -18,6 +18,8 @@ import type { NativeOutputControls, NativeRealign, NativeSampling } from './addo
  * - `la`: Linear Alignment, `z_p + ratio * (z_p - z_b)` on raw logits.
  * - `pref`: the prompt with the preference texts, no realignment.
  * - `base`: the prompt without any preference.
+ *
+ * @useDeclaredType
  */
 export type RealignMethod = (typeof rules.method.values)[number];
 
@@ -38,6 +40,8 @@ export const realignMethods: readonly RealignMethod[] = rules.method.values;
  * `trace`, repetition penalties, `grammar` and `jsonSchema`, and more
  * sequences than `batchSize` run on the CPU
  * whatever is asked; {@link GenerationResult.realignedOn} says where a prompt ran.
+ *
+ * @useDeclaredType
  */
 export type RealignOn = (typeof rules.realignOn.values)[number];
 

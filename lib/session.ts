@@ -262,11 +262,9 @@ export class Session {
       ...resolveOutputControls(settings, this.#vocabularySize),
     };
     let sentVersion: number | undefined;
-    // Prompts run one after another. The one queued behind drives its
-    // predecessor to the end (reading `result` does; the chunks stay buffered
-    // for whoever iterates it), so awaiting only the later one cannot hang.
+    // Prompts run one after another: each starts once every prompt before it has ended.
     const previous = this.#queue.at(-1);
-    const ready = previous ? previous.result.then(() => undefined, () => undefined) : Promise.resolve();
+    const ready = previous ? previous.released : Promise.resolve();
     const stream: GenerationStream = new GenerationStream({
       ready,
       start: () => {

@@ -77,11 +77,11 @@ async function collectAnswer(
   signal: AbortSignal,
 ): Promise<DecodedAnswer> {
   const bar = process.stderr.isTTY ? new ProgressBar(process.stderr) : undefined;
-  let tokenCount = 0;
+  let generatedTokenCount = 0;
   try {
     return await decodeAnswer(session, request, method, signal, (chunk) => {
-      tokenCount += chunk.tokens.length;
-      bar?.update(`answering with ${method}`, tokenCount / request.maxTokens);
+      generatedTokenCount += chunk.tokens.length;
+      bar?.update(`answering with ${method}`, generatedTokenCount / request.maxTokens);
     });
   } finally {
     bar?.clear();
@@ -121,7 +121,7 @@ function jsonReport(request: RunRequest, model: Model, answers: readonly Decoded
     runs: answers.map(({ result }) => ({
       method: result.method,
       text: result.text,
-      tokenCount: result.tokenCount,
+      generatedTokenCount: result.generatedTokenCount,
       tokensPerSecond: result.tokensPerSecond,
       finishReason: result.finishReason,
       stopString: result.stopString ?? null,

@@ -107,8 +107,8 @@ export function usageOf(result: GenerationResult): CompletionUsage {
   const cached = Math.min(result.promptTokenCount, Math.floor(result.reusedPromptTokenCount / result.sequenceCount));
   return {
     prompt_tokens: result.promptTokenCount,
-    completion_tokens: result.tokenCount,
-    total_tokens: result.promptTokenCount + result.tokenCount,
+    completion_tokens: result.generatedTokenCount,
+    total_tokens: result.promptTokenCount + result.generatedTokenCount,
     prompt_tokens_details: { cached_tokens: cached },
   };
 }

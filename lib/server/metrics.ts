@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import type { ContextMetrics } from '../context';
+import type { ContextMetrics } from '../context-metrics';
 import type { PoolStatus } from './slot-pool';
 
 /** What the server itself counts, beside its context's decode loop. */

@@ -78,7 +78,7 @@ describeOnArm64('linux-arm64 under qemu-user', () => {
         await session.dispose();
         await model.dispose();
         console.log(JSON.stringify({ arch: process.arch, variant: info.addon.variant, system: info.system,
-          tokens: result.tokenCount, realignedOn: result.realignedOn }));
+          tokens: result.generatedTokenCount, realignedOn: result.realignedOn }));
       })().catch((error) => { console.error(error); process.exit(1); });`;
     const run = underQemu(arm64Node, ['-e', script], { AMULET_ADDON: prebuild }, 5 * minutes);
     if (run.status !== 0) throw new Error(`the smoke test under qemu exited with ${run.status}:\n${run.output}`);

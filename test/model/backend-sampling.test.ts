@@ -19,7 +19,7 @@ import {
 } from '../../lib/index';
 import { captureRun, expectAgreementUpToNearTie, SAME_ROWS, type CapturedRun } from '../support/agreement';
 import { loadTestModel, paperPreference, testGpuLayers, testModels, testThreads } from '../support/models';
-import { withSession } from '../support/sessions';
+import { useTestModel, withSession } from '../support/sessions';
 
 /** As test/model/oracle.test.ts: float32 rows and float32 combines, compared above a floor. */
 const LOG_PROB_TOLERANCE = 1e-4;
@@ -57,21 +57,16 @@ function maxLogProbDiff(host: Float32Array, backend: Float32Array): number {
 }
 
 describe.each(testModels)('backend realignment vs the host path on $name', (testModel) => {
-  let model: Model;
+  const model = useTestModel(testModel);
   const summary: string[] = [];
-
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
   afterAll(async () => {
-    await model?.dispose();
     console.log(`${testModel.name}: backend vs host realignment\n${summary.join('\n')}`);
   });
 
   /** Captures both paths and compares every position they share. */
   async function compareCaptured(label: string, options: PromptOptions, maxTokens: number): Promise<CapturedRun> {
-    const host = await generate(model, { ...options, realignOn: 'cpu', captureLogits: true }, maxTokens);
-    const backend = await generate(model, { ...options, realignOn: 'backend', captureLogits: true }, maxTokens);
+    const host = await generate(model(), { ...options, realignOn: 'cpu', captureLogits: true }, maxTokens);
+    const backend = await generate(model(), { ...options, realignOn: 'backend', captureLogits: true }, maxTokens);
     expect(host.result.realignedOn).toBe('cpu');
     expect(backend.result.realignedOn).toBe('backend');
     const { agreed } = expectAgreementUpToNearTie(backend, host, SAME_ROWS);
@@ -86,23 +81,23 @@ describe.each(testModels)('backend realignment vs the host path on $name', (test
     const options: PromptOptions = { method: 'amulet', preferences: [verbose] };
     const host = await compareCaptured('amulet', options, TOKENS);
     // Without a capture the base row stays on the device and only the token comes back.
-    const backend = await generate(model, { ...options, realignOn: 'backend' });
+    const backend = await generate(model(), { ...options, realignOn: 'backend' });
     expect(backend.result.realignedOn).toBe('backend');
-    expect(backend.result.tokenCount).toBe(backend.tokens.length);
+    expect(backend.result.generatedTokenCount).toBe(backend.tokens.length);
     expectAgreementUpToNearTie(backend, host, SAME_ROWS);
   });
 
   it('amulet with two weighted preferences (three sequences) agrees', async () => {
     const preferences = [{ text: verbose, weight: 1 }, { text: concise, weight: -0.5 }];
     const host = await compareCaptured('amulet, weights [1, -0.5]', { method: 'amulet', preferences }, SHORT);
-    const backend = await generate(model, { method: 'amulet', preferences, realignOn: 'backend' }, SHORT);
+    const backend = await generate(model(), { method: 'amulet', preferences, realignOn: 'backend' }, SHORT);
     expectAgreementUpToNearTie(backend, host, SAME_ROWS);
   });
 
   it('the plausibility constraint cuts the same tokens in the graph as on the host', async () => {
     const options: PromptOptions = { method: 'amulet', preferences: [verbose], plausibility: 0.1 };
-    const host = await generate(model, { ...options, realignOn: 'cpu', captureLogits: true }, SHORT);
-    const backend = await generate(model, { ...options, realignOn: 'backend', captureLogits: true }, SHORT);
+    const host = await generate(model(), { ...options, realignOn: 'cpu', captureLogits: true }, SHORT);
+    const backend = await generate(model(), { ...options, realignOn: 'backend', captureLogits: true }, SHORT);
     expect(backend.result.realignedOn).toBe('backend');
     // The tokens up to a near-tie; the raw rows are not what this test is about.
     const { agreed } = expectAgreementUpToNearTie(backend, host, SAME_ROWS, Infinity);
@@ -133,22 +128,15 @@ describe.each(testModels)('backend realignment vs the host path on $name', (test
 
   it('la and pref agree', async () => {
     await compareCaptured('la', { method: 'la', preferences: [verbose] }, SHORT);
-    const host = await generate(model, { method: 'pref', preferences: [verbose], realignOn: 'cpu', captureLogits: true }, SHORT);
-    const backend = await generate(model, { method: 'pref', preferences: [verbose], realignOn: 'backend' }, SHORT);
+    const host = await generate(model(), { method: 'pref', preferences: [verbose], realignOn: 'cpu', captureLogits: true }, SHORT);
+    const backend = await generate(model(), { method: 'pref', preferences: [verbose], realignOn: 'backend' }, SHORT);
     expect(backend.result.realignedOn).toBe('backend');
     expectAgreementUpToNearTie(backend, host, SAME_ROWS);
   });
 });
 
 describe('backend realignment on the first fixture model', () => {
-  let model: Model;
-
-  beforeAll(async () => {
-    model = await loadTestModel(testModels[0]);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
+  const model = useTestModel();
 
   it('keeps agreeing over a conversation, with sequences re-attached each turn and a method change', async () => {
     const turns: [string, PromptOptions, number][] = [
@@ -158,7 +146,7 @@ describe('backend realignment on the first fixture model', () => {
       ['And another one?', { preferences: [verbose, concise] }, 16],
     ];
     const sessions = (['cpu', 'backend'] as const).map((realignOn) =>
-      model.createSession({ threads: testThreads, realignOn, preferences: [verbose] }));
+      model().createSession({ threads: testThreads, realignOn, preferences: [verbose] }));
     try {
       for (const [text, options, maxTokens] of turns) {
         // The host run's log-probs tell a near-tie; the backend run is the production path (token only).
@@ -174,13 +162,13 @@ describe('backend realignment on the first fixture model', () => {
   });
 
   it('samples with temperature and top-k on the backend', async () => {
-    const run = await generate(model, {
+    const run = await generate(model(), {
       preferences: [verbose],
       realignOn: 'backend',
       sampling: { temperature: 0.8, topK: 40, topP: 0.95, seed: 7 },
     }, 16);
     expect(run.result.realignedOn).toBe('backend');
-    expect(run.result.tokenCount).toBeGreaterThan(0);
+    expect(run.result.generatedTokenCount).toBeGreaterThan(0);
   });
 
   it('runs on the host what the backend path does not cover, whatever is asked', async () => {
@@ -192,11 +180,11 @@ describe('backend realignment on the first fixture model', () => {
       ['a capture with temperature sampling', { captureLogits: true, sampling: { temperature: 0.7, seed: 1 } }],
     ];
     for (const [label, options] of fallbacks) {
-      const run = await generate(model, { preferences: [verbose], realignOn: 'backend', ...options }, 4);
+      const run = await generate(model(), { preferences: [verbose], realignOn: 'backend', ...options }, 4);
       expect([label, run.result.realignedOn]).toEqual([label, 'cpu']);
     }
     // More sequences than a micro-batch holds: the graph could not see every row.
-    const session = model.createSession({ threads: testThreads, batchSize: 8, realignOn: 'backend' });
+    const session = model().createSession({ threads: testThreads, batchSize: 8, realignOn: 'backend' });
     try {
       const preferences = Array.from({ length: 8 }, (_, i) => `${concise} (${i})`);
       const run = await prompt(session, 'Hi.', { preferences }, 2);
@@ -207,7 +195,7 @@ describe('backend realignment on the first fixture model', () => {
   });
 
   it('auto realigns in the graph exactly when the logits are on a GPU', async () => {
-    const run = await generate(model, { preferences: [verbose] }, 2);
+    const run = await generate(model(), { preferences: [verbose] }, 2);
     expect(run.result.realignedOn).toBe(testGpuLayers > 0 ? 'backend' : 'cpu');
   });
 });

@@ -296,7 +296,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
     try {
       const result = await stream;
       on.clearHistory();
-      outcome = `resolved with ${result.tokenCount} tokens ${JSON.stringify(result.text)}`;
+      outcome = `resolved with ${result.generatedTokenCount} tokens ${JSON.stringify(result.text)}`;
     } catch (error) {
       outcome = `rejected later with ${show(error)}`;
     }
@@ -362,7 +362,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
       await expectInvalidPrompt('Hello.', { maxTokens: 4 }, /amulet.*preference/, bare);
       // 'base' needs no preference, so the same session can still answer.
       const result = await bare.prompt('Say hi.', { maxTokens: 4, method: 'base' });
-      expect(result.tokenCount).toBeGreaterThan(0);
+      expect(result.generatedTokenCount).toBeGreaterThan(0);
     } finally {
       await bare.dispose();
     }
@@ -405,7 +405,7 @@ describe('invalid options throw ERR_INVALID_OPTION synchronously', () => {
 
   it('the session is unharmed by all the refused prompts', async () => {
     const result = await session.prompt('Say hi.', { maxTokens: 4 });
-    expect(result.tokenCount).toBeGreaterThan(0);
+    expect(result.generatedTokenCount).toBeGreaterThan(0);
     expect(session.history).toHaveLength(2);
   });
 });
@@ -470,7 +470,7 @@ describe('a prompt longer than the context', () => {
       expect(session.history).toEqual([]);
 
       const result = await session.prompt('Hi.', { maxTokens: 4 });
-      expect(result.tokenCount).toBeGreaterThan(0);
+      expect(result.generatedTokenCount).toBeGreaterThan(0);
       expect(session.history.map((message) => message.role)).toEqual(['user', 'assistant']);
     } finally {
       await session.dispose();
@@ -547,7 +547,7 @@ describe('aborting', () => {
     expectAmuletError(await within(rejectionOf(stream.result), 30_000, new Error('result still pending after 30 s')),
       'ERR_ABORTED');
     const next = await session.prompt('Say hi.', { maxTokens: 4 });
-    expect(next.tokenCount).toBeGreaterThan(0);
+    expect(next.generatedTokenCount).toBeGreaterThan(0);
     expect(session.history.map((message) => message.content)).toEqual(['Say hi.', next.text]);
     session.clearHistory();
   });
@@ -568,7 +568,7 @@ describe('use after dispose', () => {
     async () => {
       const session = newSession({}, other);
       const first = await session.prompt('Say hi.', { maxTokens: 4 });
-      expect(first.tokenCount).toBeGreaterThan(0);
+      expect(first.generatedTokenCount).toBeGreaterThan(0);
       await session.dispose();
       expect(session.disposed).toBe(true);
       await expect(session.dispose()).resolves.toBeUndefined();
@@ -623,7 +623,7 @@ describe('use after dispose', () => {
       await using scoped = await loadTestModel(smol);
       await using session = scoped.createSession({ preferences: [concise], contextSize: 256, threads });
       const result = await session.prompt('Say hi.', { maxTokens: 4 });
-      expect(result.tokenCount).toBeGreaterThan(0);
+      expect(result.generatedTokenCount).toBeGreaterThan(0);
       keptModel = scoped;
       keptSession = session;
       expect(scoped.disposed).toBe(false);
@@ -662,7 +662,7 @@ describe('the process keeps working', () => {
       const result = await stream;
       expect(result.text).toBe(streamed);
       expect(result.text.trim().length).toBeGreaterThan(0);
-      expect(result.tokenCount).toBeGreaterThan(0);
+      expect(result.generatedTokenCount).toBeGreaterThan(0);
     } finally {
       await session.dispose();
     }

@@ -95,19 +95,19 @@ describe('a shared context', () => {
       captureRun(session, questions[index]!, settingsOf(index))));
     for (const [index, run] of together.entries()) {
       expectSameAnswer(run, await aloneAnswer(index));
-      expect(run.result.tokenCount).toBeGreaterThan(0);
-      expect(run.result.tokenCount).toBeLessThanOrEqual(TOKENS);
+      expect(run.result.generatedTokenCount).toBeGreaterThan(0);
+      expect(run.result.generatedTokenCount).toBeLessThanOrEqual(TOKENS);
     }
     const metrics = shared.metrics();
     expect(metrics.generationsStarted).toBe(4);
     expect(metrics.generationsFinished).toBe(4);
     expect(metrics.generationsFailed).toBe(0);
-    expect(metrics.generatedTokens).toBe(together.reduce((sum, run) => sum + run.result.tokenCount, 0));
+    expect(metrics.generatedTokens).toBe(together.reduce((sum, run) => sum + run.result.generatedTokenCount, 0));
     expect(metrics.sequences).toBe(8);
     expect(metrics.running).toBe(0);
     expect(metrics.busySequences).toBe(0);
     // Each step holds the rows of every generation then running: far fewer steps than tokens.
-    const rows = together.reduce((sum, run) => sum + run.result.tokenCount, 0);
+    const rows = together.reduce((sum, run) => sum + run.result.generatedTokenCount, 0);
     expect(metrics.steps).toBeLessThan(rows);
     expect(metrics.stepSeconds.counts.reduce((sum, count) => sum + count, 0)).toBe(metrics.steps);
   });
@@ -143,7 +143,7 @@ describe('a shared context', () => {
     expectSameAnswer(await kept, await aloneAnswer(0));
     // The aborted session serves its next prompt.
     const again = await victim.prompt(questions[1]!, settingsOf(1));
-    expect(again.tokenCount).toBeGreaterThan(0);
+    expect(again.generatedTokenCount).toBeGreaterThan(0);
     expect(shared.metrics().generationsFailed).toBe(0);
   });
 
@@ -154,9 +154,9 @@ describe('a shared context', () => {
       a.prompt(questions[0]!, settingsOf(0)),
       b.prompt(questions[2]!, { ...settingsOf(0), preferences: [creative] }),
     ]);
-    for (const result of results) expect(result.tokenCount).toBeGreaterThan(0);
+    for (const result of results) expect(result.generatedTokenCount).toBeGreaterThan(0);
     await expect(a.prompt(questions[0]!, settingsOf(2))).rejects.toMatchObject({ code: 'ERR_CONTEXT_FULL' });
-    expect((await a.prompt(questions[3]!, settingsOf(3))).tokenCount).toBeGreaterThan(0);
+    expect((await a.prompt(questions[3]!, settingsOf(3))).generatedTokenCount).toBeGreaterThan(0);
   });
 
   test('a full KV cache evicts idle conversations first, then fails the generation that started last', async () => {
@@ -192,7 +192,7 @@ describe('a shared context', () => {
     expect(outcomes[0]!.status).toBe('fulfilled');
     // The context serves again once the overflow is gone (a new conversation: the last one fills the cache).
     idle.clearHistory();
-    expect((await idle.prompt(questions[2]!, { method: 'base', maxTokens: 8 })).tokenCount).toBeGreaterThan(0);
+    expect((await idle.prompt(questions[2]!, { method: 'base', maxTokens: 8 })).generatedTokenCount).toBeGreaterThan(0);
   });
 
   test('a context refuses its own sizes per session, and nothing after dispose', async () => {
@@ -218,7 +218,7 @@ describe('a shared context', () => {
     try {
       const results = await Promise.all(sessions.map((session, index) =>
         session.prompt(questions[index]!, { method: 'base', maxTokens: 8 })));
-      for (const result of results) expect(result.tokenCount).toBeGreaterThan(0);
+      for (const result of results) expect(result.generatedTokenCount).toBeGreaterThan(0);
     } finally {
       await Promise.all(sessions.map((session) => session.dispose()));
     }

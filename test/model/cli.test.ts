@@ -97,8 +97,8 @@ describe('amulet command', () => {
       expect(report.runs).toHaveLength(1);
       const [run] = report.runs;
       expect(run).toMatchObject({ method: 'amulet', text: expect.any(String), finishReason: expect.any(String), realignedOn: 'cpu' });
-      expect(run!.tokenCount).toBeGreaterThan(0);
-      expect(run!.tokenCount).toBeLessThanOrEqual(16);
+      expect(run!.generatedTokenCount).toBeGreaterThan(0);
+      expect(run!.generatedTokenCount).toBeLessThanOrEqual(16);
       expect(run!.tokensPerSecond).toBeGreaterThan(0);
       expect(run!.guidanceScale).toBeCloseTo(1.5338, 3);
     });

@@ -37,7 +37,7 @@ describe.each(testModels)('decoding on $name', (testModel) => {
   it(`closed form and literal K-iteration loop give the same tokens up to a near-tie, ${TOKENS} at most`, async () => {
     const closed = await generate(model, { preferences: verbose, method: 'amulet' });
     const iterative = await generate(model, { preferences: verbose, method: 'amulet-iterative' });
-    console.log(`${testModel.name}: amulet ${closed.result.tokenCount} tokens at ${closed.result.tokensPerSecond.toFixed(1)} tok/s; ` +
+    console.log(`${testModel.name}: amulet ${closed.result.generatedTokenCount} tokens at ${closed.result.tokensPerSecond.toFixed(1)} tok/s; ` +
       `amulet-iterative at ${iterative.result.tokensPerSecond.toFixed(1)} tok/s`);
     expectAgreementUpToNearTie(iterative, closed, SAME_ROWS);
   });

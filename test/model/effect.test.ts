@@ -11,7 +11,8 @@
 import { echoShare } from '../../eval/degeneration';
 import { listItemShare } from '../../eval/proxies/layout';
 import type { Model, RealignMethod, RealignOptions } from '../../lib/index';
-import { loadQuestions, loadTestModel, testThreads } from '../support/models';
+import { loadQuestions, testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
 const QUESTION_COUNT = 4;
 const MAX_TOKENS = 48;
@@ -35,7 +36,7 @@ async function answerAll(model: Model, method: RealignMethod, preference?: strin
       session.clearHistory();
       const result = await session.prompt(question, { maxTokens: MAX_TOKENS });
       answers.texts.push(result.text);
-      answers.tokenCounts.push(result.tokenCount);
+      answers.tokenCounts.push(result.generatedTokenCount);
     }
   } finally {
     await session.dispose();
@@ -46,21 +47,17 @@ async function answerAll(model: Model, method: RealignMethod, preference?: strin
 const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 describe('realignment effect on qwen2.5-coder-0.5b-instruct', () => {
-  let model: Model;
+  const model = useTestModel({ name: 'qwen2.5-coder-0.5b-instruct' });
   let base: Answers;
 
   beforeAll(async () => {
-    model = await loadTestModel({ name: 'qwen2.5-coder-0.5b-instruct' });
-    base = await answerAll(model, 'base');
-  });
-  afterAll(async () => {
-    await model?.dispose();
+    base = await answerAll(model(), 'base');
   });
 
   it('concise: amulet shortens the answers, at least as much as the preference prompt', async () => {
-    const pref = await answerAll(model, 'pref', concise);
-    const paper = await answerAll(model, 'amulet', concise, { alpha: 2 });
-    const byDefault = await answerAll(model, 'amulet', concise);
+    const pref = await answerAll(model(), 'pref', concise);
+    const paper = await answerAll(model(), 'amulet', concise, { alpha: 2 });
+    const byDefault = await answerAll(model(), 'amulet', concise);
     const lengths = {
       base: mean(base.tokenCounts), pref: mean(pref.tokenCounts),
       paper: mean(paper.tokenCounts), byDefault: mean(byDefault.tokenCounts),
@@ -75,9 +72,9 @@ describe('realignment effect on qwen2.5-coder-0.5b-instruct', () => {
   });
 
   it('bullets: amulet turns the answers into lists, at least as much as the preference prompt', async () => {
-    const pref = await answerAll(model, 'pref', bullets);
-    const paper = await answerAll(model, 'amulet', bullets, { alpha: 2 });
-    const byDefault = await answerAll(model, 'amulet', bullets);
+    const pref = await answerAll(model(), 'pref', bullets);
+    const paper = await answerAll(model(), 'amulet', bullets, { alpha: 2 });
+    const byDefault = await answerAll(model(), 'amulet', bullets);
     const share = (answers: Answers): number => mean(answers.texts.map(listItemShare));
     const shares = { base: share(base), pref: share(pref), paper: share(paper), byDefault: share(byDefault) };
     console.log(`bullets over ${QUESTION_COUNT} questions: mean share of list lines base ${shares.base.toFixed(2)}, ` +
@@ -90,8 +87,8 @@ describe('realignment effect on qwen2.5-coder-0.5b-instruct', () => {
   });
 
   it("bullets with the echo guard at α = 2: the preference's words no more often than pref's, still lists", async () => {
-    const pref = await answerAll(model, 'pref', bullets);
-    const guarded = await answerAll(model, 'amulet', bullets, { alpha: 2, echoGuard: true });
+    const pref = await answerAll(model(), 'pref', bullets);
+    const guarded = await answerAll(model(), 'amulet', bullets, { alpha: 2, echoGuard: true });
     const echo = (answers: Answers): number => mean(answers.texts.map((text) => echoShare(text, bullets) ?? 0));
     const share = (answers: Answers): number => mean(answers.texts.map(listItemShare));
     console.log(`bullets with the echo guard over ${QUESTION_COUNT} questions: echo pref ${echo(pref).toFixed(3)}, ` +

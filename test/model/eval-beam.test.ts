@@ -5,46 +5,40 @@
  * aborted. More beams need not find a likelier sequence than greedy decoding
  * (the greedy prefix can drop out of the beam), so that is not asserted.
  */
-import { isAmuletError, type Model } from '../../lib/index';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { isAmuletError } from '../../lib/index';
+import { paperPreference, testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
 const question = 'How do I boil an egg?';
 const preferences = [paperPreference('concise')];
 const maxTokens = 24;
-let model: Model;
-
-beforeAll(async () => {
-  model = await loadTestModel(testModels[0]!);
-});
-afterAll(async () => {
-  await model.dispose();
-});
+const model = useTestModel();
 
 it('with one beam, equals greedy decoding with the preference prompt', async () => {
-  const session = model.createSession({ preferences, method: 'pref', threads: testThreads });
+  const session = model().createSession({ preferences, method: 'pref', threads: testThreads });
   const greedy = await session.prompt(question, { maxTokens });
   await session.dispose();
-  const beam = await model.beamSearch(question, { preferences, beams: 1, maxTokens, threads: testThreads });
+  const beam = await model().beamSearch(question, { preferences, beams: 1, maxTokens, threads: testThreads });
   expect(beam.text).toBe(greedy.text);
-  expect(beam.tokenCount).toBe(greedy.tokenCount);
+  expect(beam.generatedTokenCount).toBe(greedy.generatedTokenCount);
   expect(beam.finishReason).toBe(greedy.finishReason);
   expect(beam.sumLogProb).toBeLessThan(0);
 });
 
 it('with four beams, decodes several hypotheses per step and ranks by the raw sum (lengthPenalty 0)', async () => {
-  const beam = await model.beamSearch(question, { preferences, maxTokens, lengthPenalty: 0, beams: 4, threads: testThreads });
+  const beam = await model().beamSearch(question, { preferences, maxTokens, lengthPenalty: 0, beams: 4, threads: testThreads });
   expect(beam.sumLogProb).toBeLessThan(0);
   expect(beam.score).toBeCloseTo(beam.sumLogProb);
-  expect(beam.tokenCount).toBeGreaterThan(0);
-  expect(beam.tokenCount).toBeLessThanOrEqual(maxTokens);
-  expect(beam.decodedTokenCount).toBeGreaterThan(beam.tokenCount);  // several beams were decoded per step
+  expect(beam.generatedTokenCount).toBeGreaterThan(0);
+  expect(beam.generatedTokenCount).toBeLessThanOrEqual(maxTokens);
+  expect(beam.decodedTokenCount).toBeGreaterThan(beam.generatedTokenCount);  // several beams were decoded per step
   expect(beam.beams).toBe(4);
 });
 
 it('validates options with typed errors', () => {
   const invalid = (options: object): unknown => {
     try {
-      void model.beamSearch(question, options);
+      void model().beamSearch(question, options);
     } catch (error) {
       return error;
     }
@@ -59,10 +53,10 @@ it('validates options with typed errors', () => {
 it('aborts with ERR_ABORTED, before or while it runs', async () => {
   const controller = new AbortController();
   controller.abort();
-  await expect(model.beamSearch(question, { preferences, signal: controller.signal })).rejects.toMatchObject(
+  await expect(model().beamSearch(question, { preferences, signal: controller.signal })).rejects.toMatchObject(
     { code: 'ERR_ABORTED' });
   const running = new AbortController();
-  const search = model.beamSearch(question, { preferences, beams: 8, maxTokens: 256, signal: running.signal,
+  const search = model().beamSearch(question, { preferences, beams: 8, maxTokens: 256, signal: running.signal,
     threads: testThreads });
   setTimeout(() => running.abort(), 50);
   await expect(search).rejects.toMatchObject({ code: 'ERR_ABORTED' });

@@ -238,7 +238,7 @@ describe('prompt', () => {
     dropping.clearHistory();
     for (const session of [plain, dropping]) {
       const result = await session.prompt('Say hi.', { maxTokens: 4 });
-      expect(result.tokenCount).toBeGreaterThan(0);
+      expect(result.generatedTokenCount).toBeGreaterThan(0);
     }
   });
 });

@@ -33,7 +33,7 @@ it('downloads, verifies, caches and loads an hf: reference, then loads it offlin
     expect(model.path.startsWith(cacheDir)).toBe(true);
     expect(progress.at(-1)?.fraction).toBe(1);
     const session = model.createSession({ method: 'base', threads: testThreads });
-    expect((await session.prompt('Hi.', { maxTokens: 4 })).tokenCount).toBeGreaterThan(0);
+    expect((await session.prompt('Hi.', { maxTokens: 4 })).generatedTokenCount).toBeGreaterThan(0);
   } finally {
     await model.dispose();
   }

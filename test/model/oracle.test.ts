@@ -5,8 +5,9 @@
  * the addon captured. Oracle and native rows are compared on the same
  * captured rows, so the check holds whatever the CPU's rounding.
  */
-import type { LogitCapture, Model, PromptOptions } from '../../lib/index';
-import { loadQuestions, loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import type { LogitCapture, PromptOptions } from '../../lib/index';
+import { loadQuestions, paperPreference, testModels, testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 import {
   argMax,
   collapsedAmulet,
@@ -74,13 +75,8 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
   const questions = loadQuestions(2);
   const concise = paperPreference('concise');
   const summary: string[] = [];
-  let model: Model;
-
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
+  const model = useTestModel(testModel);
   afterAll(async () => {
-    await model?.dispose();
     console.log(`${testModel.name}: native realignedLogProbs vs float64 oracle ` +
       `(tolerance ${NATIVE_TOLERANCE} over oracle log-probs > ${LOG_PROB_FLOOR})\n${summary.join('\n')}`);
   });
@@ -101,7 +97,7 @@ describe.each(testModels)('native realignment vs the oracle on $name', (testMode
     let oracleMs = 0;
     const started = performance.now();
     for (const [q, question] of questions.entries()) {
-      const session = model.createSession({ threads: testThreads });
+      const session = model().createSession({ threads: testThreads });
       try {
         // The paper's hyperparameters unless a test sets its own: the oracle states the paper's update.
         const prompt = { maxTokens, captureLogits: true, ...paperHyperparameters, ...options };

@@ -116,7 +116,7 @@ describe('output controls', () => {
       expect(stopped.result.stopString).toBe(stop);
       expect(session.history.at(-1)).toEqual({ role: 'assistant', content: expected });
       // Generation stopped at the token that completed the stop string.
-      expect(stopped.result.tokenCount).toBe(tokens);
+      expect(stopped.result.generatedTokenCount).toBe(tokens);
     });
 
     it('stop: a stop string that never appears changes nothing', async () => {
@@ -197,7 +197,7 @@ describe('output controls', () => {
       await expect(session.prompt(question, { ...options, maxTokens: 4 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
       expect(session.history).toEqual(before);
       const after = await session.prompt(question, { maxTokens: 4 });
-      expect(after.tokenCount).toBeGreaterThan(0);
+      expect(after.generatedTokenCount).toBeGreaterThan(0);
       expect(after.reusedPromptTokenCount).toBeGreaterThan(0);
     });
   });

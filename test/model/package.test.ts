@@ -89,7 +89,7 @@ const { loadModel, guidanceScale } = require('amulet-llm');
   const session = model.createSession({ preferences: [{ text: 'Be concise.' }] });
   const result = await session.prompt('Say hello.', { maxTokens: 8 });
   model.dispose();
-  console.log(JSON.stringify({ text: result.text, tokens: result.tokenCount, scale: guidanceScale() }));
+  console.log(JSON.stringify({ text: result.text, tokens: result.generatedTokenCount, scale: guidanceScale() }));
 })().catch((error) => { console.error(error); process.exit(1); });
 `;
 
@@ -99,7 +99,7 @@ const model = await loadModel({ path: process.argv[2] });
 const session = model.createSession({ preferences: [{ text: 'Be concise.' }] });
 const result = await session.prompt('Say hello.', { maxTokens: 8 });
 model.dispose();
-console.log(JSON.stringify({ text: result.text, tokens: result.tokenCount, errorClass: typeof AmuletError }));
+console.log(JSON.stringify({ text: result.text, tokens: result.generatedTokenCount, errorClass: typeof AmuletError }));
 `;
 
 /** llama.cpp's RPC worker as the installed package runs it (`amulet rpc-server`), holding every layer of the model. */
@@ -129,7 +129,7 @@ const { loadModel, rpcServerPath } = require('amulet-llm');
     const result = await session.prompt('Say hello.', { maxTokens: 8 });
     await model.dispose();
     const remote = model.info.devices.filter((device) => device.kind === 'rpc');
-    console.log(JSON.stringify({ text: result.text, tokens: result.tokenCount, worker: path.relative(process.cwd(), rpcServerPath()),
+    console.log(JSON.stringify({ text: result.text, tokens: result.generatedTokenCount, worker: path.relative(process.cwd(), rpcServerPath()),
       remoteLayers: remote.map((device) => device.layers), output: remote.map((device) => device.output) }));
   } finally {
     worker.kill('SIGTERM');
@@ -168,7 +168,7 @@ const cjs = createRequire(import.meta.url)('amulet-llm') as typeof import('amule
 console.log(JSON.stringify({
   streamed,
   text: result.text,
-  tokens: result.tokenCount,
+  tokens: result.generatedTokenCount,
   finishReason: result.finishReason,
   missingModelCode: isAmuletError(missing) ? missing.code : String(missing),
   oneModuleInstance: cjs.AmuletError === AmuletError,

@@ -8,8 +8,8 @@
  */
 import { type Model, type ScoreConversation } from '../../lib/index';
 import { ACROSS_SHAPES, SAME_ROWS } from '../support/agreement';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
-import { withSession } from '../support/sessions';
+import { paperPreference, testModels, testThreads } from '../support/models';
+import { useTestModel, withSession } from '../support/sessions';
 
 const QUESTION = 'How do I keep basil alive on a kitchen windowsill?';
 const SYSTEM = 'You are a helpful assistant.';
@@ -42,22 +42,15 @@ function differences(actual: ArrayLike<number>, expected: readonly number[]): { 
 }
 
 describe.each(testModels)('scoring on $name', (testModel) => {
-  let model: Model;
-
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
+  const model = useTestModel(testModel);
 
   it.each(['pref', 'base'] as const)('reproduces the log-probabilities a %s generation sampled from', async (method) => {
-    const generated = await generate(model, method);
+    const generated = await generate(model(), method);
     expect(generated.tokens.length).toBeGreaterThan(1);
     const conversation: ScoreConversation = {
       systemPrompt: method === 'pref' ? `${SYSTEM} ${concise}` : SYSTEM, question: QUESTION,
     };
-    await using scorer = model.createScorer({ threads: testThreads });
+    await using scorer = model().createScorer({ threads: testThreads });
     const whole = await scorer.score(conversation, generated.tokens);
     expect(whole.tokens).toEqual(generated.tokens);
     const { max, mean } = differences(whole.logProbs, generated.logProbs);
@@ -67,13 +60,13 @@ describe.each(testModels)('scoring on $name', (testModel) => {
     expect(whole.meanNll).toBeCloseTo(-whole.sumLogProb / generated.tokens.length, 10);
 
     // The first token's row: the prompt less its last token in one decode, then that token, as a generation does.
-    const first = await model.score(conversation, generated.tokens.slice(0, 1), { threads: testThreads });
+    const first = await model().score(conversation, generated.tokens.slice(0, 1), { threads: testThreads });
     expect(Math.abs(first.logProbs[0]! - generated.logProbs[0]!)).toBeLessThanOrEqual(SAME_ROWS);
   });
 
   it('evaluates only what differs from the previous call, with the same results', async () => {
     const conversation: ScoreConversation = { question: QUESTION };
-    await using scorer = model.createScorer({ threads: testThreads });
+    await using scorer = model().createScorer({ threads: testThreads });
     const a = await scorer.score(conversation, 'Water it. The answer is A');
     const again = await scorer.score(conversation, 'Water it. The answer is A');
     expect(a.reusedTokenCount).toBe(0);
@@ -83,26 +76,19 @@ describe.each(testModels)('scoring on $name', (testModel) => {
 
     const b = await scorer.score(conversation, 'Water it. The answer is B');
     expect(b.reusedTokenCount).toBe(a.promptTokenCount - 1);
-    const fresh = await model.score(conversation, 'Water it. The answer is B', { threads: testThreads });
+    const fresh = await model().score(conversation, 'Water it. The answer is B', { threads: testThreads });
     expect(fresh.tokens).toEqual(b.tokens);
     expect(differences(b.logProbs, Array.from(fresh.logProbs)).max).toBeLessThanOrEqual(ACROSS_SHAPES);
   });
 });
 
 describe('scoring misuse', () => {
-  let model: Model;
+  const model = useTestModel();
   const conversation: ScoreConversation = { question: QUESTION };
 
-  beforeAll(async () => {
-    model = await loadTestModel(testModels[0]!);
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
-
   it('refuses bad continuations and conversations with ERR_INVALID_OPTION, at once', async () => {
-    await using scorer = model.createScorer({ threads: testThreads });
-    const vocabulary = model.info.vocabularySize;
+    await using scorer = model().createScorer({ threads: testThreads });
+    const vocabulary = model().info.vocabularySize;
     expect(() => scorer.score(conversation, '')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     expect(() => scorer.score(conversation, [])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     expect(() => scorer.score(conversation, [1, vocabulary])).toThrow(
@@ -117,13 +103,13 @@ describe('scoring misuse', () => {
   });
 
   it('rejects a continuation that does not fit with ERR_CONTEXT_FULL, and keeps working', async () => {
-    await using scorer = model.createScorer({ threads: testThreads, contextSize: 64 });
+    await using scorer = model().createScorer({ threads: testThreads, contextSize: 64 });
     await expect(scorer.score(conversation, 'word '.repeat(80))).rejects.toMatchObject({ code: 'ERR_CONTEXT_FULL' });
     expect((await scorer.score(conversation, 'Water it.')).tokens.length).toBeGreaterThan(0);
   });
 
   it('aborts with ERR_ABORTED and refuses calls once disposed', async () => {
-    const scorer = model.createScorer({ threads: testThreads });
+    const scorer = model().createScorer({ threads: testThreads });
     const controller = new AbortController();
     controller.abort();
     await expect(scorer.score(conversation, 'Water it.', { signal: controller.signal }))

@@ -6,26 +6,20 @@
  * that leaves stops its rows while the others go on.
  */
 import OpenAI from 'openai';
-import { createServer, type AmuletServer, type Model, type ServerOptions } from '../../lib/index';
+import { createServer, type AmuletServer, type ServerOptions } from '../../lib/index';
 import { endlessSeed, ENDLESS_TEMPERATURE } from '../support/endless-seed';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { paperPreference, testModels, testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
-let model: Model;
+const model = useTestModel(testModels.find((candidate) => candidate.name === 'smollm2-135m-instruct') ?? testModels[0]!);
 let server: AmuletServer | undefined;
-
-beforeAll(async () => {
-  model = await loadTestModel(testModels.find((candidate) => candidate.name === 'smollm2-135m-instruct') ?? testModels[0]!);
-});
 afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-afterAll(async () => {
-  await model?.dispose();
-});
 
 async function start(options: ServerOptions): Promise<{ url: string; openai: OpenAI }> {
-  server = createServer(model, { port: 0, threads: testThreads, contextSize: 1024, batchSize: 64, ...options });
+  server = createServer(model(), { port: 0, threads: testThreads, contextSize: 1024, batchSize: 64, ...options });
   const url = await server.listen();
   return { url, openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 }) };
 }
@@ -105,7 +99,7 @@ test('64 clients on --parallel 8 all complete, or get 503 beyond the queue; no s
 });
 
 test('a client that leaves stops its rows; the others of its steps go on', async () => {
-  const seed = await endlessSeed(model, 64);
+  const seed = await endlessSeed(model(), 64);
   const { url, openai } = await start({ parallel: 2 });
   const controller = new AbortController();
   const endless = await openai.chat.completions.create({

@@ -485,7 +485,7 @@ describe('load: the queue, clients that leave, closing', () => {
     expect(test.server.status()).toMatchObject({ busy: 0, queued: 0 });
     // The model is the caller's: still usable.
     const session = model.createSession({ threads: testThreads, method: 'base' });
-    expect((await session.prompt('Hi', { maxTokens: 2 })).tokenCount).toBeGreaterThan(0);
+    expect((await session.prompt('Hi', { maxTokens: 2 })).generatedTokenCount).toBeGreaterThan(0);
     await session.dispose();
   });
 });

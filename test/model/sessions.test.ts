@@ -44,7 +44,7 @@ function ask(session: Session, text: string, options: PromptOptions = {}): Promi
 function figures(label: string, results: GenerationResult[]): string {
   return `${label}: ` + results.map((result, turn) =>
     `turn ${turn + 1}: prompt ${result.promptTokenCount}, evaluated ${result.evaluatedPromptTokenCount}, ` +
-    `reused ${result.reusedPromptTokenCount}, generated ${result.tokenCount}`).join('; ');
+    `reused ${result.reusedPromptTokenCount}, generated ${result.generatedTokenCount}`).join('; ');
 }
 
 describe.each(testModels)('sessions on $name', (testModel) => {
@@ -68,7 +68,7 @@ describe.each(testModels)('sessions on $name', (testModel) => {
         // decoded: without its last token, which was sampled but never decoded when maxTokens stopped it),
         // exactly that when the answer's text re-tokenises to the tokens generated.
         const newTokens = result.promptTokenCount - previous.promptTokenCount;
-        const decoded = previous.finishReason === 'maxTokens' ? previous.tokenCount - 1 : previous.tokenCount;
+        const decoded = previous.finishReason === 'maxTokens' ? previous.generatedTokenCount - 1 : previous.generatedTokenCount;
         expect(result.evaluatedPromptTokenCount).toBeLessThanOrEqual(2 * newTokens);
         expect(result.evaluatedPromptTokenCount).toBeGreaterThanOrEqual(2 * (newTokens - decoded));
       }
@@ -309,7 +309,7 @@ describe('a conversation that outgrows the context (SmolLM2)', () => {
         expect((failure as Error).message).toMatch(/prompt has \d+ tokens but the context holds 160/);
         expect(turns).toBeGreaterThan(1);
         session.clearHistory();
-        expect((await session.prompt('Hi.', { maxTokens: 4 })).tokenCount).toBeGreaterThan(0);
+        expect((await session.prompt('Hi.', { maxTokens: 4 })).generatedTokenCount).toBeGreaterThan(0);
       } finally {
         await session.dispose();
       }
@@ -407,6 +407,27 @@ describe('several sessions and queued prompts (SmolLM2)', () => {
         .toEqual(conversations[i].flatMap((question, turn) => [question, concurrent[i][turn]])));
     } finally {
       await Promise.all(sessions.map((session) => session.dispose()));
+    }
+  });
+
+  it('a queued prompt that is aborted rejects with ERR_ABORTED at once, and the session goes on', async () => {
+    const session = newSession();
+    try {
+      const first = session.prompt('Name a fruit.', { maxTokens: 16 });
+      const second = session.prompt('Name a colour.', { maxTokens: 8 });
+      let firstSettled = false;
+      void first.settled.then(() => {
+        firstSettled = true;
+      });
+      second.abort();
+      await expect(second.result).rejects.toMatchObject({ name: 'AmuletError', code: 'ERR_ABORTED' });
+      // It did not wait for the prompt before it: that one needs the decode thread, so it cannot have ended yet.
+      expect(firstSettled).toBe(false);
+      const third = session.prompt('Name a city.', { maxTokens: 8 });
+      const [a, c] = await Promise.all([first, third]);
+      expect(session.history.map((message) => message.content)).toEqual(['Name a fruit.', a.text, 'Name a city.', c.text]);
+    } finally {
+      await session.dispose();
     }
   });
 

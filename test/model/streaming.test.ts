@@ -68,7 +68,7 @@ function expectChunksMatchResult({ chunks, result }: Collected, where: string): 
   const body = result.finishReason === 'maxTokens' ? result.text.replace(/\uFFFD$/, '') : result.text;
   expect({ where, text: body, replacementCharacter: body.includes('\uFFFD') })
     .toEqual({ where, text: body, replacementCharacter: false });
-  expect(chunks.reduce((count, chunk) => count + chunk.tokens.length, 0)).toBe(result.tokenCount);
+  expect(chunks.reduce((count, chunk) => count + chunk.tokens.length, 0)).toBe(result.generatedTokenCount);
 }
 
 
@@ -178,7 +178,7 @@ describe.each(testModels)('streaming on $name', (testModel) => {
         try {
           const awaited = await awaitedSession.prompt(question, { maxTokens: 16 });
           expect(awaited.text.length).toBeGreaterThan(0);
-          expect(awaited.tokenCount).toBeGreaterThan(0);
+          expect(awaited.generatedTokenCount).toBeGreaterThan(0);
 
           const stream = iteratedSession.prompt(question, { maxTokens: 16 });
           let streamed = '';
@@ -199,10 +199,23 @@ describe.each(testModels)('streaming on $name', (testModel) => {
       const stream = session.prompt(question, { maxTokens: 4 });
       try {
         const outcome = await within(stream.result, 15_000, TIMED_OUT);
-        expect(outcome === TIMED_OUT ? 'still pending after 15 s' : outcome.tokenCount).toBe(4);
+        expect(outcome === TIMED_OUT ? 'still pending after 15 s' : outcome.generatedTokenCount).toBe(4);
       } finally {
         // Awaiting the stream itself drives it, so the session can be disposed either way.
         await Promise.allSettled([stream]);
+        await session.dispose();
+      }
+    });
+
+    it('a stream nobody reads still ends; iterating it afterwards gives every chunk', async () => {
+      const session = newSession();
+      try {
+        const stream = session.prompt(question, { maxTokens: 8 });
+        await stream.settled;
+        const collected = await collect(stream);
+        expectChunksMatchResult(collected, 'read after it ended');
+        expect(collected.chunks.length).toBeGreaterThan(0);
+      } finally {
         await session.dispose();
       }
     });
@@ -261,7 +274,7 @@ describe.each(testModels)('streaming on $name', (testModel) => {
           { role: 'assistant', content: b.result.text },
         ]);
         // The second prompt carries the first question and answer before its own question.
-        expect(b.result.promptTokenCount).toBeGreaterThan(a.result.promptTokenCount + a.result.tokenCount);
+        expect(b.result.promptTokenCount).toBeGreaterThan(a.result.promptTokenCount + a.result.generatedTokenCount);
       } finally {
         await session.dispose();
       }
@@ -306,11 +319,11 @@ describe.each(testModels)('streaming on $name', (testModel) => {
 
     it.each(methods)('method %s: one trace per token, probabilities in [0, 1], KL >= 0', async (method) => {
       const { chunks, result } = await runOnce('Describe the sea in one sentence.', { method, trace: true });
-      expect(result.tokenCount).toBeGreaterThan(0);
+      expect(result.generatedTokenCount).toBeGreaterThan(0);
       const tokens = chunks.flatMap((chunk) => chunk.tokens);
       const traces = chunks.flatMap((chunk) => chunk.traces ?? []);
       for (const chunk of chunks) expect(chunk.traces?.length ?? 0).toBe(chunk.tokens.length);
-      expect(traces).toHaveLength(result.tokenCount);
+      expect(traces).toHaveLength(result.generatedTokenCount);
       traces.forEach((trace, i) => {
         expect(trace.token).toBe(tokens[i]);
         for (const p of [trace.baseProbability, trace.preferenceProbability, trace.realignedProbability]) {
@@ -344,7 +357,7 @@ describe.each(testModels)('streaming on $name', (testModel) => {
         expectChunksMatchResult(collected, 'amulet');
         expect(result.method).toBe('amulet');
         expect(result.finishReason).toBe('maxTokens');
-        expect(result.tokenCount).toBe(8);
+        expect(result.generatedTokenCount).toBe(8);
         expect(chunks.reduce((count, chunk) => count + chunk.tokens.length, 0)).toBe(8);
         expect(result.guidanceScale).toBeCloseTo(1.5338, 3);
         expect(result.guidanceScale).toBeCloseTo(guidanceScale(), 10);
@@ -380,7 +393,7 @@ describe.each(testModels)('streaming on $name', (testModel) => {
       const { result } = await runOnce(prompt, { method, maxTokens: 4 });
       expect(result.method).toBe(method);
       expect(result.finishReason).toBe('maxTokens');
-      expect(result.tokenCount).toBe(4);
+      expect(result.generatedTokenCount).toBe(4);
       expect(result.guidanceScale).toBeCloseTo(scale, 3);
       expect(result.guidanceScale).toBeCloseTo(guidanceScale({ method }), 10);
       expect(result.meanGuidanceScale).toBeCloseTo(result.guidanceScale, 5);
@@ -391,7 +404,7 @@ describe.each(testModels)('streaming on $name', (testModel) => {
       const { chunks, result } = await runOnce(prompt, { maxTokens: 8, klBudget: 0.05, captureLogits: true },
         { preferences: [concise] });
       const scales = chunks.flatMap((chunk) => (chunk.captures ?? []).map((capture) => capture.guidanceScale));
-      expect(scales).toHaveLength(result.tokenCount);
+      expect(scales).toHaveLength(result.generatedTokenCount);
       for (const scale of scales) expect(scale).toBeLessThanOrEqual(result.guidanceScale + 1e-6);
       expect(result.meanGuidanceScale).toBeCloseTo(scales.reduce((sum, scale) => sum + scale, 0) / scales.length, 6);
     });

@@ -165,7 +165,7 @@ describeOnVulkan('the Vulkan variant on a Vulkan device', () => {
       // The logits are on the device, so 'auto' realigns there.
       expect([label, result.realignedOn]).toEqual([label, 'backend']);
       expect(tokens.length).toBeGreaterThan(0);
-      expect(result.tokenCount).toBe(tokens.length);
+      expect(result.generatedTokenCount).toBe(tokens.length);
     }
   });
 

@@ -237,7 +237,7 @@ describe('amulet rpc-server arguments', () => {
 
 describe('compare view', () => {
   const answer = (method: ComparedAnswer['method'], text: string): ComparedAnswer =>
-    ({ method, text, tokenCount: 3, tokensPerSecond: 12.5, finishReason: 'stop', guidanceScale: 4.6487 });
+    ({ method, text, generatedTokenCount: 3, tokensPerSecond: 12.5, finishReason: 'stop', guidanceScale: 4.6487 });
 
   it('wraps at spaces, keeps line breaks and splits overlong words', () => {
     expect(wrapText('one two three\n\nfour', 7)).toEqual(['one two', 'three', '', 'four']);

@@ -3,7 +3,7 @@
  * metric has its HELP and TYPE, and the step histogram's buckets are
  * cumulative, as Prometheus reads them.
  */
-import type { ContextMetrics } from '../../lib/context';
+import type { ContextMetrics } from '../../lib/context-metrics';
 import { metricsText } from '../../lib/server/metrics';
 
 const engine: ContextMetrics = {

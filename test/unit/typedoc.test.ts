@@ -1,7 +1,8 @@
 /**
  * The public API's documentation holds together: TypeDoc, run over the
  * library's entry point (typedoc.json) with validation, finds every exported
- * symbol and member documented and every {@link} resolved. Nothing is
+ * symbol and member documented, every {@link} resolved and every type the
+ * public API refers to exported from it. Nothing is
  * written (`--emit none`); `npx typedoc` writes the HTML to docs/api/, which
  * is not committed.
  */

@@ -54,7 +54,7 @@ it('256 preferences (257 sequences) fail context creation with ERR_CONTEXT_CREAT
     expect(error).toMatchObject({ code: 'ERR_CONTEXT_CREATE', message: expect.stringMatching(/257 sequences.*n_seq_max/) });
     expect(session.history).toEqual([]);
     const result = await session.prompt('Hi.', { maxTokens: 2, preferences: [concise] });
-    expect(result.tokenCount).toBeGreaterThan(0);
+    expect(result.generatedTokenCount).toBeGreaterThan(0);
   } finally {
     await session.dispose();
   }
