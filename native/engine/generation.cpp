@@ -5,6 +5,7 @@
 
 #include "engine/echo_guard_tokens.h"
 #include "engine/engine_error.h"
+#include "llama-raw-logits.h"
 #include "sampler/realign_math.h"
 
 namespace amulet {
@@ -175,8 +176,8 @@ bool Generation::wants_backend() const {
     // The graph combines rows of one micro-batch, so every sequence's row must be in it.
     if (stats_.sequences > context_.options().batch_size) return false;
     if (realign_ != nullptr && !realign_sampler_backend_capable(realign_)) return false;
-    // A capture reads the realigned row as the sampled logits, which filters would cut down; a single
-    // sequence's raw row stays on the host only without a backend sampler.
+    // A capture reads the realigned row as the sampled logits, which filters would cut down, and
+    // without a realignment the graph has no row of its own to give.
     if (request_.capture_logits && (!greedy_ || realign_ == nullptr)) return false;
     if (ceiling_) return false;
     return backend_samplable(request_.sampling, request_.constraints);
@@ -184,14 +185,16 @@ bool Generation::wants_backend() const {
 
 void Generation::attach_backend_samplers() {
     const std::vector<llama_seq_id> & seq_ids = layout_.seq_ids;
+    // llama_get_logits_ith returns a backend sampler's row: a capture reads the raw rows beside it.
+    if (request_.capture_logits) {
+        llama_keep_raw_logits(context_.get(), true);
+        keeps_raw_logits_ = true;
+    }
     if (realign_ != nullptr) realign_sampler_set_sequences(realign_, seq_ids.data(), seq_ids.size());
     const size_t primary = seq_ids.size() > 1 ? 1 : 0;
     for (size_t i = 0; i < seq_ids.size(); ++i) {
         llama_sampler * sampler = chain_.get();
         if (i != primary) {
-            // Left without a backend sampler, a sequence makes llama.cpp copy
-            // every raw row of the batch to the host: what a capture wants.
-            if (request_.capture_logits) continue;
             llama_sampler_chain_params params = llama_sampler_chain_default_params();
             params.no_perf = true;
             SamplerHandle companion(llama_sampler_chain_init(params));
@@ -213,6 +216,8 @@ void Generation::detach_backend_samplers() {
     for (const llama_seq_id seq : attached_) llama_set_sampler(context_.get(), seq, nullptr);
     attached_.clear();
     companions_.clear();
+    if (keeps_raw_logits_) llama_keep_raw_logits(context_.get(), false);
+    keeps_raw_logits_ = false;
 }
 
 void Generation::finish(FinishReason reason) {
@@ -345,7 +350,8 @@ std::vector<float> Generation::backend_log_probs(int32_t primary_row) const {
 void Generation::capture(GeneratedToken & generated, int32_t primary_row) const {
     const auto n_vocab = static_cast<size_t>(context_.model().n_vocab());
     for (const int32_t row : layout_.rows) {
-        const float * logits = llama_get_logits_ith(context_.get(), row);
+        const float * logits = llama_get_raw_logits_ith(context_.get(), row);
+        if (logits == nullptr) throw EngineError(error_code::kDecode, "no logits for a captured row");
         generated.captured_rows.emplace_back(logits, logits + n_vocab);
     }
     if (on_backend_) {

@@ -213,6 +213,7 @@ class Generation {
     bool on_backend_ = false;
     std::vector<SamplerHandle> companions_;
     std::vector<llama_seq_id> attached_;  // sequences with a sampler attached to the context
+    bool keeps_raw_logits_ = false;       // a capture has llama.cpp copy the raw rows beside the sampled one
     SequenceLayout layout_;
     std::unique_ptr<PromptFeed> feed_;
     Phase phase_ = Phase::Prompt;

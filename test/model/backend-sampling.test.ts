@@ -4,7 +4,8 @@
  * path (`realignOn: 'cpu'`), forced onto the CPU backend so that it runs
  * without a GPU: the same rows combined by other float32 arithmetic, so the
  * same greedy tokens up to the first near-tie (test/support/agreement.ts) and
- * realigned log-probabilities within the oracle test's tolerance. Also: what falls back to the host, the
+ * realigned log-probabilities within the oracle test's tolerance; the captured
+ * raw rows are the model's on both paths (vendor/patches/0009). Also: what falls back to the host, the
  * sampler attachments across turns, and the gpuLayers and realignOn options.
  */
 import { nativeBinding } from '../../lib/addon';
@@ -24,6 +25,8 @@ import { useTestModel, withSession } from '../support/sessions';
 /** As test/model/oracle.test.ts: float32 rows and float32 combines, compared above a floor. */
 const LOG_PROB_TOLERANCE = 1e-4;
 const LOG_PROB_FLOOR = -30;
+/** The model's rows come from the same graph on both paths: only the sampler's nodes differ. */
+const RAW_ROW_TOLERANCE = 1e-4;
 /** Tokens decoded at most for amulet; the other methods check fewer. */
 const TOKENS = 24;
 const SHORT = 12;
@@ -43,6 +46,26 @@ async function prompt(session: Session, text: string, options: PromptOptions, ma
   const stream = session.prompt(text, { maxTokens, ...options });
   for await (const chunk of stream) tokens.push(...chunk.tokens);
   return { tokens, logProbs: [], rows: [], result: await stream };
+}
+
+/** max |a - b| over two rows, NaN kept as the worst. */
+function maxRowDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let v = 0; v < a.length; v++) {
+    const d = Math.abs(a[v]! - b[v]!);
+    if (!(d <= worst)) worst = d;
+  }
+  return worst;
+}
+
+/** max |host - backend| over the raw rows of every sequence at the first `positions` tokens. */
+function maxRawRowDiff(host: CapturedRun, backend: CapturedRun, positions: number): number {
+  let worst = 0;
+  for (let p = 0; p < positions; p++) {
+    expect(backend.rows[p]!.length).toBe(host.rows[p]!.length);
+    host.rows[p]!.forEach((row, k) => { worst = Math.max(worst, maxRowDiff(row, backend.rows[p]![k]!)); });
+  }
+  return worst;
 }
 
 /** max |a - b| over the entries where the host path's log-prob is above the floor. */
@@ -72,8 +95,12 @@ describe.each(testModels)('backend realignment vs the host path on $name', (test
     const { agreed } = expectAgreementUpToNearTie(backend, host, SAME_ROWS);
     let worst = 0;
     for (let p = 0; p < agreed; p++) worst = Math.max(worst, maxLogProbDiff(host.logProbs[p]!, backend.logProbs[p]!));
-    summary.push(`  ${label}: ${agreed} of ${host.tokens.length} tokens shared, max |log-prob diff| ${worst.toExponential(2)}`);
+    // The graph's realigned row is the sampled one; the captured rows stay the model's own.
+    const raw = maxRawRowDiff(host, backend, agreed);
+    summary.push(`  ${label}: ${agreed} of ${host.tokens.length} tokens shared, max |log-prob diff| ` +
+      `${worst.toExponential(2)}, max |raw row diff| ${raw.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(LOG_PROB_TOLERANCE);
+    expect(raw).toBeLessThanOrEqual(RAW_ROW_TOLERANCE);
     return host;
   }
 
@@ -128,6 +155,7 @@ describe.each(testModels)('backend realignment vs the host path on $name', (test
 
   it('la and pref agree', async () => {
     await compareCaptured('la', { method: 'la', preferences: [verbose] }, SHORT);
+    // A pref capture stays on the host: without a realignment the graph has no row of its own.
     const host = await generate(model(), { method: 'pref', preferences: [verbose], realignOn: 'cpu', captureLogits: true }, SHORT);
     const backend = await generate(model(), { method: 'pref', preferences: [verbose], realignOn: 'backend' }, SHORT);
     expect(backend.result.realignedOn).toBe('backend');
