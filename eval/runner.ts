@@ -5,12 +5,12 @@
  *
  * @packageDocumentation
  */
-import type { Model, RealignMethod, Session } from '../lib/index';
+import type { Model, PreferenceInput, RealignMethod, Session } from '../lib/index';
 import { degenerationOf, type DegenerationScore } from './degeneration';
 import { measureAll, type ProxyName } from './proxies/index';
 import type { EvalJob } from './plan';
 import type { JsonlStore } from './store';
-import type { EvalMethod, EvalVariant } from './variants';
+import { echoPromptText, type EvalMethod, type EvalVariant } from './variants';
 
 /** The settings every answer of a run is produced with (recorded with each answer). */
 export interface EvalParameters {
@@ -27,6 +27,8 @@ export interface EvalParameters {
   klBudget?: number;
   /** Absent in runs made before the echo guard existed: they ran without it (false). */
   echoGuard?: boolean;
+  /** The weight w of the words-only preference at −w (see eval/variants.ts); absent: none. */
+  echoPrompt?: number;
   beams: number;
   lengthPenalty: number;
 }
@@ -124,6 +126,15 @@ export function variantParameters(parameters: EvalParameters, variant: EvalVaria
 type Answer = Pick<ResponseRecord,
   'response' | 'tokens' | 'tokenIds' | 'finishReason' | 'timing' | 'meanGuidanceScale' | 'segments'>;
 
+/** The job's preference, and its words-only form at a negative weight where the variant asks for it. */
+function preferencesOf(job: EvalJob, parameters: EvalParameters): PreferenceInput[] {
+  if (!job.preference) return [];
+  const { text } = job.preference;
+  const words = echoPromptText(text);
+  if (!parameters.echoPrompt || words === '') return [text];
+  return [text, { text: words, weight: -parameters.echoPrompt }];
+}
+
 async function answerWithSession(session: Session, job: EvalJob, parameters: EvalParameters,
   signal: AbortSignal | undefined): Promise<Answer> {
   const started = performance.now();
@@ -139,7 +150,7 @@ async function answerWithSession(session: Session, job: EvalJob, parameters: Eva
     plausibility: parameters.plausibility ?? 0,
     klBudget: parameters.klBudget ?? 0,
     echoGuard: parameters.echoGuard ?? false,
-    preferences: job.preference ? [job.preference.text] : [],
+    preferences: preferencesOf(job, parameters),
     maxTokens: parameters.maxTokens,
     trace: traced,
     signal,

@@ -7,12 +7,16 @@
  * Written `name=method:option=value:...` on the command line, e.g.
  * `amulet-s1.5=amulet:alpha=1.3`; the options are the library's (alpha,
  * lambda, eta, iterations, ratio, plausibility, klBudget, and echoGuard=true|false),
- * checked against the rules table.
+ * checked against the rules table. `echoPrompt=w` (amulet and la only) adds a
+ * second preference at weight −w: the preference's own content words with
+ * no instruction around them ({@link echoPromptText}), so that the contrast
+ * cancels what copying those words gains and keeps what their meaning does.
  *
  * @packageDocumentation
  */
 import { parseNumberText, requirement, rules, type NumberRule } from '../lib/option-rules';
 import { AmuletError } from '../lib/index';
+import { preferenceWords } from './degeneration';
 
 /** The methods the harness compares. `beam` is beam search over the preference prompt. */
 export type EvalMethod = 'base' | 'pref' | 'la' | 'amulet' | 'beam';
@@ -30,7 +34,15 @@ export interface EvalVariant {
   name: string;
   method: EvalMethod;
   /** Options that differ from the run's. */
-  options: Partial<Record<VariantOptionName, number>> & { echoGuard?: boolean };
+  options: Partial<Record<VariantOptionName, number>> & { echoGuard?: boolean; echoPrompt?: number };
+}
+
+/** The methods that can follow a negatively weighted preference, as `echoPrompt` adds. */
+const echoPromptMethods: readonly EvalMethod[] = ['amulet', 'la'];
+
+/** The words-only preference of `echoPrompt`: the content words of `preferenceText`, in their order. */
+export function echoPromptText(preferenceText: string): string {
+  return [...preferenceWords(preferenceText)].join(' ');
 }
 
 function invalid(message: string): AmuletError {
@@ -65,8 +77,19 @@ export function parseVariant(spec: string): EvalVariant {
       options.echoGuard = value === 'true';
       continue;
     }
+    if (key === 'echoPrompt') {
+      if (!echoPromptMethods.includes(method)) throw invalid(`variant ${name}: echoPrompt needs method ${echoPromptMethods.join(' or ')}`);
+      const weight = parseNumberText(rules.weight, value);
+      if (typeof weight !== 'number' || weight <= 0) {
+        throw invalid(`variant ${name}: echoPrompt must be a positive weight (got ${JSON.stringify(value)})`);
+      }
+      options.echoPrompt = weight;
+      continue;
+    }
     const option = variantOptionNames.find((known) => known === key);
-    if (!option) throw invalid(`variant ${name}: options are ${[...variantOptionNames, 'echoGuard'].join(', ')} (got ${JSON.stringify(key)})`);
+    if (!option) {
+      throw invalid(`variant ${name}: options are ${[...variantOptionNames, 'echoGuard', 'echoPrompt'].join(', ')} (got ${JSON.stringify(key)})`);
+    }
     const rule: NumberRule<never> = rules[option];
     const parsed = parseNumberText(rule, value);
     if (typeof parsed !== 'number') throw invalid(`variant ${name}: ${option} must be ${requirement(rule)} (got ${JSON.stringify(value)})`);

@@ -125,17 +125,21 @@ it('produces answers several at a time with --parallel, and resumes such a run a
   const parallelOut = mkdtempSync(join(tmpdir(), 'amulet-eval-parallel-'));
   try {
     const args = ['--model', modelPath, '--questions', questionsFile, '--limit', '2', '--preferences', 'concise,uplifting',
-      '--methods', 'base,pref,amulet', '--variant', 'guarded=amulet:echoGuard=true', '--max-tokens', '12',
+      '--methods', 'base,pref,amulet', '--variant', 'guarded=amulet:echoGuard=true', '--variant', 'echo=amulet:echoPrompt=1',
+      '--max-tokens', '12',
       '--threads', String(testThreads), '--parallel', '3', '--no-fluency', '--out', parallelOut];
     const first = await runEval(args, /answering 2\//);
     expect(first.code).toBe(130);
     const second = await runEval(args);
     expect(second.code).toBe(0);
     const records = readFileSync(join(parallelOut, 'responses.jsonl'), 'utf8').trim().split('\n')
-      .map((line) => JSON.parse(line) as { key: string; tokens: number; tokenIds: number[]; finishReason: string });
-    // 2 base answers + 2 questions x 2 preferences x 3 variants, each stored once, whole.
-    expect(records).toHaveLength(14);
-    expect(new Set(records.map((record) => record.key)).size).toBe(14);
+      .map((line) => JSON.parse(line) as { key: string; variant: string; tokens: number; tokenIds: number[];
+        finishReason: string; parameters: { echoPrompt?: number } });
+    // 2 base answers + 2 questions x 2 preferences x 4 variants, each stored once, whole.
+    expect(records).toHaveLength(18);
+    expect(new Set(records.map((record) => record.key)).size).toBe(18);
+    expect(records.filter((record) => record.parameters.echoPrompt === 1).map((record) => record.variant))
+      .toEqual(['echo', 'echo', 'echo', 'echo']);
     for (const record of records) {
       expect(record.tokenIds).toHaveLength(record.tokens);
       expect(record.tokens).toBeLessThanOrEqual(12);

@@ -20,7 +20,7 @@ import type { EvalParameters, ResponseRecord } from '../../eval/runner';
 import { compareByProxy, computeScores, winRate, type JudgementRecord } from '../../eval/scores';
 import { JsonlStore } from '../../eval/store';
 import { renderBarChart } from '../../eval/svg-chart';
-import { formatVariant, methodVariant, parseVariant } from '../../eval/variants';
+import { echoPromptText, formatVariant, methodVariant, parseVariant } from '../../eval/variants';
 
 const parameters: EvalParameters = {
   systemPrompt: 'You are a helpful assistant.', maxTokens: 16, alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2,
@@ -116,9 +116,20 @@ describe('variants', () => {
     expect(methodVariant('pref')).toEqual({ name: 'pref', method: 'pref', options: {} });
   });
 
+  it('reads echoPrompt as the weight of the words-only preference, whose text keeps only content words', () => {
+    const variant = parseVariant('amulet-echo=amulet:echoPrompt=0.5:alpha=2');
+    expect(variant.options).toEqual({ echoPrompt: 0.5, alpha: 2 });
+    expect(formatVariant(variant)).toBe('amulet-echo=amulet:echoPrompt=0.5:alpha=2');
+    expect(echoPromptText('Respond in a formal tone, as a pirate would.')).toBe('respond formal tone pirate');
+    expect(echoPromptText('Use the the of and')).toBe('use');
+    expect(echoPromptText('and the of')).toBe('');
+  });
+
   it.each([
     ['amulet', /written name=method/], ['x=nope', /method must be one of/], ['x=amulet:alpha=0', /alpha must be a number > 0/],
     ['x=amulet:beta=1', /options are/], ['pref=amulet', /a method's own name/], ['x y=amulet', /written name=method/],
+    ['x=pref:echoPrompt=1', /echoPrompt needs method amulet or la/], ['x=amulet:echoPrompt=0', /positive weight/],
+    ['x=amulet:echoPrompt=-1', /positive weight/],
   ])('refuses %j', (spec, message) => {
     expect(() => parseVariant(spec)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }));
   });

@@ -50,8 +50,10 @@ Methods (--methods, comma-separated; default ${EVAL_DEFAULT_METHODS.join(',')}):
                               own, compared beside the methods; repeat for
                               several. <spec> is name=method:option=value:...
                               with options alpha, lambda, eta, iterations,
-                              ratio, plausibility, klBudget and
-                              echoGuard=true|false, e.g.
+                              ratio, plausibility, klBudget,
+                              echoGuard=true|false and echoPrompt=w (amulet
+                              and la: the preference's words alone as a
+                              second preference at weight -w), e.g.
                               amulet-t0.1=amulet:plausibility=0.1.
 
 ${helpSection(`Decoding (greedy; --max-tokens defaults to ${EVAL_MAX_TOKENS} here, the paper's length)`,
