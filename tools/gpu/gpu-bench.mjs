@@ -103,8 +103,8 @@ for (const { name, chatTemplate } of chosen) {
         where.add(result.realignedOn);
         if (i === 0) continue; // warm-up: CUDA graphs and kernels are set up on the first prompt
         if (comparedWithCpu) answered.set(question, answerTokens);
-        tokens += result.tokenCount;
-        ms += result.tokenCount / result.tokensPerSecond * 1000;
+        tokens += result.generatedTokenCount;
+        ms += result.generatedTokenCount / result.tokensPerSecond * 1000;
       }
       const entry = { model: name, method: label, tokens, tokensPerSecond: tokens / (ms / 1000), realignedOn: [...where] };
       report.results.push(entry);

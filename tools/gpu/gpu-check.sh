@@ -3,7 +3,8 @@
 # Vulkan device): gets a CUDA (Vulkan) build of the addon, runs the backend-vs-host realignment equivalence test
 # with every layer offloaded, then measures amulet vs plain tokens/s on the
 # GPU, and writes everything under $OUT (default bench/results/gpu-check/).
-# Every step has a time limit, so the whole stays under 10 minutes.
+# Every step has a time limit, so the whole stays under 10 minutes on a GPU;
+# on a software Vulkan device the limits are five times longer.
 #
 #   bash tools/gpu/gpu-check.sh                  # a development machine: builds with CUDA here
 #   bash tools/gpu/gpu-check.sh --pack DIR       # a bare machine: unpacks tools/gpu/gpu-pack.sh's parts from DIR
@@ -23,13 +24,14 @@
 # and Python 3 or xz: Node.js, the addon built elsewhere, dist/, node_modules/
 # and the models come from the pack, and nothing is compiled.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT="${OUT:-bench/results/gpu-check}"
 mkdir -p "$OUT"
 export AMULET_CUDA_ARCHITECTURES="${AMULET_CUDA_ARCHITECTURES:-90}"
 
 pack=
 vulkan=
+software=
 unpacked="${TMPDIR:-/tmp}/amulet-gpu"  # where --pack unpacks to
 gpu_layers=999
 models=
@@ -47,8 +49,9 @@ started=$(date +%s)
 status=0
 : >"$OUT/summary.txt"
 note() { echo "$*" >>"$OUT/summary.txt"; }
+slowdown=1  # how much longer each step may take than on a GPU
 step() {  # step NAME SECONDS COMMAND...: runs one step under its own time limit
-  local name=$1 limit=$2; shift 2
+  local name=$1 limit=$(( $2 * slowdown )); shift 2
   local t0=$(date +%s)
   timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.log" 2>&1
   local rc=$?
@@ -95,11 +98,14 @@ prepare_vulkan() {
   # ggml's Vulkan backend skips CPU-type devices (lavapipe) unless they are named.
   if ! vulkaninfo --summary 2>/dev/null | grep -Eq 'PHYSICAL_DEVICE_TYPE_(DISCRETE|INTEGRATED)_GPU'; then
     export GGML_VK_VISIBLE_DEVICES="${GGML_VK_VISIBLE_DEVICES:-0}"
-    note "no Vulkan GPU: running on Vulkan device $GGML_VK_VISIBLE_DEVICES"
+    software=1
+    command -v vulkaninfo >/dev/null || note "no vulkaninfo (apt: vulkan-tools): taken as no Vulkan GPU"
+    note "no Vulkan GPU: running on Vulkan device $GGML_VK_VISIBLE_DEVICES, with 5x the time limits"
   fi
   { vulkaninfo --summary 2>/dev/null | grep -E 'deviceName|deviceType|driverInfo'; nproc; } >>"$OUT/summary.txt"
   # A cold build generates every shader: far longer than a warm CUDA build.
   step build 1800 node scripts/build.mjs --vulkan --portable --out build-vulkan || { cat "$OUT/summary.txt"; exit 1; }
+  [ -z "$software" ] || slowdown=5
   export AMULET_VARIANT=vulkan
   note "node $(node --version) at $(command -v node)"
   node -e 'const s = require("./dist/lib/index.js").systemInfo();
@@ -136,9 +142,17 @@ prepare_cuda() {
 if [ -n "$vulkan" ]; then prepare_vulkan; else prepare_cuda; fi
 export AMULET_TEST_MODELS="$models"
 # The equivalence test with every layer on the GPU: the logits never leave it on the backend path.
-AMULET_TEST_GPU_LAYERS=$gpu_layers step equivalence 180 node node_modules/jest/bin/jest.js --ci --selectProjects model test/model/backend-sampling.test.ts
-[ -z "$vulkan" ] || step vulkan 300 node node_modules/jest/bin/jest.js --ci --selectProjects model test/model/vulkan.test.ts
-step bench 120 node tools/gpu/gpu-bench.mjs --out "$OUT/bench.json" --gpu-layers "$gpu_layers" ${models:+--models "$models"}
+# On a software device it takes over 20 minutes; vulkan.test.ts checks the graph against the host there.
+if [ -z "$software" ]; then
+  AMULET_TEST_GPU_LAYERS=$gpu_layers step equivalence 180 node node_modules/jest/bin/jest.js --ci --selectProjects model --testPathPatterns test/model/backend-sampling.test.ts
+else
+  note "equivalence: skipped on a software device"
+fi
+[ -z "$vulkan" ] || step vulkan 300 node node_modules/jest/bin/jest.js --ci --selectProjects model --testPathPatterns test/model/vulkan.test.ts
+# A software device decodes a few tokens a second: a short bench still counts what agrees.
+bench_tokens=$([ -z "$software" ] && echo 128 || echo 8)
+step bench 120 node tools/gpu/gpu-bench.mjs --out "$OUT/bench.json" --gpu-layers "$gpu_layers" --max-tokens "$bench_tokens" \
+  ${models:+--models "$models"}
 cat "$OUT/bench.log" >>"$OUT/summary.txt"
 note "total: $(( $(date +%s) - started )) s"
 cat "$OUT/summary.txt"

@@ -15,7 +15,7 @@
 # machine without a GPU (gpu-check.sh --pack DIR --gpu-layers 0), as
 # tools/gpu/gpu-check.test.ts does.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 addon=build-cuda/Release/amulet.node
 out=.gpu-pack
