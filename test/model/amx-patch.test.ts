@@ -14,8 +14,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { nativeBinding } from '../../lib/addon';
-import type { Model } from '../../lib/index';
-import { loadTestModel, paperPreference, testModels } from '../support/models';
+import { paperPreference, testModels } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
 const root = resolve(__dirname, '..', '..');
 const patchesDir = join(root, 'vendor', 'patches');
@@ -132,18 +132,12 @@ describe('the AMX tile-config patch', () => {
 });
 
 describe.each(testModels)('multi-sequence batches on quantised $name', (testModel) => {
-  let model: Model;
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
-  afterAll(async () => {
-    await model.dispose();
-  });
+  const model = useTestModel(testModel);
 
   it('decodes three sequences per step, prompt batches included, deterministically', async () => {
     const preferences = [paperPreference('concise'), paperPreference('uplifting')];
     const run = async (): Promise<{ tokens: number[]; sequences: number; evaluated: number }> => {
-      const session = model.createSession({ preferences, method: 'amulet', threads: 2 });
+      const session = model().createSession({ preferences, method: 'amulet', threads: 2 });
       try {
         const tokens: number[] = [];
         const stream = session.prompt('How do I boil an egg?', { maxTokens: 16 });

@@ -15,7 +15,8 @@ import { AmuletError, type Context, type GenerationResult, type Model, type Prom
 import { ACROSS_SHAPES, acrossShapesRealigned, captureRun, expectAgreementUpToNearTie, type CapturedRun }
   from '../support/agreement';
 import { ENDLESS_TEMPERATURE, endlessSeed } from '../support/endless-seed';
-import { loadTestModel, paperPreference, testModels, testThreads } from '../support/models';
+import { paperPreference, testModels, testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
 const concise = paperPreference('concise');
 const creative = paperPreference('creative');
@@ -54,7 +55,7 @@ async function tokensSeen(stream: AsyncIterable<{ tokens: number[] }>, count: nu
 
 describe('a shared context', () => {
   const testModel = testModels[0]!;
-  let model: Model;
+  const model = useTestModel(testModel);
   let context: Context | undefined;
   const alone = new Map<number, CapturedRun>();
 
@@ -62,7 +63,7 @@ describe('a shared context', () => {
   async function aloneAnswer(index: number): Promise<CapturedRun> {
     const cached = alone.get(index);
     if (cached) return cached;
-    const session = model.createSession({ contextSize: 1024, batchSize: 64, threads: testThreads });
+    const session = model().createSession({ contextSize: 1024, batchSize: 64, threads: testThreads });
     try {
       const run = await captureRun(session, questions[index % questions.length]!, settingsOf(index));
       alone.set(index, run);
@@ -73,19 +74,13 @@ describe('a shared context', () => {
   }
 
   function sharedContext(options: Parameters<Model['createContext']>[0] = {}): Context {
-    context = model.createContext({ sequences: 8, contextSize: 1024, batchSize: 64, threads: testThreads, ...options });
+    context = model().createContext({ sequences: 8, contextSize: 1024, batchSize: 64, threads: testThreads, ...options });
     return context;
   }
 
-  beforeAll(async () => {
-    model = await loadTestModel(testModel);
-  });
   afterEach(async () => {
     await context?.dispose();
     context = undefined;
-  });
-  afterAll(async () => {
-    await model?.dispose();
   });
 
   test(`${testModel.name}: four conversations decoded together answer as each does alone`, async () => {
@@ -129,7 +124,7 @@ describe('a shared context', () => {
   });
 
   test('aborting one generation leaves the others of its steps running', async () => {
-    const seed = await endlessSeed(model, 64);
+    const seed = await endlessSeed(model(), 64);
     const shared = sharedContext();
     const [victim, survivor] = [shared.createSession(), shared.createSession()];
     const controller = new AbortController();
@@ -168,7 +163,7 @@ describe('a shared context', () => {
     expect(cells).toBeGreaterThanOrEqual(160);
     // An answer of `long` tokens and its prompt fit in the cache; two of them, or one and half of one, do not.
     const long = cells - 40;
-    const seed = await endlessSeed(model, long);
+    const seed = await endlessSeed(model(), long);
     const sampling = { temperature: ENDLESS_TEMPERATURE, seed };
     idle.clearHistory();
     await idle.prompt('Go.', { method: 'base', maxTokens: Math.floor(cells / 2), sampling });
@@ -198,10 +193,10 @@ describe('a shared context', () => {
   test('a context refuses its own sizes per session, and nothing after dispose', async () => {
     const shared = sharedContext();
     expect(() => shared.createSession({ contextSize: 512 } as never)).toThrow(/option of the context/);
-    expect(() => model.createContext({ sequences: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-    expect(() => model.createContext({ cacheSize: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => model().createContext({ sequences: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => model().createContext({ cacheSize: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     const session = shared.createSession();
-    const seed = await endlessSeed(model, 64);
+    const seed = await endlessSeed(model(), 64);
     const running = session.prompt('Go.', {
       method: 'base', maxTokens: 64, sampling: { temperature: ENDLESS_TEMPERATURE, seed },
     });
@@ -214,7 +209,7 @@ describe('a shared context', () => {
   });
 
   test('sessions of their own decoding at once all complete (the thread budget is shared)', async () => {
-    const sessions: Session[] = [0, 1, 2].map(() => model.createSession({ contextSize: 512 }));
+    const sessions: Session[] = [0, 1, 2].map(() => model().createSession({ contextSize: 512 }));
     try {
       const results = await Promise.all(sessions.map((session, index) =>
         session.prompt(questions[index]!, { method: 'base', maxTokens: 8 })));

@@ -7,24 +7,23 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../lib/index';
 import { compileCli, runCli } from '../support/cli-process';
 import { endlessSeed, ENDLESS_TEMPERATURE } from '../support/endless-seed';
 import { ensureFixtureModel } from '../support/fixtures';
 import { testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
-let model: Model;
+const smollm = { name: 'smollm2-135m-instruct' } as const;
+const model = useTestModel(smollm);
 let modelPath: string;
 let folder: string;
 
 beforeAll(async () => {
   compileCli();
-  modelPath = await ensureFixtureModel('smollm2-135m-instruct');
-  model = await loadModel({ path: modelPath });
+  modelPath = await ensureFixtureModel(smollm.name);
   folder = mkdtempSync(join(tmpdir(), 'amulet-chat-'));
 });
-afterAll(async () => {
-  await model?.dispose();
+afterAll(() => {
   rmSync(folder, { recursive: true, force: true });
 });
 
@@ -39,7 +38,7 @@ it('answers each message in turn and applies /pref, /weight, /method and /reset 
   const { code, stdout, stderr } = await outcome;
   expect(code).toBe(0);
   // The first answer is the model's own: a fresh session with the same settings says the same.
-  const reference = model.createSession({ threads: testThreads, contextSize: 1024, method: 'base' });
+  const reference = model().createSession({ threads: testThreads, contextSize: 1024, method: 'base' });
   const first = await reference.prompt('Name a colour.', { method: 'base', maxTokens: 8 });
   await reference.dispose();
   const firstAnswer = first.text.endsWith('\n') ? first.text : `${first.text}\n`;
@@ -68,7 +67,7 @@ it('--preference-file loads a profile: its preferences, with their weights, and 
 
 it('Ctrl-C stops the answer being written and the chat goes on; Ctrl-C with no answer running leaves', async () => {
   const budget = 300;
-  const seed = await endlessSeed(model, budget);
+  const seed = await endlessSeed(model(), budget);
   let stage: 'answering' | 'stopping' | 'asked' | 'leaving' = 'answering';
   const { child, outcome } = runCli(['chat', ...modelArgs(), '--max-tokens', String(budget),
     '--temperature', String(ENDLESS_TEMPERATURE), '--seed', String(seed)], {

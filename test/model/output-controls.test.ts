@@ -12,13 +12,13 @@ import Ajv from 'ajv';
 import {
   AmuletError,
   type GenerationResult,
-  type Model,
   type PromptOptions,
   type Session,
   type SessionOptions,
   type TextChunk,
 } from '../../lib/index';
-import { loadTestModel, paperPreference, testThreads } from '../support/models';
+import { paperPreference, testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
 const question = 'What is the capital of France?';
 
@@ -78,18 +78,12 @@ function stopAcrossChunks(chunks: readonly TextChunk[]): { stop: string; at: num
 }
 
 describe('output controls', () => {
-  let model: Model;
-  beforeAll(async () => {
-    model = await loadTestModel({ name: 'smollm2-135m-instruct' });
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
+  const model = useTestModel({ name: 'smollm2-135m-instruct' });
 
   describe.each(configurations)('with $label', ({ options }) => {
     let session: Session;
     beforeAll(() => {
-      session = model.createSession({ ...options, contextSize: 1024, threads: testThreads });
+      session = model().createSession({ ...options, contextSize: 1024, threads: testThreads });
     });
     afterAll(async () => {
       await session?.dispose();
@@ -166,7 +160,7 @@ describe('output controls', () => {
   describe('bad values', () => {
     let session: Session;
     beforeAll(() => {
-      session = model.createSession({ method: 'base', contextSize: 1024, threads: testThreads });
+      session = model().createSession({ method: 'base', contextSize: 1024, threads: testThreads });
     });
     afterAll(async () => {
       await session?.dispose();

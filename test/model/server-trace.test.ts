@@ -5,25 +5,24 @@
  * the chunk with its text, and a request without the field gets none.
  */
 import OpenAI from 'openai';
-import { createServer, loadModel, type AmuletServer, type AmuletTokenTrace, type Model } from '../../lib/index';
-import { ensureFixtureModel } from '../support/fixtures';
+import { createServer, type AmuletServer, type AmuletTokenTrace } from '../../lib/index';
 import { testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
 type Body = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 type StreamBody = OpenAI.Chat.Completions.ChatCompletionCreateParamsStreaming;
 
-let model: Model;
 let server: AmuletServer;
 let openai: OpenAI;
 
-beforeAll(async () => {
-  model = await loadModel({ path: await ensureFixtureModel('smollm2-135m-instruct') });
-  server = createServer(model, { port: 0, threads: testThreads, contextSize: 512, batchSize: 16 });
-  openai = new OpenAI({ baseURL: `${await server.listen()}/v1`, apiKey: 'unused', maxRetries: 0 });
-});
+// Jest runs afterAll hooks in the order they are declared: the server closes before the model goes.
 afterAll(async () => {
   await server?.close();
-  await model?.dispose();
+});
+const model = useTestModel({ name: 'smollm2-135m-instruct' });
+beforeAll(async () => {
+  server = createServer(model(), { port: 0, threads: testThreads, contextSize: 512, batchSize: 16 });
+  openai = new OpenAI({ baseURL: `${await server.listen()}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
 const request = {

@@ -21,10 +21,8 @@ import Ajv from 'ajv';
 import OpenAI from 'openai';
 import {
   createServer,
-  loadModel,
   type AmuletServer,
   type GenerationStream,
-  type Model,
   type ServerOptions,
   type ServerRequestRecord,
 } from '../../lib/index';
@@ -32,16 +30,14 @@ import { compileCli, runCli } from '../support/cli-process';
 import { endlessSeed, ENDLESS_TEMPERATURE } from '../support/endless-seed';
 import { ensureFixtureModel } from '../support/fixtures';
 import { testThreads } from '../support/models';
+import { useTestModel } from '../support/sessions';
 
-let model: Model;
+const smollm = { name: 'smollm2-135m-instruct' } as const;
+const model = useTestModel(smollm);
 let modelPath: string;
 
 beforeAll(async () => {
-  modelPath = await ensureFixtureModel('smollm2-135m-instruct');
-  model = await loadModel({ path: modelPath });
-});
-afterAll(async () => {
-  await model?.dispose();
+  modelPath = await ensureFixtureModel(smollm.name);
 });
 
 /** A server on a free port with the records of the requests it finished. */
@@ -56,7 +52,7 @@ interface TestServer {
 async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   const records: ServerRequestRecord[] = [];
   const waiting: { match: (record: ServerRequestRecord) => boolean; resolve: (record: ServerRequestRecord) => void }[] = [];
-  const server = createServer(model, {
+  const server = createServer(model(), {
     port: 0, threads: testThreads, contextSize: 1024, batchSize: 16, ...options,
     onRequestEnd: (record) => {
       records.push(record);
@@ -281,7 +277,7 @@ describe("constrained decoding: stop, logit_bias, response_format and grammar re
     for (const extra of [{}, realigned]) {
       const request = { model: 'm', messages: question('Name a colour.'), max_tokens: 4, ...extra };
       // The first token greedy decoding picks, read through the library on the same conversation.
-      const session = model.createSession({ threads: testThreads, contextSize: 1024, batchSize: 16,
+      const session = model().createSession({ threads: testThreads, contextSize: 1024, batchSize: 16,
         ...('preferences' in extra ? { preferences: realigned.preferences, method: 'amulet' as const } : { method: 'base' as const }) });
       let first: number;
       try {
@@ -388,7 +384,7 @@ describe('load: the queue, clients that leave, closing', () => {
   const budget = 300;
   let seed: number;
   beforeAll(async () => {
-    seed = await endlessSeed(model, budget);
+    seed = await endlessSeed(model(), budget);
   });
 
   it('requests beyond --parallel wait in FIFO order; beyond --queue they get 503 with Retry-After; a waiting client that leaves frees its place', async () => {
@@ -484,7 +480,7 @@ describe('load: the queue, clients that leave, closing', () => {
     expect(test.records.find((record) => record.completion?.stream)?.completion?.outcome).toBe('aborted');
     expect(test.server.status()).toMatchObject({ busy: 0, queued: 0 });
     // The model is the caller's: still usable.
-    const session = model.createSession({ threads: testThreads, method: 'base' });
+    const session = model().createSession({ threads: testThreads, method: 'base' });
     expect((await session.prompt('Hi', { maxTokens: 2 })).generatedTokenCount).toBeGreaterThan(0);
     await session.dispose();
   });
