@@ -6,11 +6,11 @@
  * @packageDocumentation
  */
 import type { Model, PreferenceInput, RealignMethod, Session } from '../lib/index';
-import { degenerationOf, type DegenerationScore } from './degeneration';
+import { degenerationOf, preferenceWords, type DegenerationScore } from './degeneration';
 import { measureAll, type ProxyName } from './proxies/index';
 import type { EvalJob } from './plan';
 import type { JsonlStore } from './store';
-import { echoPromptText, type EvalMethod, type EvalVariant } from './variants';
+import type { EvalMethod, EvalVariant } from './variants';
 
 /** The settings every answer of a run is produced with (recorded with each answer). */
 export interface EvalParameters {
@@ -125,6 +125,11 @@ export function variantParameters(parameters: EvalParameters, variant: EvalVaria
 
 type Answer = Pick<ResponseRecord,
   'response' | 'tokens' | 'tokenIds' | 'finishReason' | 'timing' | 'meanGuidanceScale' | 'segments'>;
+
+/** The words-only preference of a variant's `echoPrompt`: the content words of `preferenceText`, in their order. */
+export function echoPromptText(preferenceText: string): string {
+  return [...preferenceWords(preferenceText)].join(' ');
+}
 
 /** The job's preference, and its words-only form at a negative weight where the variant asks for it. */
 function preferencesOf(job: EvalJob, parameters: EvalParameters): PreferenceInput[] {

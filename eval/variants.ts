@@ -9,14 +9,13 @@
  * lambda, eta, iterations, ratio, plausibility, klBudget, and echoGuard=true|false),
  * checked against the rules table. `echoPrompt=w` (amulet and la only) adds a
  * second preference at weight −w: the preference's own content words with
- * no instruction around them ({@link echoPromptText}), so that the contrast
+ * no instruction around them (`echoPromptText` in eval/runner.ts), so that the contrast
  * cancels what copying those words gains and keeps what their meaning does.
  *
  * @packageDocumentation
  */
 import { parseNumberText, requirement, rules, type NumberRule } from '../lib/option-rules';
 import { AmuletError } from '../lib/index';
-import { preferenceWords } from './degeneration';
 
 /** The methods the harness compares. `beam` is beam search over the preference prompt. */
 export type EvalMethod = 'base' | 'pref' | 'la' | 'amulet' | 'beam';
@@ -40,10 +39,6 @@ export interface EvalVariant {
 /** The methods that can follow a negatively weighted preference, as `echoPrompt` adds. */
 const echoPromptMethods: readonly EvalMethod[] = ['amulet', 'la'];
 
-/** The words-only preference of `echoPrompt`: the content words of `preferenceText`, in their order. */
-export function echoPromptText(preferenceText: string): string {
-  return [...preferenceWords(preferenceText)].join(' ');
-}
 
 function invalid(message: string): AmuletError {
   return new AmuletError('ERR_INVALID_OPTION', message);

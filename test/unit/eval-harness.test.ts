@@ -16,11 +16,11 @@ import { planJobs } from '../../eval/plan';
 import { extendedPreferences, paperPreferences } from '../../eval/preference-sets';
 import { measureAll, preferenceProxies } from '../../eval/proxies/index';
 import { writeReport } from '../../eval/report';
-import type { EvalParameters, ResponseRecord } from '../../eval/runner';
+import { echoPromptText, type EvalParameters, type ResponseRecord } from '../../eval/runner';
 import { compareByProxy, computeScores, winRate, type JudgementRecord } from '../../eval/scores';
 import { JsonlStore } from '../../eval/store';
 import { renderBarChart } from '../../eval/svg-chart';
-import { echoPromptText, formatVariant, methodVariant, parseVariant } from '../../eval/variants';
+import { formatVariant, methodVariant, parseVariant } from '../../eval/variants';
 
 const parameters: EvalParameters = {
   systemPrompt: 'You are a helpful assistant.', maxTokens: 16, alpha: 2, lambda: 2, eta: 10, iterations: 60, ratio: 2,
